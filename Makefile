@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint bench book reproduce clean
+.PHONY: venv test lint bench bench-dp bench-train book reproduce clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -23,8 +23,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: $(STAMP)
-	$(BIN)/python -m ftcl.bench all
+bench: bench-dp bench-train
+
+bench-dp: $(STAMP)
+	$(BIN)/python benchmarks/bench_dp.py
+
+bench-train: $(STAMP)
+	$(BIN)/python benchmarks/bench_train.py
 
 clean:
 	rm -rf _build .pytest_cache
