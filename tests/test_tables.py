@@ -1,0 +1,299 @@
+"""Tables 1-5 from run records: loading and validation, aggregation over seeds (checked against
+hand-computed means and standard deviations), table layout with labelled reference rows, file
+writing, and the mAP-vs-tIoU figure. Records are written by the tests in the trainer's format."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ftcl import paper_results, tables
+from ftcl.config import METHODS
+
+THUMOS_T = [0.1, 0.2, 0.30000000000000004, 0.4, 0.5, 0.6, 0.7000000000000001]
+ANET_T = [float(x) for x in np.linspace(0.5, 0.95, 10)]
+
+
+def make_record(method: str, seed: int, maps: list[float], dataset: str = "synthumos14",
+                profile: str = "quick", thresholds: list[float] | None = None,
+                average_range: tuple[float, float] = (0.1, 0.7), **changes) -> dict:
+    """A run record with the fields and layout :func:`ftcl.train.train` writes."""
+    thresholds = THUMOS_T if thresholds is None else thresholds
+    t = np.asarray(thresholds)
+    inside = (t >= average_range[0] - 1e-9) & (t <= average_range[1] + 1e-9)
+    avg = float(np.mean(np.asarray(maps)[inside]))
+    metrics = {"tiou_thresholds": thresholds, "map": maps, "average_map": avg,
+               "average_range": list(average_range), "classification_map": 0.9, "videos": 50}
+    record = {
+        "status": "finished", "method": method, "run_name": method,
+        "description": METHODS[method].description, "paper_table": METHODS[method].table,
+        "backbone": "acmnet", "ftcl_terms": None, "dataset": dataset, "profile": profile,
+        "seed": seed, "device": "cpu", "iterations": 250,
+        "schedule": {"stage1": {"iterations": 150}, "stage2": {"iterations": 100}},
+        "selection": {"rule": "best average mAP on 40 held-out training videos",
+                      "reported": "selected", "selected_iteration": 75, "holdout_videos": 40,
+                      "fit_videos": 160},
+        "tiou_thresholds": thresholds, "map": maps, "average_map": avg,
+        "average_range": list(average_range), "classification_map": 0.9,
+        "test": {"last": metrics, "selected": metrics}, "history": [], "skipped_steps": 0,
+        "wall_time_s": {"stage1": 1.0, "stage2": 1.0, "selection": 0.1, "test": 0.1,
+                        "total": 2.2},
+        "provenance": {"ftcl_version": "0.1.0", "git_commit": "abc123", "python": "3.11.7",
+                       "torch": "2.13.0+cpu", "numpy": "2.4.6", "platform": "Linux",
+                       "cpu_count": 2, "torch_threads": 2,
+                       "created_utc": "2026-11-23T09:34:56+00:00", "device": "cpu"},
+        "config": {"method": method, "dataset": dataset, "profile": profile, "seed": seed},
+    }
+    record.update(changes)
+    return record
+
+
+def write(runs: Path, record: dict, name: str | None = None) -> Path:
+    runs.mkdir(parents=True, exist_ok=True)
+    path = runs / (name or f"{record['dataset']}-{record['method']}-seed{record['seed']}.json")
+    path.write_text(json.dumps(record), encoding="utf-8")
+    return path
+
+
+def falling(a: float) -> list[float]:
+    """mAP a, a-0.01, ..., a-0.06 at the seven THUMOS14 thresholds (average a - 0.03)."""
+    return [round(a - 0.01 * i, 10) for i in range(7)]
+
+
+@pytest.fixture
+def results(tmp_path) -> Path:
+    """results/quick/runs with ACM-Net and FTCL, 3 seeds each, on SynTHUMOS14."""
+    runs = tmp_path / "results" / "quick" / "runs"
+    for seed, a in enumerate((0.3, 0.4, 0.6)):
+        write(runs, make_record("acmnet", seed, falling(a)))
+    for seed, a in enumerate((0.5, 0.5, 0.5)):
+        write(runs, make_record("ftcl", seed, falling(a)))
+    return tmp_path / "results"
+
+
+# ------------------------------------------------------------------------------ aggregation
+
+
+def test_aggregate_matches_hand_computation(results):
+    records = tables.load_records(tables.find_run_files(results, "quick"))
+    stats = tables.aggregate(records)
+    acm = stats[stats["method"] == "acmnet"].set_index("metric")
+    # mAP@0.1 over seeds: 30, 40, 60 %: mean 130/3, sample variance (1400/3)/2 = 700/3
+    assert acm.loc["mAP@0.1", "mean"] == pytest.approx(130 / 3)
+    assert acm.loc["mAP@0.1", "std"] == pytest.approx(math.sqrt(700 / 3))
+    assert acm.loc["mAP@0.1", "min"] == pytest.approx(30.0)
+    assert acm.loc["mAP@0.1", "max"] == pytest.approx(60.0)
+    # mAP@0.7: 24, 34, 54 %
+    assert acm.loc["mAP@0.7", "mean"] == pytest.approx(112 / 3)
+    # the average over 0.1-0.7 of each seed is a - 0.03: 27, 37, 57 %
+    assert acm.loc["avg", "mean"] == pytest.approx(121 / 3)
+    assert acm.loc["avg", "std"] == pytest.approx(math.sqrt(700 / 3))
+    assert (acm.loc["avg", "min"], acm.loc["avg", "max"]) == pytest.approx((27.0, 57.0))
+    assert acm.loc["cls", "mean"] == pytest.approx(90.0)
+    assert set(acm["n_seeds"]) == {3} and set(acm["seeds"]) == {"0,1,2"}
+    ftcl = stats[stats["method"] == "ftcl"].set_index("metric")
+    assert ftcl.loc["avg", "mean"] == pytest.approx(47.0)
+    assert ftcl.loc["avg", "std"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_single_seed_has_no_std(tmp_path):
+    path = write(tmp_path, make_record("acmnet", 4, falling(0.2)))
+    stats = tables.aggregate(tables.load_records([path])).set_index("metric")
+    assert stats.loc["avg", "mean"] == pytest.approx(17.0)
+    assert math.isnan(stats.loc["avg", "std"])
+    assert stats.loc["avg", "min"] == stats.loc["avg", "max"] == pytest.approx(17.0)
+
+
+def test_activitynet_average_over_all_ten_thresholds(tmp_path):
+    maps = [0.5 - 0.04 * i for i in range(10)]  # 50, 46, ..., 14 %: mean 32 %
+    runs = tmp_path / "results" / "quick" / "runs"
+    write(runs, make_record("ftcl", 0, maps, dataset="synanet", thresholds=ANET_T,
+                            average_range=(0.5, 0.95)))
+    table = tables.build_tables(tmp_path / "results", "quick", write=False)["table2"]
+    measured = table[(table["row"] == "measured") & (table["method"] == "ftcl")].iloc[0]
+    assert measured["AVG 0.5-0.95 (%)"] == pytest.approx(32.0)
+    assert measured["mAP@0.55 (%)"] == pytest.approx(46.0)
+    assert measured["source"] == "measured, SynANet (quick), 1 seed"
+    assert table.attrs["thresholds"] == pytest.approx(ANET_T)
+    assert "0.5:0.05:0.95" in table.attrs["caption"]
+    # THUMOS-like records do not leak into the ActivityNet table
+    assert not (table["source"].str.contains("SynTHUMOS14")).any()
+
+
+# ------------------------------------------------------------------------------ tables
+
+
+def test_table1_rows_labels_and_values(results):
+    built = tables.build_tables(results, "quick", write=False)
+    table = built["table1"]
+    measured = table[table["row"] == "measured"].set_index("method")
+    assert list(measured.index) == ["acmnet", "ftcl"]
+    assert measured.loc["acmnet", "source"] == "measured, SynTHUMOS14 (quick), 3 seeds"
+    assert measured.loc["acmnet", "mAP@0.1 (%)"] == pytest.approx(130 / 3)
+    assert measured.loc["acmnet", "mAP@0.1 std"] == pytest.approx(math.sqrt(700 / 3))
+    assert measured.loc["acmnet", "AVG 0.1-0.7 (%)"] == pytest.approx(121 / 3)
+    assert measured.loc["acmnet", "AVG 0.1-0.7 min"] == pytest.approx(27.0)
+    assert measured.loc["ftcl", "AVG 0.1-0.7 (%)"] == pytest.approx(47.0)
+    assert measured.loc["ftcl", "label"] == "FTCL (ACM-Net + FSD + LCS)"
+    # a method's reference rows follow its measured rows
+    order = list(zip(table["method"], table["row"], strict=True))
+    for i, (method, kind) in enumerate(order):
+        if kind == "reference":
+            assert (method, "measured") in order[:i]
+    attrs = table.attrs
+    assert attrs["provenance"]["runs"] == 6
+    assert attrs["provenance"]["git_commits"] == ["abc123"]
+    assert attrs["provenance"]["devices"] == ["cpu"]
+    for text in ("mAP in %", "0.1:0.1:0.7", "0.1-0.7", "SynTHUMOS14 (quick)", "6 run records",
+                 "abc123", "ftcl 0.1.0", "device cpu", "held-out"):
+        assert text in attrs["caption"], text
+
+
+@pytest.mark.parametrize("key", sorted(tables.TABLES))
+def test_every_reference_row_is_shown_and_labelled(results, key):
+    table = tables.build_tables(results, "quick", write=False)[key]
+    shown = table[table["row"] == "reference"]
+    refs = paper_results.reference_rows(key)
+    assert len(shown) == len(refs)
+    names = table.attrs["value_columns"]
+    for ref in refs:
+        match = shown[(shown["method"] == ref.method) & (shown["source"] == ref.label)]
+        assert len(match) == 1, (ref.method, ref.label)
+        row = match.iloc[0]
+        assert "real" in row["source"] and "I3D features" in row["source"]
+        assert not row["source"].startswith("measured")
+        for t, v in ref.map.items():
+            assert row[f"mAP@{tables.threshold_label(t)} (%)"] == v
+        if ref.average is not None:
+            assert row[names[-1]] == ref.average
+        assert math.isnan(row[f"{names[-1].removesuffix(' (%)')} std"])
+    # every method of the paper's table has a measured row (empty when never run)
+    assert set(table.loc[table["row"] == "measured", "method"]) == set(tables.TABLES[key].methods)
+
+
+def test_table_specs_name_known_methods():
+    for spec in tables.TABLES.values():
+        assert set(spec.methods) <= set(METHODS), spec.key
+    for row in paper_results.PAPER_ROWS:
+        assert row.method in tables.TABLES[row.table].methods
+        assert row.url.startswith("https://") and row.location
+        assert row.dataset == tables.TABLES[row.table].family
+    for table, method, _, why in paper_results.MISSING:
+        assert method in tables.TABLES[table].methods and why
+
+
+def test_build_tables_writes_csv_and_markdown(results):
+    built = tables.build_tables(results, "quick")
+    out = results / "quick" / "tables"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"table{i}.{ext}" for i in range(1, 6) for ext in ("csv", "md"))
+    back = pd.read_csv(out / "table1.csv")
+    assert list(back.columns) == list(built["table1"].columns)
+    measured = back[back["row"] == "measured"].set_index("method")
+    assert measured.loc["acmnet", "AVG 0.1-0.7 (%)"] == pytest.approx(121 / 3)
+    md = (out / "table1.md").read_text(encoding="utf-8")
+    assert md.startswith("**Table 1:")
+    assert "| ACM-Net | measured, SynTHUMOS14 (quick), 3 seeds | 43.3 ± 15.3 |" in md
+    assert "40.3 ± 15.3 [27.0-57.0]" in md  # AVG: mean ± std [min-max]
+    assert "| 47.0 ± 0.0 [47.0-47.0] |" in md
+    assert built["table1"].attrs["caption"] in md
+    assert "Sources of the reference rows:" in md and "https://github.com/" in md
+    assert not list(out.glob(".*.tmp"))  # atomic writes leave no temporary files
+
+
+def test_no_records_gives_reference_only_tables(tmp_path):
+    built = tables.build_tables(tmp_path / "results", "quick", write=False)
+    for table in built.values():
+        measured = table[table["row"] == "measured"]
+        assert set(measured["source"]) == {"measured: no run record"}
+        assert measured[table.attrs["value_columns"]].isna().all().all()
+        assert "No measured runs were found" in table.attrs["caption"]
+    assert tables.find_run_files(tmp_path / "nowhere", "quick") == []
+
+
+# ------------------------------------------------------------------------------ bad records
+
+
+def test_corrupt_record_error_names_the_file(results):
+    bad = results / "quick" / "runs" / "broken-run.json"
+    bad.write_text('{"status": "finished", "method": "acm', encoding="utf-8")
+    with pytest.raises(ValueError, match="broken-run.json.*not valid JSON"):
+        tables.build_tables(results, "quick", write=False)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"drop": "map"}, r"missing field\(s\) \['map'\]"),
+    ({"drop": "provenance"}, "missing field"),
+    ({"status": "stopped"}, "not 'finished'"),
+    ({"method": "nonsense"}, "unknown method"),
+    ({"dataset": "mnist"}, "unknown dataset"),
+    ({"seed": -1}, "seed"),
+    ({"map": [0.1] * 6}, "one value per tIoU threshold"),
+    ({"map": [1.5] * 7}, "fractions"),
+    ({"average_map": 0.99}, "inconsistent"),
+])
+def test_invalid_record_errors(tmp_path, change, message):
+    record = make_record("acmnet", 0, falling(0.3))
+    if "drop" in change:
+        del record[change.pop("drop")]
+    record.update(change)
+    path = write(tmp_path, record, name="odd-record.json")
+    with pytest.raises(ValueError, match=message) as info:
+        tables.load_record(path)
+    assert "odd-record.json" in str(info.value)
+
+
+def test_missing_record_file():
+    with pytest.raises(FileNotFoundError, match="no-such.json"):
+        tables.load_record("no-such.json")
+
+
+def test_duplicate_seed_is_an_error(results):
+    write(results / "quick" / "runs", make_record("acmnet", 1, falling(0.2)), name="again.json")
+    with pytest.raises(ValueError, match="two run records for acmnet.*seed 1"):
+        tables.build_tables(results, "quick", write=False)
+
+
+# ------------------------------------------------------------------------------ figure
+
+
+def test_tiou_figure_traces(results):
+    table = tables.build_tables(results, "quick", write=False)["table5"]
+    fig = tables.tiou_figure(table)
+    with_curve = [r for _, r in table.iterrows()
+                  if not np.isnan(r[table.attrs["value_columns"][:-1]].astype(float)).all()]
+    assert len(fig.data) == len(with_curve)
+    by_name = {t.name: t for t in fig.data}
+    acm = by_name["ACM-Net (measured)"]
+    assert list(acm.x) == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
+    assert acm.y[0] == pytest.approx(130 / 3)
+    assert acm.error_y.array[0] == pytest.approx(math.sqrt(700 / 3))
+    cola = by_name["CoLA (published)"]
+    assert cola.line.dash == "dash"
+    assert list(cola.y) == [66.2, 59.5, 51.5, 41.9, 32.2, 22.0, 13.1]
+    assert fig.layout.yaxis.title.text == "mAP (%)"
+
+
+# ------------------------------------------------------------------------------ notebooks
+
+
+@pytest.mark.slow
+def test_table_notebook_reads_records_through_papermill(results, tmp_path):
+    papermill = pytest.importorskip("papermill")
+    jupytext = pytest.importorskip("jupytext")
+    source = Path(__file__).resolve().parents[1] / "notebooks" / "05_table1_thumos14.py"
+    out = tmp_path / "05_out.ipynb"
+    papermill.execute_notebook(jupytext.read(source), str(out), kernel_name="python3",
+                               parameters={"results_dir": str(results), "profile": "quick"},
+                               progress_bar=False, cwd=str(tmp_path))
+    text = out.read_text(encoding="utf-8")
+    assert "Read 6 run records" in text
+    assert "measured, SynTHUMOS14 (quick), 3 seeds" in text
+    assert "43.3 ± 15.3" in text
+    assert "ACM-Net paper (Qu et al. 2021)" in text
+    assert 'id=\\"table1-tiou\\"' in text or 'id="table1-tiou"' in text
