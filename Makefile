@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint bench bench-dp bench-train book reproduce clean
+.PHONY: venv test lint bench bench-dp bench-train book reproduce reproduce-if-missing clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,6 +30,33 @@ bench-dp: $(STAMP)
 
 bench-train: $(STAMP)
 	$(BIN)/python benchmarks/bench_train.py
+
+# --- The book (Jupyter Book 1, see _config.yml) ---------------------------------------------
+# Built into $(BOOK_OUT); a failing notebook cell fails the build (execute.raise_on_error).
+BOOK_OUT := _build/html
+# plotly.js is served by the book itself (no CDN): copied from the installed plotly package so
+# that it always matches the Python package that wrote the figures. Git-ignored.
+BOOK_PLOTLYJS := book/static/plotly/plotly.min.js
+# The results the book reads; `reproduce-if-missing` is the hook that will create them.
+BOOK_RESULTS := results/quick
+# -W: a Sphinx warning (broken reference, missing page...) fails the build too.
+BOOK_BUILD_FLAGS ?= -W --keep-going
+
+book: $(STAMP) reproduce-if-missing
+	@mkdir -p $(dir $(BOOK_PLOTLYJS))
+	$(BIN)/python -c "import pathlib, shutil, plotly; \
+	shutil.copyfile(pathlib.Path(plotly.__file__).parent / 'package_data' / 'plotly.min.js', \
+	'$(BOOK_PLOTLYJS)')"
+	@start=$$(date +%s); \
+	$(BIN)/jupyter-book build $(BOOK_BUILD_FLAGS) . || exit $$?; \
+	echo "book: built $(BOOK_OUT)/index.html in $$(( $$(date +%s) - start )) s"
+
+# No-op until `python -m ftcl reproduce` exists; then it runs the quick reproduction when
+# $(BOOK_RESULTS) is missing.
+reproduce-if-missing: $(STAMP)
+	@if [ -d "$(BOOK_RESULTS)" ]; then echo "book: reading results from $(BOOK_RESULTS)"; \
+	else echo "book: $(BOOK_RESULTS) is missing and there is no reproduction step yet;" \
+	"the book builds without it"; fi
 
 clean:
 	rm -rf _build .pytest_cache

@@ -1,0 +1,304 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The data: a synthetic benchmark on real annotations
+#
+# The paper trains and tests on I3D features of THUMOS14 and ActivityNet 1.3. Those features
+# cannot be downloaded on the machines that build this book, so `ftcl` generates stand-ins:
+# **SynTHUMOS14** and **SynANet**. Everything about them except the feature values is real: one
+# synthetic video per real video, with its true duration, and the real action instances at their
+# real times with their real classes. This chapter explains how the features are made, compares
+# the benchmark with the real annotations, and shows how to point every notebook at the real
+# features instead.
+#
+# All computations call `ftcl`; this notebook only chooses inputs and shows results.
+
+# %% tags=["remove-cell"]
+# In Google Colab, install the package first (a no-op everywhere else).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "ftcl[book] @ git+https://github.com/ftcl-companion/ftcl@main"], check=True)
+
+# %% tags=["parameters"]
+# Papermill parameters.
+seed = 0  # random choice of snippets for the similarity statistics
+dataset = "synthumos14"  # synthumos14 | synanet | thumos14 | activitynet13
+data_dir = None  # real features: the folder with gt.json, split_*.txt, train/, test/
+profile = "quick"
+data_seed = 0  # generation seed of the synthetic benchmark
+example_video = "video_validation_0000361"  # the video drawn in section 2 (None: the first)
+example_snippets = 160  # snippets drawn, from just before its first action
+n_videos = 40  # training videos sampled for the similarity statistics
+snippets_per_video = 60  # random snippets of each of them
+
+# %%
+import dataclasses
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from ftcl.data import (
+    SyntheticKnobs,
+    VideoDataset,
+    get_spec,
+    load_snippet_labels,
+    prepare_dataset,
+)
+from ftcl.data import annotations as ann
+from ftcl.losses.contrast import cosine_matrix
+
+rng = np.random.default_rng(seed)
+
+# %% [markdown]
+# ## 1. One layout for real and synthetic data
+#
+# Both follow the layout of the ACM-Net and FTCL releases: a `gt.json` with the annotations, the
+# two split lists, and one `[T_video, D]` float32 feature file per video, one row per 16-frame
+# snippet (0.64 s at 25 fps), the RGB half of the columns first, then the optical-flow half.
+# A *spec* says everything else: the classes, the feature width $D$, the number $T$ of snippets a
+# video is sampled to for training, and the evaluation thresholds.
+
+# %% tags=["hide-input"]
+specs = [get_spec(name, profile) for name, profile in
+         [("synthumos14", "quick"), ("synthumos14", "full"), ("synanet", "quick"),
+          ("synanet", "full"), ("thumos14", "full"), ("activitynet13", "full")]]
+pd.DataFrame([{"name": s.name, "profile": s.profile, "features": "synthetic" if s.synthetic
+               else "real (you supply them)", "classes": s.num_classes, "D": s.feature_dim,
+               "T": s.num_segments,
+               "tIoU thresholds": f"{s.tiou_thresholds[0]:.2f}..{s.tiou_thresholds[-1]:.2f}",
+               "average mAP over": f"{s.map_average_range[0]}-{s.map_average_range[1]}"}
+              for s in specs]).set_index(["name", "profile"])
+
+# %% [markdown]
+# The book runs on `synthumos14` with the `quick` profile ($D = 128$, $T = 256$): small enough
+# to train on two CPU cores. The `full` profile has the paper's sizes and is GPU work.
+
+# %% [markdown]
+# ## 2. How a synthetic video is made
+#
+# Every ingredient is a unit vector, split like the real features into an appearance (RGB) half
+# and a motion (flow) half. A video is the sum of
+#
+# - its **scene**, present everywhere, correlated with the scene of its main class;
+# - slowly varying **background** content;
+# - during an annotated instance of class $c$, the class's **ordered sub-action prototypes**
+#   $P_{c,1}, \dots, P_{c,K_c}$ ($K_c$ between 2 and 4): the instance is cut into $K_c$ phases of
+#   random proportions, so every instance shows the same phases in the same order at different
+#   speeds, which is what FSD and LCS alignments can exploit; plus a per-instance style and
+#   amplitude, and the **class scene** (a diving pool);
+# - the class scene also in a **context** margin before and after each instance: hard negatives
+#   that a video-level classifier fires on;
+# - class-free **distractor** motions in the background;
+# - white noise, then a temporal smoothing that imitates I3D's overlapping receptive fields.
+#
+# The generator stores each snippet's class, phase, instance and region (background, action,
+# context, distractor) beside the features; only this book's analyses read them, never the
+# training. The knobs (documented in `ftcl.data.synthetic`) and their values:
+
+# %%
+spec = get_spec(dataset, profile)
+root = prepare_dataset(dataset, profile, data_dir=data_dir, seed=data_seed)
+train = VideoDataset(root, "train", spec)
+knobs = spec.knobs if spec.knobs is not None else SyntheticKnobs()
+pd.Series(dataclasses.asdict(knobs), name="value").to_frame()
+
+# %% [markdown]
+# One training video: its snippet regions and phases over time, and the cosine similarity of
+# every pair of its snippets. Instances of the same class light up as blocks that resemble each
+# other; context margins resemble the action they surround.
+
+# %% tags=["hide-input"]
+video = example_video if example_video in train.video_ids else train.video_ids[0]
+first_action = 0
+if spec.synthetic:
+    labels = load_snippet_labels(root, "train", video)
+    first_action = int(np.flatnonzero(labels[:, 3] == 1)[0]) if (labels[:, 3] == 1).any() else 0
+window = np.arange(max(0, first_action - 10),
+                   min(train.n_snippets(video), max(0, first_action - 10) + example_snippets))
+feature_tensor = torch.as_tensor(train.features(video)[window], dtype=torch.float64)[None]
+self_similarity = cosine_matrix(feature_tensor, feature_tensor)[0]
+extent = (window[0] - 0.5, window[-1] + 0.5, window[-1] + 0.5, window[0] - 0.5)
+fig, axes = plt.subplots(2, 1, figsize=(7, 7.6), height_ratios=[1, 6], sharex=True,
+                         layout="constrained")
+if spec.synthetic:
+    strips = np.stack([labels[window, 3], np.where(labels[window, 1] >= 0,
+                                                   labels[window, 1] + 1, 0)])
+    axes[0].imshow(strips, aspect="auto", interpolation="nearest", cmap="tab10", vmin=0,
+                   vmax=9, extent=(extent[0], extent[1], 1.5, -0.5))
+    axes[0].set_yticks([0, 1], ["region", "phase"])
+    axes[0].set_title(f"{video}, snippets {window[0]}-{window[-1]}: region (blue background, "
+                      "orange action, green context, red distractor) and phase (blue: none)",
+                      fontsize=9)
+else:
+    axes[0].set_axis_off()
+image = axes[1].imshow(np.asarray(self_similarity), cmap="viridis", interpolation="nearest",
+                       extent=extent)
+axes[1].set_xlabel("snippet")
+axes[1].set_ylabel("snippet")
+fig.colorbar(image, ax=axes[1], shrink=0.7, label="cosine similarity")
+plt.show()
+
+# %% [markdown]
+# ## 3. What the features separate
+#
+# Cosine similarities between snippets of `n_videos` random training videos (at most
+# `snippets_per_video` random snippets of each), from an action snippet to snippets of four
+# kinds. Across videos, an action snippet should resemble the same class far more than other
+# classes; within its video, it shares the scene with everything, and its context (which also
+# carries the class scene) should resemble it more than the plain background does: the hard
+# negatives a localizer must learn to cut off.
+
+# %% tags=["hide-input"]
+if spec.synthetic:
+    chosen = [train.video_ids[k] for k in rng.permutation(len(train.video_ids))[:n_videos]]
+    parts = []
+    for vid in chosen:
+        lab = load_snippet_labels(root, "train", vid)
+        keep = np.sort(rng.permutation(len(lab))[:snippets_per_video])
+        parts.append(pd.DataFrame({"video": vid, "snippet": keep, "class": lab[keep, 0],
+                                   "region": lab[keep, 3]}))
+    table = pd.concat(parts, ignore_index=True)
+    x = torch.as_tensor(np.stack([train.features(v)[t] for v, t in
+                                  table[["video", "snippet"]].itertuples(index=False)]),
+                        dtype=torch.float64)
+    similarity = cosine_matrix(x[None], x[None])[0].numpy()
+    video_id, cls, region = (table[k].to_numpy() for k in ("video", "class", "region"))
+    same_video = video_id[:, None] == video_id[None, :]
+    action_row = (region == 1)[:, None]
+    kinds = {
+        "action, same class, other video": (region == 1)[None, :] & (cls[:, None] == cls[None, :])
+        & ~same_video,
+        "action, other class": (region == 1)[None, :] & (cls[:, None] != cls[None, :]),
+        "context, same video": (region == 2)[None, :] & same_video,
+        "background, same video": (region == 0)[None, :] & same_video,
+    }
+    separation = pd.DataFrame({
+        name: {"snippet pairs": int((mask & action_row).sum()),
+               "mean": similarity[mask & action_row].mean(),
+               "10%": np.quantile(similarity[mask & action_row], 0.1),
+               "90%": np.quantile(similarity[mask & action_row], 0.9)}
+        for name, mask in kinds.items()}).T
+    separation.index.name = "action snippet vs"
+    print(f"{spec.name} ({spec.profile}): {len(table)} snippets of {len(chosen)} videos")
+else:
+    separation = pd.DataFrame({"note": ["real features carry no snippet labels"]})
+separation.round(3)
+
+# %% [markdown]
+# ## 4. The benchmark next to the real annotations
+#
+# The synthetic videos are the real videos' annotations rendered as features, so their instance
+# statistics *are* THUMOS14's (computed here from the annotation files shipped with `ftcl`, with
+# the true durations: THUMOS14's `gt.json` states `frames / 30` for every video, wrong for 24 and
+# 25 fps videos). Two test videos (`video_test_0000270`, `video_test_0001496`) are missing from
+# the test split, as in the release: their 47 instances stay in the ground truth and count as
+# misses. SynANet uses a class-balanced subset of ActivityNet 1.3 (one class per video).
+
+# %% tags=["hide-input"]
+database = ann.thumos14_database()
+durations = ann.thumos14_true_durations()
+anet = ann.synanet_selection()
+sources = {
+    "THUMOS14 train (validation set)": (ann.thumos14_split("train"), database, durations),
+    "THUMOS14 test (split list)": (ann.thumos14_split("test"), database, durations),
+    "SynANet subset, train": (
+        [v for v, e in anet["videos"].items() if e["subset"] == "training"], anet["videos"],
+        {v: e["duration"] for v, e in anet["videos"].items()}),
+    "SynANet subset, test": (
+        [v for v, e in anet["videos"].items() if e["subset"] == "validation"], anet["videos"],
+        {v: e["duration"] for v, e in anet["videos"].items()}),
+}
+statistics = {}
+for name, (ids, db, seconds) in sources.items():
+    frame = pd.DataFrame([(vid, a["segment"][0], a["segment"][1], a["label"])
+                          for vid in ids for a in db[vid]["annotations"]],
+                         columns=["video-id", "t-start", "t-end", "label"])
+    per_video = frame.groupby("video-id").size().reindex(ids, fill_value=0)
+    length = frame["t-end"] - frame["t-start"]
+    video_seconds = pd.Series([seconds[vid] for vid in ids])
+    statistics[name] = {
+        "videos": len(ids), "classes": frame["label"].nunique(), "instances": len(frame),
+        "instances per video, mean": per_video.mean(),
+        "instances per video, median": per_video.median(),
+        "instances per video, max": per_video.max(),
+        "instance length (s), mean": length.mean(),
+        "instance length (s), median": length.median(),
+        "instance length (s), 10%": length.quantile(0.1),
+        "instance length (s), 90%": length.quantile(0.9),
+        "video length (s), mean": video_seconds.mean(),
+        "video length (s), median": video_seconds.median(),
+        "videos with 2+ classes": int((frame.groupby("video-id")["label"].nunique() > 1).sum()),
+    }
+pd.DataFrame(statistics).round(1)
+
+# %% [markdown]
+# For scale, the full ActivityNet 1.3 training set (measured from the BSN/BMN annotation file,
+# which `ftcl` does not ship) has 9,649 videos with 1.54 instances per video, instances of
+# 48.9 s and videos of 117.5 s on average: far fewer and far longer actions than THUMOS14.
+#
+# What the generator did with the annotations of the dataset this notebook ran on (from its
+# `meta.json`): instances partly past the end of the video are clipped, instances entirely past
+# it are not rendered, and the share of snippets whose centre lies inside an action follows
+# from the annotations.
+
+# %% tags=["hide-input"]
+if spec.synthetic:
+    meta = json.loads((root / "meta.json").read_text())
+    generated = pd.DataFrame(meta["counts"]).T
+    generated["action snippets (share)"] = [
+        np.mean(np.concatenate([load_snippet_labels(root, split, vid)[:, 3] == 1
+                                for vid in VideoDataset(root, split, spec).video_ids]))
+        for split in generated.index]
+    print(f"{meta['name']} ({meta['profile']} profile), generator version "
+          f"{meta['generator_version']}, seed {meta['seed']}; {meta['source']}")
+    shown = generated.round(3)
+else:
+    shown = pd.DataFrame({"note": [f"{spec.name}: real features from {root}"]})
+shown
+
+# %% [markdown]
+# ## 5. Pointing the notebooks at the real features
+#
+# Put the features in the layout above (the ACM-Net and FTCL releases distribute them that way):
+#
+# ```text
+# <data_dir>/gt.json
+# <data_dir>/split_train.txt
+# <data_dir>/split_test.txt
+# <data_dir>/train/<video_id>.npy     # [T_video, 2048] float32: RGB 1024, then flow 1024
+# <data_dir>/test/<video_id>.npy
+# ```
+#
+# `ftcl.data.prepare_dataset("thumos14", data_dir=...)` checks this folder before anything runs
+# (every split video in `gt.json`, every feature file present, readable and 2048 wide) and
+# stops with a message naming the file or video at fault. Every notebook that reads videos
+# takes the same two parameters; with papermill:
+#
+# ```bash
+# .venv/bin/jupytext --to ipynb -o - notebooks/02_lcs.py \
+#   | .venv/bin/papermill - lcs_thumos14.ipynb -p dataset thumos14 -p data_dir /path/to/thumos14
+# ```
+#
+# The THUMOS14 annotations, splits and true durations come with `ftcl`; only the feature files
+# are needed. The chapters that rely on the synthetic snippet labels (the phase statistics here
+# and in the LCS chapter) skip those parts on real features.
