@@ -1,0 +1,317 @@
+"""Speed and memory of the DP engine (``ftcl.dp``) against a re-creation of the release's loops.
+
+Usage::
+
+    python benchmarks/bench_dp.py                 # B=16, L in {30, 64, 128, 256, 750}
+    python benchmarks/bench_dp.py --quick         # L in {30, 64}, fewer repeats (~1 min)
+    python benchmarks/bench_dp.py --sizes 30 128 --json results/bench_dp.json
+
+For ``B`` pairs of ``L x L`` grids (float32, the training dtype) it times one forward + backward
+of ``fsd`` (gamma = 10) and ``lcs`` (tau = 0.5 on uniform similarities, hard max) with each
+backend of the engine, next to a **baseline written here to mirror the authors' released
+implementation** (a re-creation of its approach, not its code): one pair at a time, a Python
+double loop over cells, each cell a few scalar torch operations, each cell written into the table
+by masking (``S = S * (1 - mask) + value * mask``), autograd through everything. The baseline is
+measured on the whole batch only up to ``--baseline-full`` (default 30); up to
+``--baseline-pair`` (default 64) one pair is timed and multiplied by ``B`` (marked "est."); larger
+sizes would take many minutes and are skipped. Times are the median of the repeats (minimum in
+parentheses); on a shared machine they are noisy.
+
+Memory: the working memory of the engine per call, measured with ``tracemalloc`` for the numba
+backend (its numpy arrays) and computed from the array shapes for the wavefront backend; the
+column "bytes / (B M N)" stays flat as ``L`` grows, i.e. memory is ``O(B M N)``. The baseline's
+autograd graph keeps a full table per cell, ``O(M^2 N^2)`` per pair (measured with saved-tensor
+hooks on one pair).
+
+When a CUDA device is present the wavefront backend is also timed on it (with synchronisation)
+and its peak memory read from ``torch.cuda.max_memory_allocated``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import torch
+
+from ftcl import dp
+from ftcl.dp.structures import FSD, LCS
+
+GAMMA = 10.0  # the paper's gamma (release temperature 0.1)
+TAU = 0.5
+
+
+# ----------------------------------------------------------------------------- the baseline
+# A re-creation of the release's approach (per pair, per cell, masked writes); written for this
+# benchmark, not copied.
+
+
+def _masked_write(table: torch.Tensor, i: int, j: int, value: torch.Tensor) -> torch.Tensor:
+    mask = torch.zeros_like(table)
+    mask[i, j] = 1.0
+    return table * (1 - mask) + value * mask
+
+
+def baseline_fsd_pair(mu, g, h, temperature=1.0 / GAMMA):
+    m, n = mu.shape
+    S = torch.zeros(m + 1, n + 1, dtype=mu.dtype, device=mu.device)
+    for i in range(1, m + 1):
+        for j in range(1, n + 1):
+            cands = torch.stack(
+                [S[i - 1, j - 1], g[i - 1, j - 1] + S[i - 1, j], h[i - 1, j - 1] + S[i, j - 1]]
+            )
+            value = mu[i - 1, j - 1] + temperature * torch.logsumexp(cands / temperature, 0)
+            S = _masked_write(S, i, j, value)
+    return S[m, n]
+
+
+def baseline_lcs_pair(c, tau=TAU):
+    m, n = c.shape
+    R = torch.zeros(m + 1, n + 1, dtype=c.dtype, device=c.device)
+    for i in range(1, m + 1):
+        for j in range(1, n + 1):
+            if c[i - 1, j - 1] > tau:
+                value = R[i - 1, j - 1] + c[i - 1, j - 1]
+            else:
+                value = torch.max(R[i - 1, j], R[i, j - 1])
+            R = _masked_write(R, i, j, value)
+    return R[m, n]
+
+
+def baseline(kind, inputs, pairs=None):
+    """Forward + backward of the baseline over the first ``pairs`` pairs (all by default)."""
+    n = inputs[0].shape[0] if pairs is None else pairs
+    total = 0
+    for b in range(n):
+        if kind == "fsd":
+            total = total + baseline_fsd_pair(*(x[b] for x in inputs))
+        else:
+            total = total + baseline_lcs_pair(inputs[0][b])
+    total.backward()
+
+
+def baseline_saved_bytes(kind, inputs):
+    """Bytes of the tensors the baseline's autograd graph keeps for one pair."""
+    seen: dict[tuple[int, int], int] = {}
+
+    def pack(t):
+        key = (t.untyped_storage().data_ptr(), t.untyped_storage().nbytes())
+        seen[key] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        if kind == "fsd":
+            value = baseline_fsd_pair(*(x[0] for x in inputs))
+        else:
+            value = baseline_lcs_pair(inputs[0][0])
+    del value
+    return sum(seen.values())
+
+
+# ----------------------------------------------------------------------------- the engine
+
+
+def make_inputs(kind, n_batch, size, device, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    shape = (n_batch, size, size)
+    if kind == "fsd":
+        xs = [torch.randn(shape, generator=gen) * 0.5 for _ in range(3)]
+    else:
+        xs = [torch.rand(shape, generator=gen)]
+    return [x.to(device).requires_grad_() for x in xs]
+
+
+def engine(kind, inputs, backend):
+    if kind == "fsd":
+        value = dp.fsd(*inputs, gamma=GAMMA, backend=backend)
+    else:
+        value = dp.lcs(inputs[0], tau=TAU, backend=backend)
+    value.sum().backward()
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timeit(fn, device, repeats, budget_s):
+    """Median and min seconds of ``fn`` (one warm-up call; stops early past ``budget_s``)."""
+    fn()
+    _sync(device)
+    times = []
+    start = time.perf_counter()
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+        if time.perf_counter() - start > budget_s and len(times) >= 1:
+            break
+    return statistics.median(times), min(times)
+
+
+def numba_peak_bytes(kind, inputs):
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    engine(kind, inputs, "numba")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def wavefront_bytes(kind, n_batch, size, itemsize):
+    """Array sizes the wavefront backend allocates (skewed ``[M+N+1, M+1]`` layout)."""
+    rec = FSD if kind == "fsd" else LCS
+    skewed = (2 * size + 1) * (size + 1)
+    # table + adjoint (S each), edge weights, skewed scores and their gradient (K each)
+    per_pair = skewed * (2 * len(rec.states) + len(rec.edges) + 2 * rec.n_weights)
+    per_pair += rec.n_weights * (size * size + (size + 1) ** 2)  # stacked and padded scores
+    return n_batch * per_pair * itemsize
+
+
+def cuda_run(kind, n_batch, size, repeats, budget_s):
+    device = torch.device("cuda")
+    inputs = make_inputs(kind, n_batch, size, device)
+    torch.cuda.reset_peak_memory_stats(device)
+    med, best = timeit(lambda: engine(kind, inputs, "wavefront"), device, repeats, budget_s)
+    return med, best, torch.cuda.max_memory_allocated(device)
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def fmt_ms(seconds):
+    if seconds is None:
+        return "-"
+    ms = seconds * 1e3
+    return f"{ms:.3g}" if ms < 100 else f"{ms:,.0f}"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[30, 64, 128, 256, 750])
+    parser.add_argument("--quick", action="store_true", help="L in {30, 64}, fewer repeats")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--budget", type=float, default=3.0, help="seconds per measurement")
+    parser.add_argument(
+        "--baseline-full",
+        type=int,
+        default=30,
+        help="run the baseline on the whole batch up to this L",
+    )
+    parser.add_argument(
+        "--baseline-pair",
+        type=int,
+        default=64,
+        help="estimate the baseline from one pair up to this L",
+    )
+    parser.add_argument("--kinds", nargs="+", default=["fsd", "lcs"], choices=["fsd", "lcs"])
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.repeats, args.budget = [30, 64], 5, 1.0
+        args.baseline_full = 0
+        args.baseline_pair = min(args.baseline_pair, 30)
+
+    torch.manual_seed(0)
+    cpu = torch.device("cpu")
+    has_cuda = torch.cuda.is_available()
+    rows = []
+    for size in args.sizes:
+        for kind in args.kinds:
+            inputs = make_inputs(kind, args.batch, size, cpu)
+            row = {"L": size, "dp": kind, "B": args.batch}
+            for backend in ("numba", "wavefront"):
+                reps = args.repeats if backend == "numba" else max(3, args.repeats // 4)
+
+                def run(b=backend, k=kind, xs=inputs):
+                    engine(k, xs, b)
+
+                med, best = timeit(run, cpu, reps, args.budget)
+                row[f"{backend}_s"], row[f"{backend}_min_s"] = med, best
+            row["numba_bytes"] = numba_peak_bytes(kind, inputs)
+            row["wavefront_bytes"] = wavefront_bytes(kind, args.batch, size, 4)
+            row["baseline_s"], row["baseline_how"] = None, "skipped (minutes)"
+            if size <= args.baseline_full:
+                t0 = time.perf_counter()
+                baseline(kind, inputs)
+                row["baseline_s"], row["baseline_how"] = time.perf_counter() - t0, "measured"
+            elif size <= args.baseline_pair:
+                t0 = time.perf_counter()
+                baseline(kind, inputs, pairs=1)
+                row["baseline_s"] = (time.perf_counter() - t0) * args.batch
+                row["baseline_how"] = f"est. 1 pair x {args.batch}"
+            if row["baseline_s"] is not None:
+                row["baseline_saved_bytes_per_pair"] = baseline_saved_bytes(kind, inputs)
+            if has_cuda:
+                med, best, peak = cuda_run(kind, args.batch, size, args.repeats, args.budget)
+                row["cuda_s"], row["cuda_min_s"], row["cuda_peak_bytes"] = med, best, peak
+            rows.append(row)
+            print(f"[bench_dp] L={size} {kind}: done", file=sys.stderr, flush=True)
+
+    print(f"\n## ftcl.dp: forward + backward, B = {args.batch} pairs of L x L, float32\n")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"CPU count {os.cpu_count()}; times in ms, median (min).\n"
+    )
+    head = "| L | DP | baseline (release-style loops) | wavefront (CPU) | numba (CPU) "
+    head += "| speed-up numba | speed-up wavefront |"
+    if has_cuda:
+        head += " wavefront (CUDA) |"
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for r in rows:
+        base = r["baseline_s"]
+        base_txt = "skipped (minutes)" if base is None else f"{fmt_ms(base)} ({r['baseline_how']})"
+        sp_n = "-" if base is None else f"{base / r['numba_s']:,.0f}x"
+        sp_w = "-" if base is None else f"{base / r['wavefront_s']:,.0f}x"
+        line = (
+            f"| {r['L']} | {r['dp']} | {base_txt} | {fmt_ms(r['wavefront_s'])} "
+            f"({fmt_ms(r['wavefront_min_s'])}) | {fmt_ms(r['numba_s'])} "
+            f"({fmt_ms(r['numba_min_s'])}) | {sp_n} | {sp_w} |"
+        )
+        if has_cuda:
+            line += f" {fmt_ms(r['cuda_s'])} ({fmt_ms(r['cuda_min_s'])}) |"
+        print(line)
+
+    print("\n## Working memory per call\n")
+    head = "| L | DP | numba (MB, tracemalloc) | bytes / (B M N) | wavefront (MB, analytic) "
+    head += "| bytes / (B M N) | baseline graph, 1 pair (MB) |"
+    if has_cuda:
+        head += " CUDA peak (MB) |"
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for r in rows:
+        bmn = r["B"] * r["L"] * r["L"]
+        saved = r.get("baseline_saved_bytes_per_pair")
+        line = (
+            f"| {r['L']} | {r['dp']} | {r['numba_bytes'] / 2**20:,.1f} | "
+            f"{r['numba_bytes'] / bmn:.0f} | {r['wavefront_bytes'] / 2**20:,.1f} | "
+            f"{r['wavefront_bytes'] / bmn:.0f} | "
+            f"{'-' if saved is None else f'{saved / 2**20:,.1f}'} |"
+        )
+        if has_cuda:
+            line += f" {r['cuda_peak_bytes'] / 2**20:,.1f} |"
+        print(line)
+
+    if args.json is not None:
+        from ftcl.io import atomic_write_json
+        from ftcl.provenance import provenance
+
+        record = {
+            "rows": rows,
+            "args": {k: str(v) for k, v in vars(args).items()},
+            "provenance": provenance(device="cuda" if has_cuda else "cpu"),
+        }
+        atomic_write_json(args.json, record)
+        print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
