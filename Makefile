@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint bench bench-dp bench-train book reproduce reproduce-if-missing clean
+.PHONY: venv test lint bench bench-dp bench-train bench-data book reproduce reproduce-if-missing clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -23,13 +23,16 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: bench-dp bench-train
+bench: bench-dp bench-train bench-data
 
 bench-dp: $(STAMP)
 	$(BIN)/python benchmarks/bench_dp.py
 
 bench-train: $(STAMP)
 	$(BIN)/python benchmarks/bench_train.py
+
+bench-data: $(STAMP)
+	$(BIN)/python benchmarks/bench_data.py
 
 # --- The book (Jupyter Book 1, see _config.yml) ---------------------------------------------
 # Built into $(BOOK_OUT); a failing notebook cell fails the build (execute.raise_on_error).
@@ -50,6 +53,13 @@ book: $(STAMP) reproduce-if-missing
 	@start=$$(date +%s); \
 	$(BIN)/jupyter-book build $(BOOK_BUILD_FLAGS) . || exit $$?; \
 	echo "book: built $(BOOK_OUT)/index.html in $$(( $$(date +%s) - start )) s"
+
+# --- The reproduction batch: every training run of Tables 1-5, through notebooks/04_train.py --
+# Resumable (finished runs are skipped); writes results/<profile>/ (records, logs, tables).
+# Same options as `python -m ftcl reproduce`, e.g. make reproduce REPRODUCE_FLAGS="--seeds 0".
+REPRODUCE_FLAGS ?= --profile quick
+reproduce: $(STAMP)
+	$(BIN)/python -m ftcl.reproduce $(REPRODUCE_FLAGS)
 
 # No-op until `python -m ftcl reproduce` exists; then it runs the quick reproduction when
 # $(BOOK_RESULTS) is missing.

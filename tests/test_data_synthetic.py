@@ -1,0 +1,237 @@
+"""SynTHUMOS14 / SynANet: determinism, the real annotations, the snippet ground truth, caching."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ftcl.data import (
+    SNIPPET_LABEL_COLUMNS,
+    VideoDataset,
+    generate_synthetic,
+    get_spec,
+    load_snippet_labels,
+    prepare_dataset,
+    spec_from_meta,
+)
+from ftcl.data.annotations import thumos14_database, thumos14_true_durations
+from ftcl.data.synthetic import n_snippets_for, source_annotations
+
+# a handful of real videos with the interesting cases: CliffDiving annotated as Diving too
+# (test 173), annotations past the end (validation 364), a 25-fps video (validation 413),
+# a video with 128 instances (validation 205)
+FEW = [
+    "video_validation_0000364",
+    "video_validation_0000413",
+    "video_validation_0000205",
+    "video_test_0000173",
+    "video_test_0000950",
+]
+
+
+@pytest.fixture(scope="module")
+def quick_root(tmp_path_factory):
+    """FEW plus the first 40 training and 10 test videos of the quick SynTHUMOS14."""
+    root = tmp_path_factory.mktemp("synthumos14")
+    _, splits, _ = source_annotations(get_spec("synthumos14", "quick"))
+    vids = sorted(set(FEW) | set(splits["train"][:40]) | set(splits["test"][:10]))
+    generate_synthetic(get_spec("synthumos14", "quick"), root, seed=0, video_ids=vids)
+    return root
+
+
+def files_of(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "meta.json"
+    }
+
+
+def test_generation_is_deterministic_and_subset_independent(tmp_path, quick_root):
+    spec = get_spec("synthumos14", "quick")
+    a = generate_synthetic(spec, tmp_path / "a", seed=0, video_ids=FEW)
+    generate_synthetic(spec, tmp_path / "b", seed=0, video_ids=FEW)
+    fa, fb = files_of(tmp_path / "a"), files_of(tmp_path / "b")
+    assert fa == fb  # byte-identical
+    assert len([k for k in fa if k.endswith(".npy")]) == 2 * len(FEW)
+    assert a["counts"]["train"]["videos"] == 3 and a["counts"]["test"]["videos"] == 2
+    # a video's features do not depend on which other videos are generated with it
+    for vid in FEW:
+        split = "train" if "validation" in vid else "test"
+        assert fa[f"{split}/{vid}.npy"] == (quick_root / split / f"{vid}.npy").read_bytes()
+    c = generate_synthetic(spec, tmp_path / "c", seed=1, video_ids=FEW[:1])
+    assert c["seed"] == 1
+    assert (tmp_path / "c/train" / f"{FEW[0]}.npy").read_bytes() != fa[f"train/{FEW[0]}.npy"]
+
+
+@pytest.mark.slow
+def test_whole_quick_dataset_follows_the_annotation_file(tmp_path):
+    spec = get_spec("synthumos14", "quick")
+    quick_root = tmp_path
+    generate_synthetic(spec, quick_root, seed=0)  # the whole quick profile: a few seconds
+    meta = json.loads((quick_root / "meta.json").read_text())
+    db = thumos14_database()
+    _, splits, true = source_annotations(spec)
+    for split in ("train", "test"):
+        c = meta["counts"][split]
+        assert c["videos"] == len(splits[split]) == (200 if split == "train" else 210)
+        assert c["instances"] == sum(len(db[v]["annotations"]) for v in splits[split])
+    assert meta["counts"]["train"]["instances"] == 3007
+    assert meta["counts"]["test"]["instances"] == 3311
+    # annotations entirely past the true end: validation 364 and 856 (2 each), test 270 is not
+    # in the split, test 814 (3) and 1081 (1)
+    assert meta["counts"]["train"]["outside"] == 4 and meta["counts"]["test"]["outside"] == 4
+    test = VideoDataset(quick_root, "test", spec)
+    assert len(test.ground_truth()) == 3358  # 47 instances of the 2 left-out videos included
+    assert test.report["gt_json_durations_corrected"] == 13  # the loader handles the trap
+    for vid in test.video_ids[:20] + ["video_test_0000950"]:
+        assert test.n_snippets(vid) == n_snippets_for(true[vid], spec)
+        assert test.n_snippets(vid) == int(true[vid] * 25 / 16)
+    item = test[0]
+    assert item["features"].shape == (256, 128)
+    assert json.loads((quick_root / "gt.json").read_text())["database"] == db  # the real file
+
+
+def test_snippet_labels_follow_the_instances(quick_root):
+    spec = get_spec("synthumos14", "quick")
+    db = thumos14_database()
+    first_phases = []
+    for vid in ["video_validation_0000205", "video_validation_0000413", "video_validation_0000051"]:
+        lab = load_snippet_labels(quick_root, "train", vid)
+        n = VideoDataset(quick_root, "train", spec).n_snippets(vid)
+        assert lab.shape == (n, len(SNIPPET_LABEL_COLUMNS)) and lab.dtype == np.int16
+        centres = np.arange(n) * 0.64 + 0.4  # labels are taken at sub-step 2 of 4: 0.32-0.48 s
+        for i, ann in enumerate(db[vid]["annotations"]):
+            s, e = ann["segment"]
+            inside_any = (centres >= s) & (centres < e)
+            assert (lab[inside_any, 3] == 1).all()  # inside an instance: action
+            cls = spec.classes.index(ann["label"])
+            inside = np.nonzero(inside_any & (lab[:, 2] == i))[0]
+            assert (lab[inside, 0] == cls).all()
+            phases = lab[inside, 1]
+            assert (np.diff(phases) >= 0).all()  # sub-actions in order
+            if inside.size >= 12:
+                first_phases.append(phases[0])
+        background = lab[:, 3] != 1
+        assert (lab[background, 1] == -1).all()
+        assert set(np.unique(lab[:, 3])) <= {0, 1, 2, 3}
+        assert (lab[lab[:, 3] == 2, 0] >= 0).all()  # context carries its class
+    assert len(first_phases) >= 5 and np.mean(np.array(first_phases) == 0) > 0.8
+
+
+def test_features_carry_the_structure(quick_root):
+    """Cheap signal check: action snippets of a class are closer to each other than to context."""
+    spec = get_spec("synthumos14", "quick")
+    ds = VideoDataset(quick_root, "train", spec)
+    feats, labs = [], []
+    for vid in ds.video_ids:
+        feats.append(ds.features(vid))
+        labs.append(load_snippet_labels(quick_root, "train", vid))
+    x, lab = np.concatenate(feats), np.concatenate(labs)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    cls = np.bincount(lab[lab[:, 3] == 1, 0]).argmax()
+    act = x[(lab[:, 3] == 1) & (lab[:, 0] == cls)]
+    ctx = x[(lab[:, 3] == 2) & (lab[:, 0] == cls)]
+    centre = act.mean(0)
+    assert (act @ centre).mean() > (ctx @ centre).mean() + 0.05
+    assert np.isfinite(x).all()
+
+
+def test_full_profile_works_on_two_videos(tmp_path):
+    spec = get_spec("synthumos14", "full")
+    assert (spec.feature_dim, spec.num_segments) == (2048, 750)
+    vids = ["video_validation_0000051", "video_test_0000004"]
+    generate_synthetic(spec, tmp_path, seed=0, video_ids=vids)
+    true = thumos14_true_durations()
+    for split, vid in zip(("train", "test"), vids, strict=True):
+        ds = VideoDataset(tmp_path, split, spec)
+        assert ds.video_ids == [vid]
+        x = ds.features(vid)
+        assert x.shape == (int(true[vid] * 25 / 16), 2048) and x.dtype == np.float32
+        assert ds[0]["features"].shape == (750, 2048)
+        rgb, flow = x[:, :1024], x[:, 1024:]
+        assert np.isfinite(x).all() and rgb.std() > 0 and flow.std() > 0
+
+
+def test_synanet_quick(tmp_path):
+    spec = get_spec("synanet", "quick")
+    assert spec.num_classes == 20 and spec.num_segments == 75
+    assert spec.tiou_thresholds[0] == 0.5 and len(spec.tiou_thresholds) == 10
+    db, splits, durations = source_annotations(spec)
+    assert len(splits["train"]) == 300 and len(splits["test"]) == 199
+    assert {a["label"] for v in db.values() for a in v["annotations"]} == set(spec.classes)
+    n_inst = sum(len(db[v]["annotations"]) for v in splits["train"])
+    assert n_inst / 300 < 2  # few instances per video
+    full = get_spec("synanet", "full")
+    _, full_splits, _ = source_annotations(full)
+    assert set(splits["train"]) <= set(full_splits["train"])  # quick is a subset of full
+    assert len(full_splits["train"]) == 2000 and full.num_classes == 100
+    meta = generate_synthetic(
+        spec, tmp_path, seed=0, video_ids=splits["train"][:3] + splits["test"][:2]
+    )
+    assert meta["counts"]["train"]["videos"] == 3
+    ds = VideoDataset(tmp_path, "test", spec)
+    assert ds[0]["features"].shape == (75, 128)
+    assert ds.duration(splits["test"][0]) == pytest.approx(durations[splits["test"][0]])
+    # gt.json is the whole selection (as THUMOS14's is the whole released file)
+    assert len(ds.ground_truth(scope="split")) == sum(
+        len(db[v]["annotations"]) for v in ds.video_ids
+    )
+    assert len(ds.ground_truth()) == sum(len(db[v]["annotations"]) for v in splits["test"])
+
+
+def test_knobs_change_the_features(tmp_path):
+    spec = get_spec("synthumos14", "quick")
+    noisy = spec.replace(knobs={"noise": 3.0})
+    assert noisy.knobs.noise == 3.0 and noisy.knobs.context_strength == spec.knobs.context_strength
+    generate_synthetic(spec, tmp_path / "a", video_ids=FEW[:1])
+    generate_synthetic(noisy, tmp_path / "b", video_ids=FEW[:1])
+    a = np.load(tmp_path / "a/train" / f"{FEW[0]}.npy")
+    b = np.load(tmp_path / "b/train" / f"{FEW[0]}.npy")
+    assert a.shape == b.shape and not np.allclose(a, b)
+    with pytest.raises(ValueError):
+        spec.replace(knobs={"prototype_separation": 1.5})
+
+
+def test_prepare_dataset_caches(tmp_path, monkeypatch):
+    spec = get_spec("synthumos14", "quick").replace(knobs={"noise": 1.0})
+    # generating the whole quick profile is covered above; here a spec trimmed to few videos
+    monkeypatch.setattr(
+        "ftcl.data.synthetic.source_annotations",
+        lambda s, _orig=source_annotations: _trim(_orig(s)),
+    )
+    root = prepare_dataset("synthumos14", seed=3, cache_dir=tmp_path, spec=spec)
+    assert root.parent == tmp_path and root.name.startswith("synthumos14-quick-seed3-")
+    stamp = (root / "meta.json").stat().st_mtime_ns
+    assert prepare_dataset("synthumos14", seed=3, cache_dir=tmp_path, spec=spec) == root
+    assert (root / "meta.json").stat().st_mtime_ns == stamp  # not regenerated
+    assert not list(tmp_path.glob(".*.tmp"))  # no staging folder left
+    other = prepare_dataset("synthumos14", seed=4, cache_dir=tmp_path, spec=spec)
+    assert other != root
+    monkeypatch.setenv("FTCL_CACHE", str(tmp_path / "env"))
+    assert prepare_dataset("synthumos14", seed=3, spec=spec).parent == tmp_path / "env"
+    assert spec_from_meta(root) == spec
+
+
+def _trim(src):
+    db, splits, durations = src
+    return db, {k: v[:2] for k, v in splits.items()}, durations
+
+
+def test_specs():
+    quick, full = get_spec("synthumos14", "quick"), get_spec("synthumos14", "full")
+    assert quick.classes == full.classes and len(quick.classes) == 20
+    assert quick.classes[0] == "BaseballPitch" and quick.classes[-1] == "VolleyballSpiking"
+    assert quick.feature_dim == 128 and quick.num_segments == 256
+    assert quick.seconds_per_snippet == 0.64
+    assert quick.tiou_thresholds == tuple(np.arange(0.1, 1.0, 0.1)[:7])
+    real = get_spec("activitynet13")
+    assert real.num_classes == 200 and not real.synthetic and real.knobs is None
+    assert real.classes[:3] == ("Applying sunscreen", "Archery", "Arm wrestling")
+    with pytest.raises(ValueError):
+        get_spec("thumos15")
+    with pytest.raises(ValueError):
+        get_spec("synthumos14", "medium")
