@@ -12,7 +12,7 @@ $(BIN)/python:
 
 # Reinstall whenever the package metadata changes.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[dev,book]"
+	$(BIN)/python -m pip install -q -e ".[dev,book,ray]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -59,7 +59,7 @@ book: $(STAMP) reproduce-if-missing
 # Same options as `python -m ftcl reproduce`, e.g. make reproduce REPRODUCE_FLAGS="--seeds 0".
 REPRODUCE_FLAGS ?= --profile quick
 reproduce: $(STAMP)
-	$(BIN)/python -m ftcl.reproduce $(REPRODUCE_FLAGS)
+	$(BIN)/python -m ftcl reproduce $(REPRODUCE_FLAGS)
 
 # No-op until `python -m ftcl reproduce` exists; then it runs the quick reproduction when
 # $(BOOK_RESULTS) is missing.

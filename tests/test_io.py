@@ -21,3 +21,12 @@ def test_failed_write_keeps_previous_content(tmp_path):
             raise RuntimeError("crash midway")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["r.txt"]
+
+
+def test_atomic_write_uses_umask_permissions(tmp_path):
+    import os
+
+    target = atomic_write_text(tmp_path / "p.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask

@@ -1,0 +1,121 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Training one run
+#
+# This notebook trains one method on one dataset with one seed, evaluates it on the test split
+# and writes its *run record*, the JSON file Tables 1-5 are built from. It is the unit of the
+# reproduction batch: `python -m ftcl reproduce` executes it once per run with
+# [papermill](https://papermill.readthedocs.io), injecting the parameters below, and keeps every
+# executed copy as that run's log in `results/<profile>/logs/<run_id>.ipynb`. The book never
+# trains while it builds; it shows such a stored run.
+#
+# The schedule is the authors' (`ftcl.train`): **stage 1** trains the backbone with its own
+# objective (cached, and shared by every method with the same backbone, data and seed);
+# **stage 2** continues from it with the method's full loss, Eq. 8 of the paper
+# ($\mathcal{L} = \mathcal{L}_{\text{backbone}} + \lambda_{\text{FSD}}\,\mathcal{L}_{\text{FSD}}
+# + \lambda_{\text{LCS}}\,\mathcal{L}_{\text{LCS}}$) for the FTCL variants, or the backbone's
+# loss again for a plain backbone. The model reported is the one with the best average mAP on
+# held-out *training* videos: the test set is never used for selection.
+#
+# All logic lives in `ftcl`; this notebook only chooses the run and shows what happened.
+
+# %% tags=["remove-cell"]
+# In Google Colab, install the package first (a no-op everywhere else).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "ftcl[book] @ git+https://github.com/ftcl-companion/ftcl@main"], check=True)
+
+# %% tags=["parameters"]
+# Papermill parameters.
+dataset = "synthumos14"  # synthumos14 | synanet (synthetic) | thumos14 | activitynet13 (real)
+data_dir = None  # real features: a folder in the release layout (gt.json, train/, test/ ...)
+profile = "quick"  # quick | full (real data: full)
+method = "ftcl"  # a key of ftcl.config.METHODS (`python -m ftcl train --list-methods`)
+backbone = None  # informational: if given, must be the method's backbone
+seed = 0  # training seed
+device = "auto"  # auto | cpu | cuda
+out_dir = None  # checkpoints and the stage-1 cache; None: $FTCL_CACHE/reproduce
+cache_dir = None  # synthetic data cache; None: $FTCL_CACHE or ~/.cache/ftcl
+overrides = {}  # more configuration keys, e.g. {"train.iterations": 50}
+results_dir = None  # None: the results/ folder of this checkout
+record_path = None  # None: <results_dir>/<profile>/runs/<run_id>.json
+
+# %% [markdown]
+# ## The configuration
+#
+# `make_config` layers the paper's THUMOS14 defaults, the dataset/profile table, the method and
+# the overrides. The run id is a readable prefix plus a hash of everything that defines the
+# experiment (not the device or where files go): a changed hyper-parameter is a new run, and the
+# batch skips a run whose record already exists.
+
+# %%
+from ftcl import reproduce
+from ftcl.config import METHODS, make_config
+from ftcl.train import run_directory, train
+
+cfg = make_config(method, dataset, profile, overrides=overrides, seed=seed, device=device,
+                  data_dir=data_dir, cache_dir=cache_dir,
+                  out_dir=str(reproduce.work_dir(out_dir)))
+reproduce.check_backbone(cfg, backbone)
+cfg = reproduce.name_run(cfg)
+print(f"run id:   {cfg.run_name}")
+print(f"method:   {method}: {METHODS[method].description} ({METHODS[method].table})")
+print(f"backbone: {cfg.model.backbone}; data: {dataset}/{profile}; seed {seed}")
+print(f"folder:   {run_directory(cfg)}")
+reproduce.changed_settings(cfg)
+
+# %% [markdown]
+# ## Training
+#
+# An interrupted run resumes from its last checkpoint when the notebook runs again with the same
+# parameters; a finished run returns its record at once.
+
+# %%
+record = {**train(cfg), "run_id": cfg.run_name}
+stage1 = record["schedule"]["stage1"]
+print(f"{record['iterations']} iterations on {record['device']} in "
+      f"{record['wall_time_s']['total']:.1f} s; stage 1 "
+      f"{'reused from the cache' if stage1.get('reused') else 'trained here'}")
+
+# %% [markdown]
+# ## Model selection and test results
+#
+# The held-out average mAP at each evaluation of stage 2 (the best one is reported), then the
+# test-set detection mAP at each tIoU threshold and its average over the paper's range.
+
+# %%
+reproduce.history_frame(record)
+
+# %%
+print(f"selection: {record['selection']['rule']}; reported: {record['selection']['reported']} "
+      f"model (iteration {record['selection']['selected_iteration']})")
+print(f"classification mAP: {100 * record['classification_map']:.2f}%")
+reproduce.metrics_frame(record)
+
+# %% [markdown]
+# ## The run record
+#
+# Written atomically: a reader never sees half a record.
+
+# %%
+path = reproduce.store_record(record, reproduce.record_destination(record_path, results_dir, cfg),
+                              supersede=record_path is None)
+print(f"run record: {path}")

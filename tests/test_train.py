@@ -1,0 +1,255 @@
+"""Trainer: every method learns, exact resume, Ctrl-C, stage-1 reuse, run record, bad input.
+
+Runs on a tiny SynANet (3 classes, 18 training / 9 test videos, D=16, T=24) generated once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from ftcl.config import METHODS, make_config
+from ftcl.data import get_spec, prepare_dataset
+from ftcl.data.annotations import synanet_selection
+from ftcl.losses import FTCLObjective, total_loss
+from ftcl.models import build_backbone
+from ftcl.train import (
+    RunData,
+    Trainer,
+    VideoSubset,
+    holdout_split,
+    load_checkpoint,
+    model_from_checkpoint,
+    train,
+)
+
+TINY = {
+    "model.embed_dim": 8, "ftcl.proj_dim": 8, "ftcl.fsd_len": 2, "ftcl.lcs_len": 4,
+    "train.batch_size": 4, "train.pretrain_iterations": 4, "train.iterations": 6,
+    "train.eval_every": 3, "train.progress": False, "train.eval_batch_size": 8,
+    "train.holdout_fraction": 0.25, "device": "cpu",
+}
+
+
+def tiny_spec():
+    classes = tuple(sorted(synanet_selection()["classes"][:3]))
+    return get_spec("synanet", "quick").replace(
+        classes=classes, anet_num_classes=3, anet_train_per_class=6, anet_test_per_class=3,
+        feature_dim=16, num_segments=24)
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory):
+    return prepare_dataset("synanet", "quick", cache_dir=tmp_path_factory.mktemp("data"),
+                           spec=tiny_spec())
+
+
+def tiny_data(root, cfg) -> RunData:
+    from ftcl.data import VideoDataset
+
+    spec = tiny_spec()
+    train_ds = VideoDataset(root, "train", spec, sampling=cfg.train.sampling, seed=cfg.seed)
+    test_ds = VideoDataset(root, "test", spec, sampling="uniform")
+    fit, held = holdout_split(list(train_ds.video_ids), cfg.train.holdout_fraction)
+    if cfg.train.selection == "last":
+        fit, held = list(train_ds.video_ids), []
+    return RunData(spec, root, train_ds, test_ds, fit, held)
+
+
+def tiny_config(method, out_dir, **overrides):
+    return make_config(method, "synanet", "quick",
+                       overrides={**TINY, "out_dir": str(out_dir), **overrides})
+
+
+def _state(path):
+    return load_checkpoint(path)["model"]
+
+
+def _assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+# ------------------------------------------------------------------------------ learning
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_lowers_its_loss(method, tiny_root):
+    """A few Adam steps on one fixed batch of pairs lower the method's full loss (Eq. 8)."""
+    cfg = tiny_config(method, "unused", **{"ftcl.tau": 0.5, "ftcl.lcs_rescale": False})
+    data = tiny_data(tiny_root, cfg)
+    torch.manual_seed(0)
+    model = build_backbone(cfg.model.backbone, 16, 3, dataclasses.replace(cfg.model, dropout=0.0))
+    obj = FTCLObjective(8, cfg.ftcl) if cfg.ftcl.enabled else None
+    params = list(model.parameters()) + (list(obj.parameters()) if obj else [])
+    opt = torch.optim.Adam(params, lr=5e-3)
+    from ftcl.data import PairBatches
+
+    batch = next(iter(PairBatches(data.train, batch_size=8, seed=0)))
+    x = torch.cat([batch["features_a"], batch["features_b"]])
+    y = torch.cat([batch["labels_a"], batch["labels_b"]])
+    losses = []
+    for _ in range(15):
+        loss, _ = total_loss(cfg.model.backbone, model(x), y, cfg.loss, obj)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert all(map(torch.isfinite, map(torch.tensor, losses)))
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3, losses
+
+
+# ------------------------------------------------------------------------------ the trainer
+
+
+def test_run_record_checkpoints_and_stage1_reuse(tiny_root, tmp_path):
+    cfg = tiny_config("ftcl", tmp_path)
+    record = train(cfg, data=tiny_data(tiny_root, cfg))
+    run = tmp_path / "synanet-quick" / "ftcl" / "seed0"
+    assert {p.name for p in run.iterdir()} >= {"best.pt", "last.pt", "record.json",
+                                              "predictions.csv"}
+    assert json.loads((run / "record.json").read_text()) == json.loads(json.dumps(record))
+    for key in ("method", "backbone", "dataset", "profile", "seed", "device", "iterations",
+                "wall_time_s", "map", "average_map", "classification_map", "provenance",
+                "config", "selection", "schedule"):
+        assert key in record, key
+    assert record["iterations"] == 10 and record["device"] == "cpu"
+    assert len(record["map"]) == len(record["tiou_thresholds"]) == 10  # ActivityNet thresholds
+    assert record["provenance"]["ftcl_version"] and record["provenance"]["git_commit"]
+    assert record["selection"]["holdout_videos"] == 4 and record["schedule"]["stage1"]
+    assert [h["iteration"] for h in record["history"]] == [3, 6]
+    assert not record["schedule"]["stage1"]["reused"]
+
+    # ACM-Net with the same seed reuses the cached stage 1 (FTCL terms play no part in it).
+    base = tiny_config("acmnet", tmp_path)
+    rec2 = train(base, data=tiny_data(tiny_root, base))
+    assert rec2["schedule"]["stage1"]["reused"]
+    assert rec2["schedule"]["stage1"]["key"] == record["schedule"]["stage1"]["key"]
+    # ... and a finished run, run again, returns its record without training.
+    assert train(base, data=tiny_data(tiny_root, base)) == rec2
+
+    # The checkpoints rebuild the model.
+    model, cfg2, ckpt = model_from_checkpoint(run / "best.pt")
+    assert cfg2 == cfg and ckpt["kind"] == "model" and model.feature_dim == 16
+
+
+@pytest.mark.parametrize("stop", [2, 7])  # inside stage 1, inside stage 2 (between evaluations)
+def test_resume_after_interrupt_equals_uninterrupted(stop, tiny_root, tmp_path):
+    ref_cfg = tiny_config("ftcl", tmp_path / "ref")
+    ref = train(ref_cfg, data=tiny_data(tiny_root, ref_cfg))
+    cfg = tiny_config("ftcl", tmp_path / "cut")
+    status = train(cfg, stop_after=stop, data=tiny_data(tiny_root, cfg))
+    assert status["status"] == "stopped"
+    resumed = train(cfg, data=tiny_data(tiny_root, cfg))  # fresh objects: state from disk only
+    run = lambda root: root / "synanet-quick" / "ftcl" / "seed0"  # noqa: E731
+    _assert_same_weights(_state(run(tmp_path / "ref") / "last.pt"),
+                         _state(run(tmp_path / "cut") / "last.pt"))
+    _assert_same_weights(_state(run(tmp_path / "ref") / "best.pt"),
+                         _state(run(tmp_path / "cut") / "best.pt"))
+    assert resumed["history"] == ref["history"]
+    assert resumed["map"] == ref["map"]
+
+
+def test_ctrl_c_leaves_a_resumable_checkpoint(tiny_root, tmp_path, monkeypatch):
+    ref_cfg = tiny_config("acmnet", tmp_path / "ref")
+    train(ref_cfg, data=tiny_data(tiny_root, ref_cfg))
+    cfg = tiny_config("acmnet", tmp_path / "cut")
+    calls = {"n": 0}
+    original = Trainer._step
+
+    def step_then_ctrl_c(self, batch, use_objective):
+        out = original(self, batch, use_objective)
+        calls["n"] += 1
+        if calls["n"] == 6:
+            os.kill(os.getpid(), signal.SIGINT)  # delivered to the trainer's handler
+        return out
+
+    monkeypatch.setattr(Trainer, "_step", step_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt, match="resumable checkpoint"):
+        train(cfg, data=tiny_data(tiny_root, cfg))
+    run = tmp_path / "cut" / "synanet-quick" / "acmnet" / "seed0"
+    state = load_checkpoint(run / "last.pt")["state"]
+    assert (state["stage"], state["iteration"]) == (2, 2)
+    monkeypatch.setattr(Trainer, "_step", original)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    train(cfg, data=tiny_data(tiny_root, cfg))
+    _assert_same_weights(_state(tmp_path / "ref" / "synanet-quick" / "acmnet" / "seed0"
+                                / "last.pt"), _state(run / "last.pt"))
+
+
+def test_selection_last_has_no_holdout(tiny_root, tmp_path):
+    cfg = tiny_config("acmnet", tmp_path, **{"train.selection": "last"})
+    record = train(cfg, data=tiny_data(tiny_root, cfg))
+    assert record["selection"]["reported"] == "last" and record["selection"]["holdout_videos"] == 0
+    assert record["selection"]["fit_videos"] == 18
+
+
+def test_video_subset_keeps_parent_indices(tiny_root):
+    cfg = tiny_config("acmnet", "unused")
+    data = tiny_data(tiny_root, cfg)
+    sub = VideoSubset(data.train, data.fit_ids[:3])
+    assert len(sub) == 3 and sub[1]["video_id"] == data.fit_ids[1]
+    assert sub.label_sets()[2] == data.train.label_sets()[sub.indices[2]]
+
+
+# ------------------------------------------------------------------------------ bad input
+
+
+def test_corrupt_and_foreign_checkpoints(tiny_root, tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ValueError, match="cannot be read"):
+        load_checkpoint(bad)
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        load_checkpoint(tmp_path / "nope.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not an ftcl checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+    # A run folder holding another backbone's checkpoint is refused, naming both.
+    cfg = tiny_config("acmnet", tmp_path, **{"train.iterations": 3, "train.eval_every": 3})
+    train(cfg, data=tiny_data(tiny_root, cfg))
+    other = tiny_config("stpn", tmp_path, run_name="acmnet",
+                        **{"train.iterations": 3, "train.eval_every": 3})
+    with pytest.raises(ValueError, match="'acmnet' model but the configuration asks for 'stpn'"):
+        train(other, data=tiny_data(tiny_root, other))
+
+    # Same run folder, different configuration: refused, naming the keys.
+    changed = tiny_config("acmnet", tmp_path, **{"train.iterations": 3, "train.eval_every": 3,
+                                                 "train.lr": 1e-3})
+    with pytest.raises(ValueError, match="train.lr"):
+        train(changed, data=tiny_data(tiny_root, changed))
+
+
+def test_feature_width_mismatch_with_checkpoint(tiny_root, tmp_path):
+    cfg = tiny_config("acmnet", tmp_path, **{"train.iterations": 3, "train.eval_every": 3})
+    data = tiny_data(tiny_root, cfg)
+    train(cfg, data=data)
+    wide = dataclasses.replace(data, spec=data.spec.replace(feature_dim=32))
+    with pytest.raises(ValueError, match="trained on D=16"):
+        train(cfg, data=wide)
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="unknown config key 'train.learning_rate'"):
+        make_config("ftcl", overrides={"train.learning_rate": 1.0})
+    with pytest.raises(ValueError, match="unknown method"):
+        make_config("ftcl++")
+    with pytest.raises(ValueError, match="'ftcl.loss_form'"):
+        make_config("ftcl", overrides={"ftcl": {"loss_form": "poem"}})
+    with pytest.raises(ValueError, match="expects"):
+        make_config("ftcl", overrides={"train.iterations": "many"})
+    with pytest.raises(ValueError, match="unknown dataset/profile"):
+        make_config("ftcl", "thumos14", "quick")
+
+
+def test_proposals_must_fit_in_t(tiny_root, tmp_path):
+    cfg = tiny_config("ftcl", tmp_path, **{"ftcl.lcs_len": 30})
+    with pytest.raises(ValueError, match="lcs_len"):
+        Trainer(cfg, data=tiny_data(tiny_root, cfg))
