@@ -428,3 +428,24 @@ def test_a_failing_notebook_run_reports_its_error_and_keeps_its_log(tmp_path, da
     assert not outcome["ok"] and outcome["record"] is None
     assert outcome["error"].startswith("ValueError: backbone='cola' does not match method")
     assert '"ename": "ValueError"' in outcome["notebook"]
+
+
+def test_stored_run_page_copies_the_log_behind_a_note(tmp_path):
+    import nbformat
+
+    from ftcl.reproduce import stored_run_page
+
+    logs = tmp_path / "quick" / "logs"
+    logs.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Training one run"),
+                nbformat.v4.new_code_cell("1 + 1", outputs=[nbformat.v4.new_output(
+                    "execute_result", data={"text/plain": "2"}, execution_count=1)])]
+    nbformat.write(nb, str(logs / "synthumos14-ftcl-seed0-abc.ipynb"))
+    page = stored_run_page(tmp_path, "quick", tmp_path / "page.ipynb")
+    out = nbformat.read(page, as_version=4)
+    assert out.cells[0].source == "# Training one run"
+    assert "synthumos14-ftcl-seed0-abc.ipynb" in out.cells[1].source
+    assert out.cells[2].outputs[0]["data"]["text/plain"] == "2"
+    with pytest.raises(FileNotFoundError, match="logs"):
+        stored_run_page(tmp_path, "quick", tmp_path / "p2.ipynb", method="acmnet")
