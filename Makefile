@@ -42,8 +42,9 @@ BOOK_OUT := _build/html
 BOOK_PLOTLYJS := book/static/plotly/plotly.min.js
 # The results the book reads; `reproduce-if-missing` is the hook that will create them.
 BOOK_RESULTS := results/quick
+# --all: rebuild (and so re-execute) every page, also when only ftcl/ changed.
 # -W: a Sphinx warning (broken reference, missing page...) fails the build too.
-BOOK_BUILD_FLAGS ?= -W --keep-going
+BOOK_BUILD_FLAGS ?= --all -W --keep-going
 
 book: $(STAMP) reproduce-if-missing
 	@mkdir -p $(dir $(BOOK_PLOTLYJS))
