@@ -574,3 +574,22 @@ __all__ = ["DATA_NAMES", "REQUIRED_FIELDS", "RunRecord", "TABLES", "TableSpec", 
            "load_record", "load_records", "method_overview", "resolve_results_dir",
            "seed_frame", "threshold_label", "tiou_figure", "to_markdown", "value_columns",
            "write_tables"]
+
+
+def load_table(key: str, results_dir: str | Path | None = None, profile: str = "quick"
+               ) -> tuple[pd.DataFrame, list[RunRecord]]:
+    """What each table chapter starts with: read the run records of ``profile``, build table
+    ``key`` and say how many records it read (or that there are none: then only the published
+    reference rows are shown). Returns ``(table, records)``.
+    """
+    results = resolve_results_dir(results_dir)
+    run_files = find_run_files(results, profile)
+    records = load_records(run_files)
+    runs_dir = Path(results) / profile / "runs"
+    if run_files:
+        print(f"Read {len(run_files)} run records from {runs_dir}.")
+    else:
+        print(f"NO RUN RECORDS for profile {profile!r} in {runs_dir}: run "
+              f"`python -m ftcl reproduce --profile {profile}` first. Only the published "
+              "reference rows are shown below.")
+    return build_table(key, records), records

@@ -52,16 +52,7 @@ from IPython.display import Markdown, display  # noqa: E402 (after the Colab ins
 
 from ftcl import tables, viz  # noqa: E402
 
-results = tables.resolve_results_dir(results_dir)
-run_files = tables.find_run_files(results, profile)
-records = tables.load_records(run_files)
-table = tables.build_table("table1", records)
-if run_files:
-    print(f"Read {len(run_files)} run records from {results / profile / 'runs'}.")
-else:
-    print(f"NO RUN RECORDS for profile {profile!r} in {results / profile / 'runs'}: run "
-          f"`python -m ftcl reproduce --profile {profile}` first. Only the published reference "
-          "rows are shown below.")
+table, records = tables.load_table("table1", results_dir, profile)
 
 # %% [markdown]
 # ## The table

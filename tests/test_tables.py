@@ -216,6 +216,15 @@ def test_no_records_gives_reference_only_tables(tmp_path):
     assert tables.find_run_files(tmp_path / "nowhere", "quick") == []
 
 
+def test_load_table_reads_records_and_says_so(results, tmp_path, capsys):
+    table, records = tables.load_table("table1", results, "quick")
+    assert len(records) == 6
+    assert "Read 6 run records" in capsys.readouterr().out
+    assert set(table[table["row"] == "measured"]["method"]) == {"acmnet", "ftcl"}
+    table, records = tables.load_table("table1", tmp_path / "empty", "quick")
+    assert records == [] and "NO RUN RECORDS" in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------------------ bad records
 
 
