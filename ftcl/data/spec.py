@@ -147,6 +147,19 @@ PROFILES = ("quick", "full")
 SYNTHUMOS14_CALIBRATED = {"prototype_separation": 1.0, "action_strength": 2.0}
 
 
+# What SynANet shares with the real ActivityNet 1.3 (T=75 snippets, its tIoU range and inference).
+_ACTIVITYNET_FIELDS = dict(
+    num_segments=75,
+    tiou_thresholds=ACTIVITYNET_TIOU,
+    map_average_range=(0.5, 0.95),
+    inference=ACTIVITYNET_INFERENCE,
+    family="activitynet13",
+    train_subset="training",
+    test_subset="validation",
+    duration_source="gt.json",
+)
+
+
 def get_spec(name: str, profile: str = "quick") -> DatasetSpec:
     """The named spec ``name`` (see the module table) at ``profile``.
 
@@ -192,15 +205,8 @@ def get_spec(name: str, profile: str = "quick") -> DatasetSpec:
             num_classes=len(classes),
             classes=classes,
             feature_dim=128 if quick else 2048,
-            num_segments=75,
-            tiou_thresholds=ACTIVITYNET_TIOU,
-            map_average_range=(0.5, 0.95),
-            inference=ACTIVITYNET_INFERENCE,
-            family="activitynet13",
             synthetic=True,
-            train_subset="training",
-            test_subset="validation",
-            duration_source="gt.json",
+            **_ACTIVITYNET_FIELDS,
             knobs=SyntheticKnobs.activitynet() if quick else SyntheticKnobs.activitynet(noise=3.2),
             anet_num_classes=n_cls,
             anet_train_per_class=n_tr,
@@ -213,13 +219,6 @@ def get_spec(name: str, profile: str = "quick") -> DatasetSpec:
         num_classes=len(classes),
         classes=classes,
         feature_dim=2048,
-        num_segments=75,
-        tiou_thresholds=ACTIVITYNET_TIOU,
-        map_average_range=(0.5, 0.95),
-        inference=ACTIVITYNET_INFERENCE,
-        family="activitynet13",
         synthetic=False,
-        train_subset="training",
-        test_subset="validation",
-        duration_source="gt.json",
+        **_ACTIVITYNET_FIELDS,
     )
