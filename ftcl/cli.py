@@ -13,33 +13,11 @@ import argparse
 import json
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import reproduce
-
-
-@dataclass(frozen=True)
-class Command:
-    """A subcommand: ``add_arguments(parser)`` declares options, ``run(args)`` returns a code."""
-
-    name: str
-    help: str
-    description: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-    epilog: str | None = None  # shown after the options (examples); kept as written
-
-
-COMMANDS: dict[str, Command] = {}
-
-
-def register(command: Command) -> Command:
-    """Add ``command`` to the ``ftcl`` command line (replaces one of the same name)."""
-    COMMANDS[command.name] = command
-    return command
-
+from .commands import COMMANDS, Command, register
 
 # ------------------------------------------------------------------------------ train
 

@@ -41,7 +41,7 @@ class RunTask:
     Attributes
     ----------
     run_id : str
-        The run's identity (:func:`ftcl.reproduce.run_id`); the notebook must compute the same.
+        The run's identity (:func:`ftcl.runs.run_id`); the notebook must compute the same.
     parameters : dict
         Papermill parameters of the training notebook (``out_dir`` and ``record_path`` are filled
         in on the worker).

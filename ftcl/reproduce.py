@@ -6,12 +6,12 @@
    each method in :data:`ftcl.config.METHODS`: Table 2 is the ActivityNet table (``synanet``,
    or ``activitynet13`` with real features), Tables 1 and 3-5 the THUMOS14 tables
    (``synthumos14`` / ``thumos14``); each configuration once per seed.
-2. **Identify** each run by :func:`run_id`: a readable prefix and a hash of the resolved
-   configuration minus the keys in :data:`IGNORED_KEYS` (where files go, the device, thread
-   counts, progress bars: they do not define the experiment). A changed hyper-parameter is a new
-   run; a run whose record exists is skipped, so an interrupted batch resumes and a finished run
-   is never repeated. (Code changes do not change the id: start a fresh ``--results`` folder to
-   re-run everything with new code.)
+2. **Identify** each run by :func:`ftcl.runs.run_id`: a readable prefix and a hash of the
+   resolved configuration minus the keys in :data:`ftcl.runs.IGNORED_KEYS` (where files go, the
+   device, thread counts, progress bars: they do not define the experiment). A changed
+   hyper-parameter is a new run; a run whose record exists is skipped, so an interrupted batch
+   resumes and a finished run is never repeated. (Code changes do not change the id: start a
+   fresh ``--results`` folder to re-run everything with new code.)
 3. **Execute** each run as one papermill execution of ``notebooks/04_train.py`` on an executor
    (:mod:`ftcl.executors`: a local process pool, or Ray). Runs of one *stage-1 group* (same
    backbone, data, seed and stage-1 settings: :func:`ftcl.train.stage1_key`) share the trainer's
@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
-import json
 import os
 import re
 import sys
@@ -42,15 +40,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .config import METHODS, RunConfig, make_config, parse_assignment, to_dict
-from .executors import RunTask, default_work_dir, make_executor
-from .io import atomic_path, atomic_write_json, atomic_write_text
-
-# Configuration keys that do not define the experiment, left out of the run id: where inputs
-# and outputs live, the device (recorded in the run record), threads, progress bars, stage-1
-# reuse and the evaluation batch size. The trainer lets exactly these change on resume too.
-IGNORED_KEYS = ("run_name", "out_dir", "cache_dir", "data_dir", "device", "train.progress",
-                "train.reuse_stage1", "train.eval_batch_size", "train.num_threads")
+from .commands import Command
+from .config import METHODS, RunConfig, make_config, parse_assignment
+from .executors import RunTask, make_executor
+from .io import atomic_write_json, atomic_write_text
+from .runs import run_id, store_record, work_dir
 
 # The paper's tables by data family: Table 2 is ActivityNet 1.3, the others THUMOS14.
 TABLE_FAMILY = {1: "thumos14", 2: "activitynet13", 3: "thumos14", 4: "thumos14", 5: "thumos14"}
@@ -66,48 +60,6 @@ _BATCH_KEYS = ("method", "dataset", "profile", "seed", "run_name", "out_dir", "d
 def default_notebook() -> Path:
     """The training notebook of this checkout: ``notebooks/04_train.py``."""
     return Path(__file__).resolve().parent.parent / "notebooks" / "04_train.py"
-
-
-# ------------------------------------------------------------------------------ identity
-
-
-def identity(cfg: RunConfig) -> dict[str, Any]:
-    """The part of a configuration that defines the experiment (``to_dict`` minus
-    :data:`IGNORED_KEYS`)."""
-    data = to_dict(cfg)
-    for key in IGNORED_KEYS:
-        section, _, name = key.rpartition(".")
-        (data[section] if section else data).pop(name, None)
-    return data
-
-
-def config_hash(cfg: RunConfig, length: int = 10) -> str:
-    """SHA-256 (hex, first ``length`` digits) of the canonical JSON of :func:`identity`."""
-    text = json.dumps(identity(cfg), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
-
-
-def run_id(cfg: RunConfig) -> str:
-    """``<dataset>-<method>-seed<k>-<hash>``, e.g. ``synthumos14-ftcl-seed0-3f9c2a1b7d``."""
-    return f"{cfg.dataset}-{cfg.method}-seed{cfg.seed}-{config_hash(cfg)}"
-
-
-def name_run(cfg: RunConfig) -> RunConfig:
-    """``cfg`` with ``run_name = run_id(cfg)``: each configuration gets its own run folder."""
-    return dataclasses.replace(cfg, run_name=run_id(cfg))
-
-
-def check_backbone(cfg: RunConfig, backbone: str | None) -> None:
-    """Raise ``ValueError`` if ``backbone`` is given and is not the backbone of ``cfg``."""
-    if backbone is not None and backbone != cfg.model.backbone:
-        raise ValueError(f"backbone={backbone!r} does not match method {cfg.method!r}, whose "
-                         f"backbone is {cfg.model.backbone!r} (leave backbone=None or pick a "
-                         "method of that backbone)")
-
-
-def work_dir(out_dir: str | os.PathLike | None = None) -> Path:
-    """Where a run keeps its checkpoints: ``out_dir``, or :func:`default_work_dir`."""
-    return Path(out_dir).expanduser() if out_dir else default_work_dir()
 
 
 # ------------------------------------------------------------------------------ plan
@@ -279,92 +231,6 @@ def prepare_data(runs: Sequence[PlannedRun], cache_dir: str | None = None) -> li
             roots.append(prepare_dataset(cfg.dataset, cfg.profile, data_dir=cfg.data_dir,
                                          seed=cfg.data_seed or 0, cache_dir=cache_dir))
     return roots
-
-
-# ------------------------------------------------------------------------------ records
-
-
-def record_destination(record_path: str | os.PathLike | None, results_dir: str | None,
-                       cfg: RunConfig) -> Path:
-    """``record_path``, or ``<results>/<profile>/runs/<run_id>.json`` (results: the checkout's)."""
-    if record_path:
-        return Path(record_path)
-    from .tables import resolve_results_dir
-
-    return resolve_results_dir(results_dir) / cfg.profile / "runs" / f"{run_id(cfg)}.json"
-
-
-def _run_key(data: dict) -> tuple:
-    return tuple(data.get(k) for k in ("dataset", "profile", "method", "seed"))
-
-
-def store_record(record: dict, path: str | os.PathLike, supersede: bool = True) -> Path:
-    """Write a run record atomically to ``path`` (``.../runs/<run_id>.json``).
-
-    With ``supersede``, records in the same folder for the same dataset, profile, method and seed
-    but another run id (an older configuration) move to ``../superseded/`` with their logs, so
-    the tables never see two records of one run.
-    """
-    path = Path(path)
-    if supersede and path.parent.is_dir():
-        moved = path.parent.parent / "superseded"
-        for other in sorted(path.parent.glob("*.json")):
-            if other.name == path.name:
-                continue
-            try:
-                data = json.loads(other.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                continue
-            if isinstance(data, dict) and _run_key(data) == _run_key(record):
-                moved.mkdir(parents=True, exist_ok=True)
-                os.replace(other, moved / other.name)
-                log = path.parent.parent / "logs" / f"{other.stem}.ipynb"
-                if log.is_file():
-                    os.replace(log, moved / log.name)
-    return atomic_write_json(path, record)
-
-
-def metrics_frame(record: dict):
-    """The record's test-set detection mAP per tIoU threshold (%), and its average, as a table."""
-    import pandas as pd
-
-    rows = [{"tIoU": f"{t:.2f}", "mAP (%)": round(100 * m, 2)}
-            for t, m in zip(record["tiou_thresholds"], record["map"], strict=True)]
-    lo, hi = record["average_range"]
-    rows.append({"tIoU": f"avg {lo:g}-{hi:g}", "mAP (%)": round(100 * record["average_map"], 2)})
-    return pd.DataFrame(rows).set_index("tIoU").T
-
-
-def history_frame(record: dict):
-    """Model selection: held-out average mAP (%) and training losses at each evaluation."""
-    import pandas as pd
-
-    rows = []
-    for entry in record.get("history", []):
-        row = {"iteration": entry["iteration"]}
-        if "holdout" in entry:
-            row["held-out avg mAP (%)"] = round(100 * entry["holdout"]["average_map"], 2)
-        row.update({f"loss {k}": round(v, 4) for k, v in entry.get("train", {}).items()
-                    if "/" not in k})
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def changed_settings(cfg: RunConfig):
-    """The configuration keys where ``cfg`` differs from the THUMOS14 defaults, as a table."""
-    import pandas as pd
-
-    from .config import flatten
-
-    def flat(c: RunConfig) -> dict:
-        data = to_dict(c)
-        sections = {k: data.pop(k) for k in ("model", "loss", "ftcl", "train")}
-        return {**data, **flatten(sections)}
-
-    mine, base = flat(cfg), flat(RunConfig())
-    rows = [{"key": k, "value": v, "default": base.get(k)} for k, v in mine.items()
-            if v != base.get(k) and k not in ("run_name", "out_dir", "cache_dir")]
-    return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------ the batch
@@ -652,10 +518,8 @@ def run(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def command():
-    """The ``reproduce`` :class:`ftcl.cli.Command` (cli is imported here, not at module load)."""
-    from .cli import Command
-
+def command() -> Command:
+    """The ``reproduce`` :class:`ftcl.commands.Command`."""
     return Command(name="reproduce", help=HELP, description=DESCRIPTION,
                    add_arguments=add_arguments, run=run, epilog=EPILOG)
 
@@ -676,30 +540,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def stored_run_page(results_dir: str | os.PathLike, profile: str, dest: str | os.PathLike,
-                    dataset: str = "synthumos14", method: str = "ftcl", seed: int = 0) -> Path:
-    """Write the book's training chapter: the executed log of one run of the batch, as stored.
-
-    The log ``<results_dir>/<profile>/logs/<dataset>-<method>-seed<seed>-*.ipynb`` is copied with
-    its outputs, behind a note naming the run, so the book shows a real executed run without
-    training while it builds. Raises ``FileNotFoundError`` naming the folder if there is no log.
-    """
-    import nbformat
-
-    logs = Path(results_dir) / profile / "logs"
-    found = sorted(logs.glob(f"{dataset}-{method}-seed{seed}-*.ipynb"))
-    if not found:
-        raise FileNotFoundError(f"no stored log of {dataset}/{method}/seed {seed} in {logs}; "
-                                f"run `python -m ftcl reproduce --profile {profile}` first")
-    nb = nbformat.read(found[-1], as_version=4)
-    note = nbformat.v4.new_markdown_cell(
-        f"```{{note}}\nThis page is the stored, executed log of one run of the `{profile}` batch "
-        f"(`{found[-1].name}`, written by `python -m ftcl reproduce`). The book shows it as it "
-        f"ran and does not re-execute it. The source is `notebooks/04_train.py`.\n```")
-    title = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
-    nb.cells.insert(title + 1, note)
-    with atomic_path(dest) as tmp:
-        nbformat.write(nb, str(tmp))
-    return Path(dest)

@@ -67,20 +67,20 @@ record_path = None  # None: <results_dir>/<profile>/runs/<run_id>.json
 # batch skips a run whose record already exists.
 
 # %%
-from ftcl import reproduce
+from ftcl import runs
 from ftcl.config import METHODS, make_config
 from ftcl.train import run_directory, train
 
 cfg = make_config(method, dataset, profile, overrides=overrides, seed=seed, device=device,
                   data_dir=data_dir, cache_dir=cache_dir,
-                  out_dir=str(reproduce.work_dir(out_dir)))
-reproduce.check_backbone(cfg, backbone)
-cfg = reproduce.name_run(cfg)
+                  out_dir=str(runs.work_dir(out_dir)))
+runs.check_backbone(cfg, backbone)
+cfg = runs.name_run(cfg)
 print(f"run id:   {cfg.run_name}")
 print(f"method:   {method}: {METHODS[method].description} ({METHODS[method].table})")
 print(f"backbone: {cfg.model.backbone}; data: {dataset}/{profile}; seed {seed}")
 print(f"folder:   {run_directory(cfg)}")
-reproduce.changed_settings(cfg)
+runs.changed_settings(cfg)
 
 # %% [markdown]
 # ## Training
@@ -102,13 +102,13 @@ print(f"{record['iterations']} iterations on {record['device']} in "
 # test-set detection mAP at each tIoU threshold and its average over the paper's range.
 
 # %%
-reproduce.history_frame(record)
+runs.history_frame(record)
 
 # %%
 print(f"selection: {record['selection']['rule']}; reported: {record['selection']['reported']} "
       f"model (iteration {record['selection']['selected_iteration']})")
 print(f"classification mAP: {100 * record['classification_map']:.2f}%")
-reproduce.metrics_frame(record)
+runs.metrics_frame(record)
 
 # %% [markdown]
 # ## The run record
@@ -116,6 +116,6 @@ reproduce.metrics_frame(record)
 # Written atomically: a reader never sees half a record.
 
 # %%
-path = reproduce.store_record(record, reproduce.record_destination(record_path, results_dir, cfg),
-                              supersede=record_path is None)
+path = runs.store_record(record, runs.record_destination(record_path, results_dir, cfg),
+                         supersede=record_path is None)
 print(f"run record: {path}")

@@ -15,19 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from ftcl import reproduce
+from ftcl import reproduce, runs
 from ftcl.config import METHODS, make_config
-from ftcl.reproduce import (
-    IGNORED_KEYS,
-    PlannedRun,
-    config_hash,
-    parse_data_dirs,
-    plan,
-    run_batch,
-    run_id,
-    store_record,
-    tables_of,
-)
+from ftcl.reproduce import PlannedRun, parse_data_dirs, plan, run_batch, tables_of
+from ftcl.runs import IGNORED_KEYS, config_hash, run_id, store_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -138,8 +129,8 @@ def test_run_id_ignores_where_and_how_but_not_what():
                        data_dir="/d", device="cpu", run_name="n",
                        overrides={"train.progress": False, "train.num_threads": 3,
                                   "train.eval_batch_size": 7, "train.reuse_stage1": False})
-    assert run_id(cfg) == run_id(same) == run_id(reproduce.name_run(cfg))
-    assert reproduce.name_run(cfg).run_name == run_id(cfg)
+    assert run_id(cfg) == run_id(same) == run_id(runs.name_run(cfg))
+    assert runs.name_run(cfg).run_name == run_id(cfg)
     different = [
         make_config("ftcl", "synthumos14", "quick", seed=2),
         make_config("acmnet", "synthumos14", "quick", seed=1),
@@ -161,7 +152,7 @@ def test_ignored_keys_are_exactly_what_the_trainer_may_change_on_resume():
 
 def test_run_id_is_the_same_in_a_fresh_interpreter():
     cfg = make_config("ftcl-dtw", "synanet", "quick", seed=4, overrides={"train.lr": 2e-4})
-    code = ("from ftcl.config import make_config; from ftcl.reproduce import run_id; "
+    code = ("from ftcl.config import make_config; from ftcl.runs import run_id; "
             "print(run_id(make_config('ftcl-dtw', 'synanet', 'quick', seed=4, "
             "overrides={'train.lr': 2e-4})))")
     env = {**os.environ, "PYTHONHASHSEED": "123"}
@@ -172,10 +163,10 @@ def test_run_id_is_the_same_in_a_fresh_interpreter():
 
 def test_check_backbone():
     cfg = make_config("stpn-ftcl", "synthumos14", "quick")
-    reproduce.check_backbone(cfg, None)
-    reproduce.check_backbone(cfg, "stpn")
+    runs.check_backbone(cfg, None)
+    runs.check_backbone(cfg, "stpn")
     with pytest.raises(ValueError, match="backbone='acmnet' does not match method 'stpn-ftcl'"):
-        reproduce.check_backbone(cfg, "acmnet")
+        runs.check_backbone(cfg, "acmnet")
 
 
 # ------------------------------------------------------------------------------ scheduler
@@ -356,10 +347,10 @@ def test_cli_dry_run_and_errors(tmp_path, capsys):
 
 
 def test_command_plugs_into_the_ftcl_command_line(monkeypatch):
-    from ftcl import cli
+    from ftcl import cli, commands
 
     command = reproduce.command()
-    assert isinstance(command, cli.Command) and command.name == "reproduce"
+    assert isinstance(command, commands.Command) and command.name == "reproduce"
     monkeypatch.setitem(cli.COMMANDS, "reproduce", command)
     args = cli.build_parser().parse_args(["reproduce", "--profile", "quick", "--seeds", "0",
                                           "1", "--executor", "ray", "--jobs", "3"])
@@ -433,7 +424,7 @@ def test_a_failing_notebook_run_reports_its_error_and_keeps_its_log(tmp_path, da
 def test_stored_run_page_copies_the_log_behind_a_note(tmp_path):
     import nbformat
 
-    from ftcl.reproduce import stored_run_page
+    from ftcl.stored_run import stored_run_page
 
     logs = tmp_path / "quick" / "logs"
     logs.mkdir(parents=True)
