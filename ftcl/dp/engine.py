@@ -23,8 +23,12 @@ compute them:
   internally; by far the fastest on CPU (no per-operation overhead).
 - ``"wavefront"``: plain PyTorch on any device (:mod:`ftcl.dp.wavefront`), every cell of an
   anti-diagonal at once, ``M + N - 1`` steps, in the input dtype.
+- ``"cuda"``: fused numba.cuda kernels (:mod:`ftcl.dp.cuda_kernels`), CUDA tensors, one launch
+  per forward and one per backward for the whole batch, float64 internally like ``"numba"``
+  (CPU tensors only under numba's simulator, ``NUMBA_ENABLE_CUDASIM=1``, for tests).
 
-``backend="auto"`` picks numba for CPU tensors and the wavefront otherwise.
+``backend="auto"`` picks numba for CPU tensors, the fused kernel for CUDA tensors when it
+compiles on this machine (:func:`ftcl.dp.cuda_kernels.usable`), and the wavefront otherwise.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from torch.autograd.function import once_differentiable
 
 from ftcl.dp.semiring import Semiring
 
-BACKENDS = ("auto", "numba", "wavefront")
+BACKENDS = ("auto", "numba", "wavefront", "cuda")
 
 
 @dataclass(frozen=True)
@@ -129,13 +133,26 @@ def _numba_available() -> bool:
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
-    """``"auto"`` -> ``"numba"`` on CPU (if importable), else ``"wavefront"``; validates names."""
+    """``"auto"`` -> ``"numba"`` on CPU (if importable), ``"cuda"`` on CUDA (if the fused kernel
+    compiles here), else ``"wavefront"``; validates names."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "auto":
-        return "numba" if device.type == "cpu" and _numba_available() else "wavefront"
+        if device.type == "cpu":
+            return "numba" if _numba_available() else "wavefront"
+        if device.type == "cuda":
+            from ftcl.dp import cuda_kernels
+
+            return "cuda" if cuda_kernels.usable(device.index) else "wavefront"
+        return "wavefront"
     if backend == "numba" and device.type != "cpu":
         raise ValueError(f"backend='numba' needs CPU tensors, got device {device}")
+    if backend == "cuda" and device.type != "cuda":
+        from ftcl.dp import cuda_kernels
+
+        if not (device.type == "cpu" and cuda_kernels.simulator()):
+            raise ValueError(f"backend='cuda' needs CUDA tensors, got device {device} "
+                             "(CPU tensors only with NUMBA_ENABLE_CUDASIM=1)")
     return backend
 
 
@@ -228,6 +245,10 @@ def _wavefront_backend():
 def _run_forward(rec, semiring, backend, lengths, weights, row0, col0):
     if backend == "numba":
         return _NumbaBackend.forward(rec, semiring, lengths.cpu(), weights, row0, col0)
+    if backend == "cuda":
+        from ftcl.dp import cuda_kernels
+
+        return cuda_kernels.forward(rec, semiring, lengths, weights, row0, col0)
     lengths = lengths.to(weights[0].device)
     stacked = torch.stack(weights)
     return _wavefront_backend().forward(rec, semiring, lengths, stacked, row0, col0)
@@ -236,6 +257,10 @@ def _run_forward(rec, semiring, backend, lengths, weights, row0, col0):
 def _run_backward(rec, backend, saved, grad, dtypes):
     if backend == "numba":
         return _NumbaBackend.backward(rec, saved, grad, dtypes)
+    if backend == "cuda":
+        from ftcl.dp import cuda_kernels
+
+        return cuda_kernels.backward(rec, saved, grad, dtypes)
     g_w, g_row0, g_col0 = _wavefront_backend().backward(rec, saved, grad)
     return tuple(g_w.unbind(0)), g_row0, g_col0
 
@@ -290,7 +315,7 @@ def grid_dp(
         read from ``row0``).
     lengths : LongTensor ``[B, 2]``
         Valid ``(M_b, N_b)``, ``1 <= M_b <= M``, ``1 <= N_b <= N`` (validated by the callers).
-    backend : {"auto", "numba", "wavefront"}
+    backend : {"auto", "numba", "wavefront", "cuda"}
 
     Returns
     -------

@@ -249,7 +249,7 @@ def fsd(mu, g, h, gamma: float | None = 10.0, lengths=None, *, backend: str = "a
         ``inf``: hard max (ties: diagonal, then ``(i-1,j)``, then ``(i,j-1)``).
     lengths : LongTensor ``[B, 2]``, optional
         Valid ``(M_b, N_b)`` per pair.
-    backend : {"auto", "numba", "wavefront"}
+    backend : {"auto", "numba", "wavefront", "cuda"}
         See :mod:`ftcl.dp.engine`.
 
     Returns
@@ -311,7 +311,7 @@ def lcs(c, tau: float = 0.92, lengths=None, gamma: float | None = None, *, backe
         the value is ``(1/gamma) log sum_paths exp(gamma * sum of matched c on the path)`` over
         the paths allowed by the test, and the gradient is the probability that each matched
         cell is used.
-    backend : {"auto", "numba", "wavefront"}
+    backend : {"auto", "numba", "wavefront", "cuda"}
 
     Returns
     -------
@@ -376,7 +376,7 @@ def soft_dtw(
         of the candidates: the value is then at least the DTW cost (never negative for
         non-negative costs), but it is no longer a soft-min over paths and its gradient is not
         an expected alignment (see :mod:`ftcl.dp.semiring`).
-    backend : {"auto", "numba", "wavefront"}
+    backend : {"auto", "numba", "wavefront", "cuda"}
 
     Returns
     -------
@@ -494,7 +494,7 @@ def drop_dtw(
     smoothing : {"logsumexp", "weighted"}
         The soft-min: log-sum-exp (default) or the softmax-weighted mean used by the Drop-DTW
         code (``minProb``) and Hadji et al. (see :func:`soft_dtw`).
-    backend : {"auto", "numba", "wavefront"}
+    backend : {"auto", "numba", "wavefront", "cuda"}
 
     Returns
     -------
