@@ -119,6 +119,8 @@ class TrainConfig:
     reuse_stage1: bool = True  # reuse a cached stage-1 checkpoint with the same settings
     eval_batch_size: int = 32  # videos per forward pass when evaluating
     progress: bool = True  # show a tqdm progress bar
+    data_on_device: str | bool = "auto"  # build training batches on the device (features resident
+    # there, ftcl.data.device_batches): "auto" = on CUDA; true; false. Same batches either way.
 
 
 @dataclass(frozen=True)
@@ -350,6 +352,8 @@ def validate(cfg: RunConfig) -> None:
     check(t.selection in SELECTIONS, "train.selection", f"must be one of {SELECTIONS}")
     check(0 < t.holdout_fraction < 1, "train.holdout_fraction", "must be in (0, 1)")
     check(t.sampling in SAMPLINGS, "train.sampling", f"must be one of {SAMPLINGS}")
+    check(t.data_on_device in ("auto", True, False), "train.data_on_device",
+          "must be auto, true or false")
     check(cfg.seed >= 0, "seed", "must be >= 0")
 
 

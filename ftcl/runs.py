@@ -29,7 +29,8 @@ from .io import atomic_write_json
 # and outputs live, the device (recorded in the run record), threads, progress bars, stage-1
 # reuse and the evaluation batch size. The trainer lets exactly these change on resume too.
 IGNORED_KEYS = ("run_name", "out_dir", "cache_dir", "data_dir", "device", "train.progress",
-                "train.reuse_stage1", "train.eval_batch_size", "train.num_threads")
+                "train.reuse_stage1", "train.eval_batch_size", "train.num_threads",
+                "train.data_on_device")
 
 def identity(cfg: RunConfig) -> dict[str, Any]:
     """The part of a configuration that defines the experiment (``to_dict`` minus

@@ -39,6 +39,7 @@ import torch
 
 from . import __version__
 from .config import METHODS, RunConfig, check_lengths, from_dict, to_dict, validate
+from .data.device_batches import resolve_data_on_device
 from .device import choose_device
 from .io import atomic_torch_save, atomic_write_json, atomic_write_text
 from .losses import FTCLObjective, total_loss
@@ -50,7 +51,8 @@ CHECKPOINT_FORMAT = "ftcl-checkpoint"
 CHECKPOINT_VERSION = 1
 # Keys that may change between an interrupted run and its resumption.
 _RESUMABLE_CHANGES = ("out_dir", "cache_dir", "data_dir", "device", "train.progress",
-                      "train.reuse_stage1", "train.eval_batch_size", "train.num_threads")
+                      "train.reuse_stage1", "train.eval_batch_size", "train.num_threads",
+                      "train.data_on_device")
 
 
 # ------------------------------------------------------------------------------ data
@@ -130,10 +132,17 @@ class VideoSubset:
         self.dataset.set_epoch(epoch)
 
 
-def _pair_batches(data: RunData, batch_size: int, seed: int):
+def _pair_batches(data: RunData, batch_size: int, seed: int, device=None, resident=None):
+    """CPU-built :class:`PairBatches`, or with ``device`` the same batches built on the device
+    (:class:`ftcl.data.device_batches.DevicePairBatches`, reusing ``resident`` features)."""
     from .data import PairBatches
 
-    return PairBatches(VideoSubset(data.train, data.fit_ids), batch_size=batch_size, seed=seed)
+    subset = VideoSubset(data.train, data.fit_ids)
+    if device is None:
+        return PairBatches(subset, batch_size=batch_size, seed=seed)
+    from .data.device_batches import DevicePairBatches
+
+    return DevicePairBatches(subset, batch_size, seed, device, features=resident)
 
 
 # ------------------------------------------------------------------------------ evaluation
@@ -407,6 +416,7 @@ class Trainer:
                 self.objective = FTCLObjective(self.model.embed_dim, cfg.ftcl).to(self.device)
         self.state = _State()
         self.optimizer = self._optimizer(stage=1)
+        self._resident = None  # the training split's features on the device, once built
 
     # -- pieces ------------------------------------------------------------------------------
 
@@ -476,7 +486,10 @@ class Trainer:
     def _batches(self, stage: int) -> Iterator[dict]:
         """Pair batches from the saved (epoch, position) on, forever."""
         seed = derive_seed(self.cfg.seed, "pairs", stage)
-        batches = _pair_batches(self.data, self.cfg.train.batch_size, seed)
+        on_device = resolve_data_on_device(self.cfg.train.data_on_device, self.device)
+        batches = _pair_batches(self.data, self.cfg.train.batch_size, seed,
+                                self.device if on_device else None, self._resident)
+        self._resident = getattr(batches, "store", None)
         while True:
             batches.set_epoch(self.state.epoch)
             iterator = iter(batches)
