@@ -294,7 +294,7 @@ class LocalExecutor:
 class RayExecutor:
     """Runs each run as one Ray task on a cluster (``address``) or a local Ray instance (None).
 
-    A task asks for one GPU (and ``cpus_per_run`` CPUs) when the batch is on CUDA (``device``
+    A task asks for ``1 / runs_per_gpu`` GPU (and ``cpus_per_run`` CPUs) on CUDA (``device``
     ``cuda``, or ``auto`` on a cluster with GPUs), else ``cpus_per_run`` CPUs;
     a task whose worker or node dies is retried up to ``max_retries`` times (the retry resumes
     from the run's last checkpoint when it lands on a machine that has it). ``capacity`` follows
@@ -304,7 +304,8 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, address: str | None = None, device: str = "auto",
-                 cpus_per_run: int = 1, max_retries: int = 2, jobs: int | None = None):
+                 cpus_per_run: int = 1, max_retries: int = 2, jobs: int | None = None,
+                 runs_per_gpu: int = 1):
         try:
             import ray
         except ImportError as exc:
@@ -320,7 +321,8 @@ class RayExecutor:
         self.use_gpu, self.cpus_per_run, self.jobs = use_gpu, cpus_per_run, jobs
         self.threads = cpus_per_run
         self._remote = ray.remote(execute_run)
-        self._options = {"num_gpus": 1 if use_gpu else 0, "num_cpus": cpus_per_run,
+        self.runs_per_gpu = runs_per_gpu
+        self._options = {"num_gpus": 1 / runs_per_gpu if use_gpu else 0, "num_cpus": cpus_per_run,
                          "max_retries": max_retries, "retry_exceptions": False}
         self._refs: dict[Any, str] = {}
         self._shared: dict[int, Any] = {}  # id(stage1 dict) -> its ObjectRef (put once)
@@ -328,7 +330,7 @@ class RayExecutor:
     def capacity(self) -> int:
         resources = self._ray.cluster_resources()
         if self.use_gpu:
-            slots = int(resources.get("GPU", 0))
+            slots = int(resources.get("GPU", 0) * self.runs_per_gpu)
         else:
             slots = int(resources.get("CPU", 0)) // max(1, self.cpus_per_run)
         slots = max(1, slots)
@@ -370,29 +372,33 @@ class RayExecutor:
 
 def make_executor(name: str, *, device: str = "auto", jobs: int | None = None,
                   threads: int | None = None, address: str | None = None,
-                  max_retries: int = 2):
+                  max_retries: int = 2, runs_per_gpu: int = 1):
     """Build the executor ``name`` (``local`` or ``ray``) for a batch on ``device``.
 
-    Local: ``jobs`` defaults to ``usable_cores() // threads`` on the CPU and to 1 on CUDA;
+    Local: ``jobs`` defaults to ``usable_cores() // threads`` on the CPU and to ``runs_per_gpu``
+    on CUDA (that many run processes share the GPU: one run alone leaves most of it idle);
     ``threads`` to 1 on the CPU (small runs scale better as parallel runs than as threads) and
-    to the machine's cores on CUDA. Ray: ``jobs`` defaults to what the cluster holds, ``threads``
-    (CPUs per task) to 1. ``device`` is resolved here for the local machine only (a Ray driver
-    may have no GPU while its workers do).
+    to the machine's cores shared by the runs of the GPU on CUDA. Ray: ``jobs`` defaults to what
+    the cluster holds, ``threads`` (CPUs per task) to 1, and a task on CUDA asks for
+    ``1 / runs_per_gpu`` GPU. ``device`` is resolved here for the local machine only (a Ray
+    driver may have no GPU while its workers do).
     """
     if threads is not None and threads < 1:
         raise ValueError(f"threads={threads}: must be >= 1")
     if jobs is not None and jobs < 1:
         raise ValueError(f"jobs={jobs}: must be >= 1")
+    if runs_per_gpu < 1:
+        raise ValueError(f"runs_per_gpu={runs_per_gpu}: must be >= 1")
     if name == "local":
         from .device import choose_device
 
         cuda = choose_device(device).type == "cuda"
         if threads is None:
-            threads = usable_cores() if cuda else 1
+            threads = max(1, usable_cores() // runs_per_gpu) if cuda else 1
         if jobs is None:
-            jobs = 1 if cuda else max(1, usable_cores() // threads)
+            jobs = runs_per_gpu if cuda else max(1, usable_cores() // threads)
         return LocalExecutor(jobs=jobs, threads=threads)
     if name == "ray":
         return RayExecutor(address=address, device=device, cpus_per_run=threads or 1,
-                           max_retries=max_retries, jobs=jobs)
+                           max_retries=max_retries, jobs=jobs, runs_per_gpu=runs_per_gpu)
     raise ValueError(f"unknown executor {name!r}; choose 'local' or 'ray'")

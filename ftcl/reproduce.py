@@ -446,6 +446,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="Ray cluster address (e.g. auto, 10.0.0.1:6379); default: a local Ray")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="runs at once (default: local cores // threads, 1 on CUDA; Ray: cluster)")
+    p.add_argument("--runs-per-gpu", type=int, default=1, metavar="N",
+                   help="CUDA: N runs share each GPU at once (processes; default 1)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads per run (default 1 on CPU)")
     p.add_argument("--max-retries", type=int, default=2, metavar="N",
@@ -493,7 +495,8 @@ def run(args: argparse.Namespace) -> int:
         prepare_data(todo, args.cache_dir)  # once here, not once per parallel worker
     executor = make_executor(args.executor, device=args.device, jobs=args.jobs,
                              threads=args.threads, address=args.address,
-                             max_retries=args.max_retries)
+                             max_retries=args.max_retries,
+                             runs_per_gpu=getattr(args, "runs_per_gpu", 1))
     where = work_dir(args.work_dir) if args.work_dir or args.executor == "local" else (
         "each worker's ~/.cache/ftcl/reproduce")
     print(f"executor {executor.name}: {executor.capacity()} run(s) at once, "
