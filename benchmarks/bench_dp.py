@@ -24,7 +24,9 @@ autograd graph keeps a full table per cell, ``O(M^2 N^2)`` per pair (measured wi
 hooks on one pair).
 
 When a CUDA device is present the wavefront backend is also timed on it (with synchronisation)
-and its peak memory read from ``torch.cuda.max_memory_allocated``.
+and its peak memory read from ``torch.cuda.max_memory_allocated``; a last table times the fused
+GPU kernel (:mod:`ftcl.dp.cuda_kernels`) at the issue's sizes, L = 30 and 750, against its
+targets (without CUDA it says it is skipped).
 """
 
 from __future__ import annotations
@@ -185,6 +187,57 @@ def cuda_run(kind, n_batch, size, repeats, budget_s):
 # ----------------------------------------------------------------------------- report
 
 
+# ----------------------------------------------------------------------------- fused GPU kernel
+# Issue 12 targets (H200, 16 pairs, forward + backward): L=30 <= 0.5 ms, L=750 <= 20 ms.
+KERNEL_TARGETS_MS = {30: 0.5, 750: 20.0}
+
+
+def fused_kernel_rows(kinds, n_batch, repeats, budget_s):
+    """Fused numba.cuda kernel (``backend="cuda"``) against the torch wavefront on CUDA and the
+    numba kernel on the CPU, at the issue's sizes; ``[]`` without CUDA (or without NVVM)."""
+    from ftcl.dp import cuda_kernels
+
+    if not torch.cuda.is_available():
+        print("\n## Fused GPU kernel: skipped (no CUDA device; its logic is tested in numba's "
+              "CUDA simulator, tests/test_dp_gpu_kernel.py)")
+        return []
+    if not cuda_kernels.usable():
+        print("\n## Fused GPU kernel: skipped (numba.cuda cannot compile here: no NVVM; "
+              "pip install -e '.[cuda]')")
+        return []
+    device, cpu = torch.device("cuda"), torch.device("cpu")
+    rows = []
+    for size in KERNEL_TARGETS_MS:
+        for kind in kinds:
+            on_gpu = make_inputs(kind, n_batch, size, device)
+            on_cpu = make_inputs(kind, n_batch, size, cpu)
+            row = {"L": size, "dp": kind, "B": n_batch, "target_ms": KERNEL_TARGETS_MS[size]}
+            row["kernel_s"], row["kernel_min_s"] = timeit(
+                lambda x=on_gpu, k=kind: engine(k, x, "cuda"), device, repeats, budget_s)
+            row["wavefront_cuda_s"], _ = timeit(
+                lambda x=on_gpu, k=kind: engine(k, x, "wavefront"), device, repeats, budget_s)
+            row["numba_s"], _ = timeit(lambda x=on_cpu, k=kind: engine(k, x, "numba"), cpu,
+                                       repeats, budget_s)
+            for x in on_gpu + on_cpu:
+                x.grad = None
+            engine(kind, on_gpu, "cuda")
+            engine(kind, on_cpu, "numba")
+            row["max_abs_grad_diff"] = max(float((a.grad.cpu() - b.grad).abs().max())
+                                           for a, b in zip(on_gpu, on_cpu, strict=True))
+            rows.append(row)
+    print(f"\n## Fused GPU kernel (ftcl.dp.cuda_kernels), {torch.cuda.get_device_name(0)}, "
+          f"B={n_batch}, forward + backward\n")
+    print("| L | DP | fused kernel (CUDA) | target | met | wavefront (CUDA) | numba (CPU) "
+          "| max abs grad diff vs numba |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        met = "yes" if 1e3 * r["kernel_s"] <= r["target_ms"] else "no"
+        print(f"| {r['L']} | {r['dp']} | {fmt_ms(r['kernel_s'])} ({fmt_ms(r['kernel_min_s'])}) "
+              f"| <= {r['target_ms']} | {met} | {fmt_ms(r['wavefront_cuda_s'])} "
+              f"| {fmt_ms(r['numba_s'])} | {r['max_abs_grad_diff']:.2e} |")
+    return rows
+
+
 def fmt_ms(seconds):
     if seconds is None:
         return "-"
@@ -300,12 +353,15 @@ def main(argv=None):
             line += f" {r['cuda_peak_bytes'] / 2**20:,.1f} |"
         print(line)
 
+    kernel_rows = fused_kernel_rows(args.kinds, args.batch, args.repeats, args.budget)
+
     if args.json is not None:
         from ftcl.io import atomic_write_json
         from ftcl.provenance import provenance
 
         record = {
             "rows": rows,
+            "fused_kernel_rows": kernel_rows,
             "args": {k: str(v) for k, v in vars(args).items()},
             "provenance": provenance(device="cuda" if has_cuda else "cpu"),
         }
