@@ -1,7 +1,8 @@
 """ftcl.dp against independent references: per-cell loops, path enumeration, classic LCS.
 
-Every backend is checked (the wavefront backend is the code path CUDA tensors take, so it is
-exercised here on CPU); a CUDA-vs-CPU agreement test runs when a GPU is present.
+Every CPU backend is checked (the wavefront backend is the CUDA fallback, so it is exercised
+here on CPU); a CUDA-vs-CPU agreement test runs when a GPU is present. The fused GPU kernels are
+checked in tests/test_dp_gpu_kernel.py (numba's CUDA simulator without a GPU).
 """
 
 from __future__ import annotations

@@ -4,10 +4,12 @@ One engine (:mod:`ftcl.dp.engine`) runs every recursion: a semiring (:mod:`ftcl.
 max, or log-sum-exp with a temperature), batched over pairs with ``lengths`` masking, with an
 exact backward pass (the reverse recursion) in a custom autograd function. The DTW family also
 offers the softmax-weighted smooth min of Hadji et al. (``smoothing="weighted"``). Backends:
-compiled per-cell loops on CPU (:mod:`ftcl.dp.kernels`, numba) and an anti-diagonal wavefront
-in plain PyTorch for any device (:mod:`ftcl.dp.wavefront`). The public functions and their
-conventions are in :mod:`ftcl.dp.structures`; the plain per-cell loops used as the tests'
-reference are in :mod:`ftcl.dp_reference`.
+compiled per-cell loops on CPU (:mod:`ftcl.dp.kernels`, numba), fused GPU kernels with the
+anti-diagonal loop inside, one launch per forward and per backward (:mod:`ftcl.dp.cuda_kernels`,
+numba.cuda), and an anti-diagonal wavefront in plain PyTorch for any device
+(:mod:`ftcl.dp.wavefront`, the fallback on GPUs where the fused kernels cannot be compiled).
+The public functions and their conventions are in :mod:`ftcl.dp.structures`; the plain per-cell
+loops used as the tests' reference are in :mod:`ftcl.dp_reference`.
 """
 
 from ftcl.dp.engine import BACKENDS, Edge, Recursion, grid_dp, grid_dp_gradients
