@@ -31,6 +31,7 @@ import json, sys
 import torch
 from ftcl import dp
 from ftcl import dp_reference as ref
+from ftcl.dp import cuda_kernels
 
 CASES = [("fsd", 10.0), ("fsd", None), ("lcs", None), ("lcs", 5.0), ("soft_dtw", 0.5),
          ("soft_dtw", None), ("drop_dtw", 0.5), ("drop_dtw", None), ("soft_dtw_w", 0.5),
@@ -81,7 +82,10 @@ def run(fn, tensors):
     return value.detach(), [torch.zeros_like(x) if g is None else g for x, g in zip(leaves, grads)]
 
 out = {}
-for structure, gamma in CASES:
+STRIDED = [("fsd", 10.0), ("lcs", None), ("drop_dtw", 0.5)]
+for threads, (structure, gamma) in [(None, c) for c in CASES] + [(2, c) for c in STRIDED]:
+    if threads is not None:  # fewer threads than cells on a diagonal: the strided loop
+        cuda_kernels.THREADS_MAX = threads
     grids, vectors = inputs(structure)
     k = len(grids)
     results = {
@@ -90,12 +94,13 @@ for structure, gamma in CASES:
     }
     results["reference"] = run(lambda t: reference(structure, t[:k], t[k:], gamma), grids + vectors)
     v, g = results["cuda"]
-    out[f"{structure}/{gamma}"] = {
+    name = f"{structure}/{gamma}/threads={threads or 'auto'}"
+    out[name] = {
         other: max([float((v - results[other][0]).abs().max())]
                    + [float((a - b).abs().max()) for a, b in zip(g, results[other][1])])
         for other in ("numba", "reference")
     }
-    out[f"{structure}/{gamma}"]["nonzero_grad"] = float(sum(x.abs().sum() for x in g))
+    out[name]["nonzero_grad"] = float(sum(x.abs().sum() for x in g))
 json.dump(out, sys.stdout)
 """
 
@@ -106,7 +111,7 @@ def test_simulated_kernel_matches_numba_and_reference():
                           env=env, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     diffs = json.loads(proc.stdout)
-    assert len(diffs) == 10
+    assert len(diffs) == 13
     for case, d in diffs.items():
         assert d["nonzero_grad"] > 0, case  # the comparison is not between zeros
         assert d["numba"] <= 1e-12, (case, d)  # same float64 arithmetic, summation order aside

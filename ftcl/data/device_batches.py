@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .features import feature_path, load_features
 from .pairs import PairBatches
 from .sampling import SAMPLING_MODES
 
@@ -94,13 +95,22 @@ class DeviceFeatures:
         self.features = torch.empty(int(lengths.sum()), dim, dtype=torch.float32,
                                     device=self.device)
         for k, vid in enumerate(dataset.video_ids):  # one video at a time: no second host copy
-            rows = torch.from_numpy(dataset.features(vid))
+            rows = torch.from_numpy(self._stored(vid))
             self.features[offsets[k]:offsets[k] + lengths[k]].copy_(rows)
         self.lengths = torch.from_numpy(lengths).to(self.device)
         self.offsets = torch.from_numpy(offsets).to(self.device)
         self.labels = torch.from_numpy(dataset.labels).to(self.device)
         self._u_epoch: int | None = None
         self._u: torch.Tensor | None = None
+
+    def _stored(self, vid: str) -> np.ndarray:
+        """A video's validated features, without filling the dataset's host cache (on a GPU
+        shared by several runs, each would otherwise keep the split in host memory too)."""
+        cached = getattr(self.dataset, "_cache", {}).get(vid)
+        if cached is not None or not hasattr(self.dataset, "root"):
+            return cached if cached is not None else self.dataset.features(vid)
+        ds = self.dataset
+        return load_features(feature_path(ds.root, ds.split, vid), vid, ds.spec.feature_dim)
 
     @property
     def nbytes(self) -> int:
