@@ -132,6 +132,14 @@ def _numba_available() -> bool:
     return True
 
 
+def _fused_kernel_usable(device: torch.device) -> bool:
+    try:
+        from ftcl.dp import cuda_kernels
+    except ImportError:  # a numba without its CUDA target
+        return False
+    return cuda_kernels.usable(device.index)
+
+
 def resolve_backend(backend: str, device: torch.device) -> str:
     """``"auto"`` -> ``"numba"`` on CPU (if importable), ``"cuda"`` on CUDA (if the fused kernel
     compiles here), else ``"wavefront"``; validates names."""
@@ -141,9 +149,7 @@ def resolve_backend(backend: str, device: torch.device) -> str:
         if device.type == "cpu":
             return "numba" if _numba_available() else "wavefront"
         if device.type == "cuda":
-            from ftcl.dp import cuda_kernels
-
-            return "cuda" if cuda_kernels.usable(device.index) else "wavefront"
+            return "cuda" if _fused_kernel_usable(device) else "wavefront"
         return "wavefront"
     if backend == "numba" and device.type != "cpu":
         raise ValueError(f"backend='numba' needs CPU tensors, got device {device}")
