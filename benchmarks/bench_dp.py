@@ -266,7 +266,12 @@ def main(argv=None):
     )
     parser.add_argument("--kinds", nargs="+", default=["fsd", "lcs"], choices=["fsd", "lcs"])
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--kernel-only", action="store_true",
+                        help="only the fused GPU kernel table (L = 30 and 750; needs CUDA)")
     args = parser.parse_args(argv)
+    if args.kernel_only:
+        fused_kernel_rows(args.kinds, args.batch, args.repeats, args.budget)
+        return
     if args.quick:
         args.sizes, args.repeats, args.budget = [30, 64], 5, 1.0
         args.baseline_full = 0
