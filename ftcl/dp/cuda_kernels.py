@@ -56,6 +56,7 @@ def _candidate(W, V, edges, b, e, i, j):
         x += W[edges[3, e], b, i - 1, j - 1]
     return x
 
+
 @cuda.jit
 def _forward_kernel(W, row0, col0, lengths, edges, states, beta, hard, weighted, V, P):
     # edges: [5, E] = src, di, dj, weight, dst; states: [2, S+1] = start (S+1), local (S)
@@ -124,6 +125,7 @@ def _forward_kernel(W, row0, col0, lengths, edges, states, beta, hard, weighted,
                 V[b, s, i, j] = best
         cuda.syncthreads()
 
+
 @cuda.jit
 def _backward_kernel(lengths, grad, final, edges, states, P, E, gW, g_row0, g_col0):
     b = cuda.blockIdx.x
@@ -166,7 +168,6 @@ def _backward_kernel(lengths, grad, final, edges, states, P, E, gW, g_row0, g_co
                 else:
                     g_col0[b, s, i] = adj
         cuda.syncthreads()
-
 
 
 @functools.cache
