@@ -1,0 +1,107 @@
+"""The on-disk layout of the ACM-Net/FTCL release, its reader, writer and validation.
+
+A dataset root holds::
+
+    gt.json                     {"database": {video_id: {"duration", "subset", "annotations"}}}
+    split_train.txt             one video id a line
+    split_test.txt
+    train/<video_id>.npy        float32 [T_video, D]: RGB I3D (D/2) then flow I3D (D/2),
+    test/<video_id>.npy         one row per 16-frame snippet (0.64 s at 25 fps)
+
+Synthetic datasets add ``phases/<split>/<video_id>.npy`` and ``meta.json``
+(:mod:`ftcl.data.synthetic`). Every reader error names the video and the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ftcl.io import atomic_save_npy
+
+SPLITS = ("train", "test")
+
+
+def feature_path(root: str | os.PathLike, split: str, video_id: str) -> Path:
+    """``<root>/<split>/<video_id>.npy``."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return Path(root) / split / f"{video_id}.npy"
+
+
+def split_path(root: str | os.PathLike, split: str) -> Path:
+    """``<root>/split_<split>.txt``."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return Path(root) / f"split_{split}.txt"
+
+
+def feature_shape(path: str | os.PathLike, video_id: str, feature_dim: int) -> int:
+    """Check a feature file's header (no data read); return its number of snippets.
+
+    Raises ``FileNotFoundError`` if missing, ``ValueError`` if it is not a 2-D float array of
+    width ``feature_dim`` with at least one row.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"feature file of video {video_id!r} not found: {path}")
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise ValueError(f"video {video_id!r}: cannot read {path} as .npy ({err})") from err
+    shape, dtype = arr.shape, arr.dtype
+    del arr
+    if len(shape) != 2 or shape[1] != feature_dim:
+        raise ValueError(
+            f"video {video_id!r}: {path} has shape {shape}, expected [T_video, {feature_dim}]"
+        )
+    if shape[0] < 1:
+        raise ValueError(f"video {video_id!r}: {path} has no snippets")
+    if not np.issubdtype(dtype, np.floating):
+        raise ValueError(f"video {video_id!r}: {path} has dtype {dtype}, expected float32")
+    return int(shape[0])
+
+
+def load_features(path: str | os.PathLike, video_id: str, feature_dim: int) -> np.ndarray:
+    """Load and check one feature file; return float32 ``[T_video, feature_dim]``.
+
+    Raises ``ValueError`` naming the video, the file and the rows if any value is NaN or inf.
+    """
+    feature_shape(path, video_id, feature_dim)
+    arr = np.load(path, allow_pickle=False)
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        rows = np.nonzero(bad)[0]
+        raise ValueError(
+            f"video {video_id!r}: {path} has NaN/inf in {rows.size} rows "
+            f"(first: {rows[:5].tolist()})"
+        )
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def save_features(path: str | os.PathLike, features: np.ndarray) -> Path:
+    """Write a float32 ``[T_video, D]`` feature file atomically."""
+    features = np.asarray(features)
+    if features.ndim != 2 or not np.all(np.isfinite(features)):
+        raise ValueError(f"{path}: features must be a finite 2-D array, got {features.shape}")
+    return atomic_save_npy(path, features.astype(np.float32, copy=False))
+
+
+def validate_split(
+    root: str | os.PathLike, split: str, video_ids: list[str], feature_dim: int, full: bool = False
+) -> dict[str, int]:
+    """Check every listed video's feature file; return ``{video_id: n_snippets}``.
+
+    ``full=True`` also reads every file and checks for NaN/inf (slow on real data: ~1 GB).
+    """
+    lengths = {}
+    for vid in video_ids:
+        path = feature_path(root, split, vid)
+        lengths[vid] = (
+            load_features(path, vid, feature_dim).shape[0]
+            if full
+            else feature_shape(path, vid, feature_dim)
+        )
+    return lengths

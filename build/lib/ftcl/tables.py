@@ -1,0 +1,595 @@
+"""Tables 1-5 of the paper, rebuilt from run records, next to the published numbers.
+
+The batch (:mod:`ftcl.reproduce`) writes one run record per training run to
+``<results_dir>/<profile>/runs/<run_id>.json`` (the dict :func:`ftcl.train.train` returns) and then
+calls :func:`build_tables`, which
+
+1. reads and validates every record (:func:`load_record`: a corrupt file or a missing field raises
+   an error naming the file);
+2. aggregates the records of each (dataset, method) over seeds (:func:`aggregate`): mean, sample
+   standard deviation, min and max of the detection mAP at each tIoU threshold and of its average
+   over the paper's range, all in % (the average is recomputed from the per-threshold mAP over
+   :attr:`ftcl.data.DatasetSpec.map_average_range`: 0.1-0.7 on THUMOS14-like data, 0.5-0.95 on
+   ActivityNet-like data);
+3. lays out each table (:data:`TABLES`): our measured rows next to the published reference rows of
+   :mod:`ftcl.paper_results`, each labelled with where its numbers come from;
+4. writes ``<results_dir>/<profile>/tables/table{1..5}.csv`` and ``.md`` atomically; the Markdown
+   carries a caption naming the data, the unit, the thresholds and the provenance (git commits,
+   package versions, number of runs, devices).
+
+:func:`tiou_figure` draws mAP against tIoU for every row of a table (plotly).
+
+The paper reports single runs on the real I3D features; our measured rows are means over seeds on
+the data named in the row (by default the synthetic SynTHUMOS14 / SynANet benchmarks), so the two
+are compared in shape (which variant wins, how mAP falls with tIoU), not in absolute value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import paper_results
+from .io import atomic_write_text
+
+REQUIRED_FIELDS = ("status", "method", "dataset", "profile", "seed", "device", "tiou_thresholds",
+                   "map", "average_map", "average_range", "classification_map", "provenance")
+
+DATA_NAMES = {
+    "synthumos14": "SynTHUMOS14",
+    "synanet": "SynANet",
+    "thumos14": "THUMOS14 (real I3D features)",
+    "activitynet13": "ActivityNet 1.3 (real I3D features)",
+}
+REAL_DATA_NAMES = {"thumos14": "real THUMOS14 I3D features",
+                   "activitynet13": "real ActivityNet 1.3 I3D features"}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One of the paper's tables: which data family, which methods (``METHODS`` keys), labels."""
+
+    key: str
+    number: int
+    title: str
+    family: str  # "thumos14" or "activitynet13" (DatasetSpec.family)
+    methods: tuple[str, ...]
+    labels: dict[str, str]
+
+    def label(self, method: str) -> str:
+        return self.labels.get(method, method)
+
+
+TABLES: dict[str, TableSpec] = {
+    "table1": TableSpec(
+        "table1", 1, "Comparison with the backbone on THUMOS14", "thumos14",
+        ("acmnet", "ftcl"), {"acmnet": "ACM-Net", "ftcl": "FTCL (ACM-Net + FSD + LCS)"}),
+    "table2": TableSpec(
+        "table2", 2, "Comparison with the backbone on ActivityNet 1.3", "activitynet13",
+        ("acmnet", "ftcl"), {"acmnet": "ACM-Net", "ftcl": "FTCL (ACM-Net + FSD + LCS)"}),
+    "table3": TableSpec(
+        "table3", 3, "Ablation of the two contrasting objectives (THUMOS14)", "thumos14",
+        ("acmnet", "ftcl-wo-fsd", "ftcl-wo-lcs", "ftcl-both-fsd", "ftcl-both-lcs", "ftcl"),
+        {"acmnet": "Baseline (ACM-Net)", "ftcl-wo-fsd": "w/o FSD", "ftcl-wo-lcs": "w/o LCS",
+         "ftcl-both-fsd": "FSD for both", "ftcl-both-lcs": "LCS for both",
+         "ftcl": "FTCL (FSD + LCS)"}),
+    "table4": TableSpec(
+        "table4", 4, "Other sequence alignments in place of FSD and LCS (THUMOS14)", "thumos14",
+        ("ftcl-dtw", "ftcl-ccdtw", "ftcl-dropdtw", "ftcl"),
+        {"ftcl-dtw": "DTW", "ftcl-ccdtw": "CC-DTW", "ftcl-dropdtw": "Drop-DTW",
+         "ftcl": "FSD + LCS (FTCL)"}),
+    "table5": TableSpec(
+        "table5", 5, "FTCL as a plug-in on other backbones (THUMOS14)", "thumos14",
+        ("stpn", "stpn-ftcl", "wtalc", "wtalc-ftcl", "cola", "cola-ftcl", "acmnet", "ftcl"),
+        {"stpn": "STPN", "stpn-ftcl": "STPN + FTCL", "wtalc": "W-TALC",
+         "wtalc-ftcl": "W-TALC + FTCL", "cola": "CoLA", "cola-ftcl": "CoLA + FTCL",
+         "acmnet": "ACM-Net", "ftcl": "ACM-Net + FTCL"}),
+}
+
+# ------------------------------------------------------------------------------ run records
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The fields of one run record the tables use (mAP converted to %)."""
+
+    path: Path
+    method: str
+    run_name: str
+    dataset: str
+    profile: str
+    family: str
+    seed: int
+    device: str
+    tiou_thresholds: tuple[float, ...]
+    map_percent: tuple[float, ...]
+    average_percent: float  # recomputed over average_range
+    average_range: tuple[float, float]  # the dataset spec's range
+    classification_percent: float
+    provenance: dict
+    selection_rule: str | None
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def load_record(path: str | Path) -> RunRecord:
+    """Read and validate one run record (the JSON :func:`ftcl.train.train` returns).
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for
+    invalid JSON, a missing field, a run that did not finish, an unknown method or dataset, or
+    mAP values that are not fractions in [0, 1] with one value per tIoU threshold.
+    """
+    from .config import METHODS
+    from .data import get_spec
+    from .evaluation import average_map
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"run record not found: {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"run record {path} is not valid JSON (corrupt or truncated): {exc}"
+                         ) from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"run record {path} must hold a JSON object, got {type(data).__name__}")
+
+    def bad(what: str) -> ValueError:
+        return ValueError(f"run record {path}: {what}")
+
+    missing = [k for k in REQUIRED_FIELDS if k not in data]
+    if missing:
+        raise bad(f"missing field(s) {missing}")
+    if data["status"] != "finished":
+        raise bad(f"status is {data['status']!r}, not 'finished' (an interrupted run)")
+    method, dataset, profile = data["method"], data["dataset"], data["profile"]
+    if method not in METHODS:
+        raise bad(f"unknown method {method!r}; known: {sorted(METHODS)}")
+    try:
+        spec = get_spec(dataset, profile)
+    except ValueError as exc:
+        raise bad(f"unknown dataset/profile {dataset!r}/{profile!r}: {exc}") from exc
+    seed = data["seed"]
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise bad(f"field 'seed' must be a non-negative integer, got {seed!r}")
+    thresholds, maps = data["tiou_thresholds"], data["map"]
+    if not isinstance(thresholds, list) or not thresholds or not all(map(_is_number, thresholds)):
+        raise bad("field 'tiou_thresholds' must be a non-empty list of numbers")
+    if not isinstance(maps, list) or len(maps) != len(thresholds):
+        raise bad(f"field 'map' must be a list with one value per tIoU threshold "
+                  f"({len(thresholds)}), got {maps!r}")
+    if not all(_is_number(v) and 0.0 <= v <= 1.0 for v in maps):
+        raise bad(f"field 'map' must hold fractions in [0, 1], got {maps}")
+    for key in ("average_map", "classification_map"):
+        if not (_is_number(data[key]) and 0.0 <= data[key] <= 1.0):
+            raise bad(f"field {key!r} must be a fraction in [0, 1], got {data[key]!r}")
+    if not isinstance(data["provenance"], dict):
+        raise bad("field 'provenance' must be an object")
+    lo, hi = (float(x) for x in spec.map_average_range)
+    try:
+        avg = average_map(np.asarray(maps, dtype=np.float64), thresholds, (lo, hi))
+    except ValueError as exc:
+        raise bad(f"no tIoU threshold inside the average range {lo:g}-{hi:g}") from exc
+    rec_range = data["average_range"]
+    same_range = (isinstance(rec_range, list) and len(rec_range) == 2
+                  and np.allclose(rec_range, (lo, hi)))
+    if same_range and abs(avg - data["average_map"]) > 1e-6:
+        raise bad(f"'average_map'={data['average_map']} is not the mean of 'map' over "
+                  f"{lo:g}-{hi:g} ({avg}); the record is inconsistent")
+    selection = data.get("selection")
+    return RunRecord(
+        path=path, method=method, run_name=str(data.get("run_name") or method),
+        dataset=dataset, profile=profile, family=spec.family, seed=seed,
+        device=str(data["device"]),
+        tiou_thresholds=tuple(float(t) for t in thresholds),
+        map_percent=tuple(100.0 * float(v) for v in maps),
+        average_percent=100.0 * avg, average_range=(lo, hi),
+        classification_percent=100.0 * float(data["classification_map"]),
+        provenance=dict(data["provenance"]),
+        selection_rule=selection.get("rule") if isinstance(selection, dict) else None,
+    )
+
+
+def find_run_files(results_dir: str | Path = "results", profile: str = "quick") -> list[Path]:
+    """The run records ``<results_dir>/<profile>/runs/*.json`` (sorted; empty if none)."""
+    runs = Path(results_dir) / profile / "runs"
+    return sorted(runs.glob("*.json")) if runs.is_dir() else []
+
+
+def load_records(paths: Iterable[str | Path]) -> list[RunRecord]:
+    """Load and validate records; two records of one (dataset, profile, method, seed) fail."""
+    records = [load_record(p) for p in paths]
+    seen: dict[tuple, Path] = {}
+    for r in records:
+        key = (r.dataset, r.profile, r.method, r.seed)
+        if key in seen:
+            raise ValueError(f"two run records for {r.method} on {r.dataset}/{r.profile} with "
+                             f"seed {r.seed}: {seen[key]} and {r.path} (remove one)")
+        seen[key] = r.path
+    return records
+
+
+# ------------------------------------------------------------------------------ aggregation
+
+
+def _stats(values: Sequence[float]) -> dict[str, float]:
+    """Mean, sample std (ddof=1; NaN for one value), min and max."""
+    a = np.asarray(values, dtype=np.float64)
+    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if a.size > 1 else math.nan,
+            "min": float(a.min()), "max": float(a.max())}
+
+
+def threshold_label(t: float) -> str:
+    """``0.30000000000000004`` -> ``"0.3"``; ``0.55`` -> ``"0.55"``."""
+    return f"{round(float(t), 4):g}"
+
+
+def aggregate(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """Statistics over seeds of each (dataset, profile, method), in %.
+
+    Returns a long table with one row per (dataset, profile, method, metric): ``metric`` is
+    ``"mAP@<t>"`` (``tiou`` = t), ``"avg"`` (mean over ``average_range``, ``tiou`` NaN) or
+    ``"cls"`` (video classification mAP); columns ``mean``, ``std`` (sample, ddof=1; NaN for one
+    seed), ``min``, ``max``, ``n_seeds``, ``seeds`` and ``average_range``.
+    """
+    columns = ["dataset", "profile", "method", "metric", "tiou", "mean", "std", "min", "max",
+               "n_seeds", "seeds", "average_range"]
+    groups: dict[tuple[str, str, str], list[RunRecord]] = {}
+    for r in records:
+        groups.setdefault((r.dataset, r.profile, r.method), []).append(r)
+    rows = []
+    for (dataset, profile, method), group in sorted(groups.items()):
+        group = sorted(group, key=lambda r: r.seed)
+        thresholds = group[0].tiou_thresholds
+        for r in group[1:]:
+            if len(r.tiou_thresholds) != len(thresholds) or not np.allclose(
+                    r.tiou_thresholds, thresholds):
+                raise ValueError(f"run records {group[0].path} and {r.path} ({method} on "
+                                 f"{dataset}) use different tIoU thresholds")
+        base = {"dataset": dataset, "profile": profile, "method": method,
+                "n_seeds": len(group), "seeds": ",".join(str(r.seed) for r in group),
+                "average_range": "{:g}-{:g}".format(*group[0].average_range)}
+        for i, t in enumerate(thresholds):
+            rows.append({**base, "metric": f"mAP@{threshold_label(t)}", "tiou": t,
+                         **_stats([r.map_percent[i] for r in group])})
+        rows.append({**base, "metric": "avg", "tiou": math.nan,
+                     **_stats([r.average_percent for r in group])})
+        rows.append({**base, "metric": "cls", "tiou": math.nan,
+                     **_stats([r.classification_percent for r in group])})
+    return pd.DataFrame(rows, columns=columns)
+
+
+# ------------------------------------------------------------------------------ tables
+
+
+def _family_thresholds(family: str) -> tuple[tuple[float, ...], tuple[float, float]]:
+    from .data import get_spec
+
+    spec = get_spec(family, "full")
+    return tuple(float(t) for t in spec.tiou_thresholds), tuple(spec.map_average_range)
+
+
+def value_columns(thresholds: Sequence[float], average_range: Sequence[float]) -> list[str]:
+    """Names of a table's value columns: ``mAP@<t> (%)`` per threshold, then the average."""
+    lo, hi = average_range
+    return [f"mAP@{threshold_label(t)} (%)" for t in thresholds] + [f"AVG {lo:g}-{hi:g} (%)"]
+
+
+def _provenance(records: Sequence[RunRecord]) -> dict[str, Any]:
+    def distinct(values: Iterable[Any]) -> list[str]:
+        return sorted({str(v) for v in values if v not in (None, "")})
+
+    return {
+        "runs": len(records),
+        "git_commits": distinct(r.provenance.get("git_commit") for r in records),
+        "ftcl_versions": distinct(r.provenance.get("ftcl_version") for r in records),
+        "torch_versions": distinct(r.provenance.get("torch") for r in records),
+        "devices": distinct(r.provenance.get("gpu") or r.device for r in records),
+        "selection_rules": distinct(r.selection_rule for r in records),
+        "created_utc": distinct(r.provenance.get("created_utc") for r in records),
+        "files": [str(r.path) for r in records],
+    }
+
+
+def build_table(key: str, records: Sequence[RunRecord]) -> pd.DataFrame:
+    """Table ``key`` (``"table1"`` ... ``"table5"``): measured rows next to reference rows.
+
+    Columns: ``row`` (``"measured"`` or ``"reference"``), ``method`` (the ``METHODS`` key),
+    ``label`` (as the paper names the row), ``source`` (where the numbers come from), ``n_seeds``,
+    ``seeds``, then for each tIoU threshold and for the average ``<name> (%)`` (mean over seeds,
+    or the published value) followed by ``<name> std``, ``<name> min``, ``<name> max`` (NaN for
+    reference rows). Metadata (caption, thresholds, provenance, missing reference rows) is in
+    ``DataFrame.attrs``.
+    """
+    if key not in TABLES:
+        raise ValueError(f"unknown table {key!r}; choose one of {sorted(TABLES)}")
+    spec = TABLES[key]
+    mine = [r for r in records if r.family == spec.family and r.method in spec.methods]
+    if mine:
+        thresholds, average_range = mine[0].tiou_thresholds, mine[0].average_range
+        for r in mine[1:]:
+            if len(r.tiou_thresholds) != len(thresholds) or not np.allclose(
+                    r.tiou_thresholds, thresholds):
+                raise ValueError(f"{key}: run records {mine[0].path} and {r.path} use "
+                                 "different tIoU thresholds")
+    else:
+        thresholds, average_range = _family_thresholds(spec.family)
+    names = value_columns(thresholds, average_range)
+    stats = aggregate(mine)
+    rows: list[dict[str, Any]] = []
+    for method in spec.methods:
+        measured = stats[stats["method"] == method]
+        if measured.empty:  # keep the paper's row order visible: an empty measured row
+            rows.append({"row": "measured", "method": method, "label": spec.label(method),
+                         "source": "measured: no run record", "n_seeds": 0, "seeds": ""})
+        for (dataset, profile), block in measured.groupby(["dataset", "profile"], sort=True):
+            n = int(block["n_seeds"].iloc[0])
+            data = f"{DATA_NAMES.get(dataset, dataset)} ({profile})"
+            row: dict[str, Any] = {
+                "row": "measured", "method": method, "label": spec.label(method),
+                "source": f"measured, {data}, {n} seed{'s' if n != 1 else ''}",
+                "n_seeds": n, "seeds": block["seeds"].iloc[0]}
+            metric_rows = list(block[block["metric"].str.startswith("mAP@")].itertuples())
+            metric_rows.append(next(block[block["metric"] == "avg"].itertuples()))
+            for name, m in zip(names, metric_rows, strict=True):
+                stem = name.removesuffix(" (%)")
+                row.update({name: m.mean, f"{stem} std": m.std, f"{stem} min": m.min,
+                            f"{stem} max": m.max})
+            rows.append(row)
+        for ref in paper_results.reference_rows(key, method):
+            row = {"row": "reference", "method": method, "label": spec.label(method),
+                   "source": ref.label, "n_seeds": math.nan, "seeds": ""}
+            published = {round(t, 4): v for t, v in ref.map.items()}
+            for name, t in zip(names, thresholds, strict=False):
+                row[name] = published.get(round(t, 4), math.nan)
+            if ref.average is not None and np.allclose(ref.average_range, average_range):
+                row[names[-1]] = ref.average
+            rows.append(row)
+    stat_columns = [f"{n.removesuffix(' (%)')} {s}" for n in names for s in ("std", "min", "max")]
+    ordered = ["row", "method", "label", "source", "n_seeds", "seeds"]
+    for n in names:
+        stem = n.removesuffix(" (%)")
+        ordered += [n, f"{stem} std", f"{stem} min", f"{stem} max"]
+    table = pd.DataFrame(rows, columns=ordered)
+    for c in names + stat_columns:
+        table[c] = table[c].astype(float)
+    table["n_seeds"] = table["n_seeds"].astype(float)
+    prov = _provenance(mine)
+    refs = paper_results.reference_rows(key)
+    table.attrs.update({
+        "key": key, "number": spec.number, "title": spec.title, "family": spec.family,
+        "thresholds": list(thresholds), "average_range": list(average_range),
+        "value_columns": names, "provenance": prov,
+        "references": [{"method": r.method, "label": r.label, "url": r.url,
+                        "location": r.location, "note": r.note} for r in refs],
+        "missing_references": [list(m) for m in paper_results.missing_rows(key)],
+        "measured_data": sorted({f"{DATA_NAMES.get(r.dataset, r.dataset)} ({r.profile})"
+                                 for r in mine}),
+    })
+    table.attrs["caption"] = caption(table)
+    return table
+
+
+def caption(table: pd.DataFrame) -> str:
+    """The caption of a table from :func:`build_table`: data, unit, thresholds, provenance."""
+    a = table.attrs
+    thresholds = a["thresholds"]
+    lo, hi = a["average_range"]
+    steps = np.diff(thresholds)
+    if len(thresholds) > 2 and np.allclose(steps, steps[0]):
+        grid = (f"{threshold_label(thresholds[0])}:{threshold_label(steps[0])}:"
+                f"{threshold_label(thresholds[-1])}")
+    else:
+        grid = ", ".join(threshold_label(t) for t in thresholds)
+    p = a["provenance"]
+    parts = [f"Table {a['number']} (reproduced): {a['title']}. Detection mAP in % at tIoU "
+             f"thresholds {grid}; AVG is the mean over tIoU {lo:g}-{hi:g} (the paper's range)."]
+    if p["runs"]:
+        parts.append(
+            f"Measured rows: {', '.join(a['measured_data'])}; mean ± sample standard deviation "
+            f"over seeds (min-max of AVG in brackets), test split; model selection: "
+            f"{'; '.join(p['selection_rules']) or 'not recorded'}.")
+        parts.append(
+            f"Provenance: {p['runs']} run record{'s' if p['runs'] != 1 else ''}; "
+            f"ftcl {', '.join(p['ftcl_versions'])}; git commit {', '.join(p['git_commits'])}; "
+            f"torch {', '.join(p['torch_versions'])}; "
+            f"device {', '.join(p['devices'])}.")
+    else:
+        parts.append("No measured runs were found for this table.")
+    parts.append("Reference rows: published single runs on the real I3D features, labelled with "
+                 "their source; they are not measured by this package.")
+    if a["missing_references"]:
+        rows = ", ".join(m[2] for m in a["missing_references"])
+        parts.append(f"Not shown: the FTCL paper's own rows ({rows}), which could not be read "
+                     "from the sources available (see ftcl.paper_results).")
+    return " ".join(parts)
+
+
+def _fmt(x: float, digits: int = 1) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def display_frame(table: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
+    """The table as strings: ``mean ± std`` per threshold, ``mean ± std [min-max]`` for AVG."""
+    names = table.attrs["value_columns"]
+    out = pd.DataFrame({"Method": table["label"], "Numbers from": table["source"]})
+    for i, name in enumerate(names):
+        stem = name.removesuffix(" (%)")
+        cells = []
+        for _, r in table.iterrows():
+            cell = _fmt(r[name], digits)
+            if r["row"] == "measured" and not math.isnan(r[f"{stem} std"]):
+                cell += f" ± {_fmt(r[f'{stem} std'], digits)}"
+            if r["row"] == "measured" and i == len(names) - 1 and r["n_seeds"] > 1:
+                cell += f" [{_fmt(r[f'{stem} min'], digits)}-{_fmt(r[f'{stem} max'], digits)}]"
+            cells.append(cell)
+        out[stem.removeprefix("mAP@")] = cells
+    return out
+
+
+def to_markdown(table: pd.DataFrame, digits: int = 1) -> str:
+    """The table as Markdown: a title line, the formatted table, the caption and the sources."""
+    frame = display_frame(table, digits)
+    a = table.attrs
+    lines = [f"**Table {a['number']}: {a['title']}** (mAP in %)", ""]
+    header = list(frame.columns)
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|")
+    for _, r in frame.iterrows():
+        lines.append("| " + " | ".join(str(v).replace("|", "/") for v in r) + " |")
+    lines += ["", a["caption"]]
+    if a["references"]:
+        lines += ["", "Sources of the reference rows:"]
+        lines += [f"- {r['label']}: {r['url']} ({r['location']}). {r['note']}".rstrip()
+                  for r in a["references"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> list[Path]:
+    """Write each table as ``<key>.csv`` (numbers) and ``<key>.md`` (with caption), atomically."""
+    out_dir = Path(out_dir)
+    written = []
+    for key, table in tables.items():
+        written.append(atomic_write_text(out_dir / f"{key}.csv", table.to_csv(index=False)))
+        written.append(atomic_write_text(out_dir / f"{key}.md", to_markdown(table)))
+    return written
+
+
+def build_tables(results_dir: str | Path = "results", profile: str = "quick",
+                 write: bool = True) -> dict[str, pd.DataFrame]:
+    """Build Tables 1-5 from ``<results_dir>/<profile>/runs/*.json``.
+
+    Parameters
+    ----------
+    results_dir : path
+        The results root (``results/``).
+    profile : str
+        ``quick`` or ``full``: which sub-folder to read.
+    write : bool
+        Also write ``<results_dir>/<profile>/tables/table{1..5}.csv`` and ``.md`` (atomic).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``{"table1": ..., ..., "table5": ...}`` (see :func:`build_table`). A table without any
+        run record holds only its reference rows, and its caption says so.
+    """
+    records = load_records(find_run_files(results_dir, profile))
+    tables = {key: build_table(key, records) for key in TABLES}
+    if write:
+        write_tables(tables, Path(results_dir) / profile / "tables")
+    return tables
+
+
+def resolve_results_dir(results_dir: str | Path | None = None) -> Path:
+    """The results root: ``results_dir`` if given, else the first existing ``results/`` folder
+    in the working directory, its parent (a notebook in ``notebooks/``) or the checkout holding
+    this package; ``./results`` if none exists."""
+    if results_dir is not None:
+        return Path(results_dir)
+    cwd = Path.cwd()
+    candidates = [cwd / "results", cwd.parent / "results",
+                  Path(__file__).resolve().parent.parent / "results"]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+def method_overview(key: str) -> pd.DataFrame:
+    """The configurations behind a table's rows: ``METHODS`` key, label, description, overrides."""
+    from .config import METHODS
+
+    spec = TABLES[key]
+    return pd.DataFrame([
+        {"method": m, "row": spec.label(m), "description": METHODS[m].description,
+         "overrides": ", ".join(f"{k}={v}" for k, v in METHODS[m].overrides.items())}
+        for m in spec.methods])
+
+
+def seed_frame(key: str, records: Sequence[RunRecord]) -> pd.DataFrame:
+    """One line per run of table ``key``: data, method, seed, AVG and classification mAP (%),
+    device, git commit and the record file."""
+    spec = TABLES[key]
+    runs = sorted((r for r in records if r.family == spec.family and r.method in spec.methods),
+                  key=lambda r: (spec.methods.index(r.method), r.dataset, r.seed))
+    lo, hi = _family_thresholds(spec.family)[1]
+    return pd.DataFrame([
+        {"row": spec.label(r.method), "data": f"{DATA_NAMES.get(r.dataset, r.dataset)} "
+         f"({r.profile})", "seed": r.seed, f"AVG {lo:g}-{hi:g} (%)": r.average_percent,
+         "classification mAP (%)": r.classification_percent, "device": r.device,
+         "git commit": r.provenance.get("git_commit", ""), "record": r.path.name}
+        for r in runs],
+        columns=["row", "data", "seed", f"AVG {lo:g}-{hi:g} (%)", "classification mAP (%)",
+                 "device", "git commit", "record"])
+
+
+# ------------------------------------------------------------------------------ figure
+
+
+def tiou_figure(table: pd.DataFrame):
+    """mAP (%) against tIoU for every row of ``table`` that has per-threshold values.
+
+    Measured rows are solid lines with the seed standard deviation as error bars; reference rows
+    are dashed. Returns a :class:`plotly.graph_objects.Figure` (show it with
+    :func:`ftcl.viz.to_offline_html` in the book).
+    """
+    import plotly.graph_objects as go
+
+    a = table.attrs
+    names = a["value_columns"][:-1]
+    x = [float(threshold_label(t)) for t in a["thresholds"]]
+    fig = go.Figure()
+    palette = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
+               "#000000")
+    colour = {m: palette[i % len(palette)] for i, m in enumerate(dict.fromkeys(table["method"]))}
+    for _, r in table.iterrows():
+        y = [r[n] for n in names]
+        if all(math.isnan(v) for v in y):
+            continue
+        measured = r["row"] == "measured"
+        std = [r[f"{n.removesuffix(' (%)')} std"] for n in names]
+        error = (dict(type="data", array=[0.0 if math.isnan(s) else s for s in std],
+                      visible=True) if measured and not all(math.isnan(s) for s in std) else None)
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="lines+markers", error_y=error,
+            name=f"{r['label']} ({'measured' if measured else 'published'})",
+            line=dict(color=colour[r["method"]], dash="solid" if measured else "dash"),
+            hovertext=r["source"], hoverinfo="x+y+text"))
+    fig.update_layout(
+        title=f"Table {a['number']}: mAP against tIoU", xaxis_title="tIoU threshold",
+        yaxis_title="mAP (%)", legend_title="row", template="plotly_white",
+        xaxis=dict(tickmode="array", tickvals=x), height=450)
+    return fig
+
+
+__all__ = ["DATA_NAMES", "REQUIRED_FIELDS", "RunRecord", "TABLES", "TableSpec", "aggregate",
+           "build_table", "build_tables", "caption", "display_frame", "find_run_files",
+           "load_record", "load_records", "method_overview", "resolve_results_dir",
+           "seed_frame", "threshold_label", "tiou_figure", "to_markdown", "value_columns",
+           "write_tables"]
+
+
+def load_table(key: str, results_dir: str | Path | None = None, profile: str = "quick"
+               ) -> tuple[pd.DataFrame, list[RunRecord]]:
+    """What each table chapter starts with: read the run records of ``profile``, build table
+    ``key`` and say how many records it read (or that there are none: then only the published
+    reference rows are shown). Returns ``(table, records)``.
+    """
+    results = resolve_results_dir(results_dir)
+    run_files = find_run_files(results, profile)
+    records = load_records(run_files)
+    runs_dir = Path(results) / profile / "runs"
+    if run_files:
+        print(f"Read {len(run_files)} run records from {runs_dir}.")
+    else:
+        print(f"NO RUN RECORDS for profile {profile!r} in {runs_dir}: run "
+              f"`python -m ftcl reproduce --profile {profile}` first. Only the published "
+              "reference rows are shown below.")
+    return build_table(key, records), records
