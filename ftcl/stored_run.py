@@ -24,6 +24,11 @@ def stored_run_page(results_dir: str | os.PathLike, profile: str, dest: str | os
         raise FileNotFoundError(f"no stored log of {dataset}/{method}/seed {seed} in {logs}; "
                                 f"run `python -m ftcl reproduce --profile {profile}` first")
     nb = nbformat.read(found[-1], as_version=4)
+    for cell in nb.cells:  # logs written before tqdm.std: drop tqdm.auto's IProgress warning,
+        if cell.cell_type == "code":  # which names the paths of the machine that ran it
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if not (o.get("output_type") == "stream"
+                                    and "TqdmWarning" in "".join(o.get("text", "")))]
     note = nbformat.v4.new_markdown_cell(
         f"```{{note}}\nThis page is the stored, executed log of one run of the `{profile}` batch "
         f"(`{found[-1].name}`, written by `python -m ftcl reproduce`). The book shows it as it "

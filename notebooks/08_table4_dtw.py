@@ -104,3 +104,8 @@ tables.seed_frame("table4", records).round(2)
 
 # %%
 tables.method_overview("table4")
+
+# %%
+from ftcl.reproduce_box import reproduce_this_page  # noqa: E402
+
+reproduce_this_page("table4", results_dir, profile)
