@@ -406,7 +406,7 @@ def _mechanism_pages() -> list[str]:
     found = []
     for page in sorted((HTML / "notebooks").glob("*.html")) if HTML.is_dir() else []:
         title = re.search(r"<title>(.*?)</title>", page.read_text(encoding="utf-8"), re.S)
-        if title and "align" in title.group(1).lower() and "fsd" not in page.name:
+        if title and re.search(r"does\s+ftcl\s+align", title.group(1), re.I):
             found.append(page.relative_to(HTML).as_posix())
     return found
 
