@@ -67,9 +67,11 @@ def check_backbone(cfg: RunConfig, backbone: str | None) -> None:
 
 def display_path(path: str | os.PathLike) -> str:
     """``path`` for printing in a notebook whose output is kept (a log, the book): relative to the
-    current folder when inside it, else with the home folder written ``~``."""
-    p = Path(path).expanduser().absolute()
-    for base, label in ((Path.cwd(), ""), (Path.home(), "~/")):
+    current folder or to this checkout when inside one of them, else with the home folder
+    written ``~`` (so a page names no folder of the machine that built it)."""
+    p = Path(path).expanduser().resolve()
+    checkout = Path(__file__).resolve().parent.parent
+    for base, label in ((Path.cwd(), ""), (checkout, ""), (Path.home(), "~/")):
         try:
             rel = p.relative_to(base)
         except ValueError:

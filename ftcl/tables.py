@@ -586,12 +586,14 @@ def load_table(key: str, results_dir: str | Path | None = None, profile: str = "
     # The chapters show whole descriptions, overrides and commits: pandas would cut them at 50
     # characters with "..." (the book lays wide tables out to scroll sideways, book/static).
     pd.set_option("display.max_colwidth", None)
+    from .runs import display_path
+
     results = resolve_results_dir(results_dir)
     run_files = find_run_files(results, profile)
     records = load_records(run_files)
     runs_dir = Path(results) / profile / "runs"
     if run_files:
-        print(f"Read {len(run_files)} run records from {runs_dir}.")
+        print(f"Read {len(run_files)} run records from {display_path(runs_dir)}.")
     else:
         print(f"NO RUN RECORDS for profile {profile!r} in {runs_dir}: run "
               f"`python -m ftcl reproduce --profile {profile}` first. Only the published "

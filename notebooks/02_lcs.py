@@ -203,12 +203,16 @@ viz.to_offline_html(figures["same"], div_id="lcs-same-class")
 # %%
 viz.to_offline_html(figures["different"], div_id="lcs-different-class")
 
-# %%
+# %% [markdown]
+# The two figures' pairs at every slider step, and the largest similarity of each pair of videos:
+
+# %% tags=["hide-input"]
+slider_table = {}
 for name, (va, vb) in {"same class": (first, second), "different classes": (first, third)}.items():
     c = cosine_matrix(snippets[va][None], snippets[vb][None])
-    mined = [len(dp.lcs_path(c, tau=tau)[0]) for tau in slider_taus]
-    print(f"{name}: largest similarity {float(c.max()):.2f}; mined pairs per slider step "
-          + ", ".join(f"tau {tau:g}: {m}" for tau, m in zip(slider_taus, mined, strict=True)))
+    slider_table[f"mined pairs, {name}"] = [len(dp.lcs_path(c, tau=tau)[0]) for tau in slider_taus]
+    print(f"{name}: largest similarity {float(c.max()):.2f}")
+pd.DataFrame(slider_table, index=pd.Index(slider_taus, name="tau")).T
 
 # %% [markdown]
 # ## 4. How often do mined pairs share the true phase?

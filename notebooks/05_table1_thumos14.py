@@ -107,7 +107,7 @@ tables.seed_frame("table1", records).round(2)
 # %%
 tables.method_overview("table1")
 
-# %%
+# %% tags=["remove-input"]
 from ftcl.reproduce_box import reproduce_this_page  # noqa: E402
 
 reproduce_this_page("table1", results_dir, profile)

@@ -109,7 +109,7 @@ tables.seed_frame("table2", records).round(2)
 # %%
 tables.method_overview("table2")
 
-# %%
+# %% tags=["remove-input"]
 from ftcl.reproduce_box import reproduce_this_page  # noqa: E402
 
 reproduce_this_page("table2", results_dir, profile)

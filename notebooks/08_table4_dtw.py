@@ -105,7 +105,7 @@ tables.seed_frame("table4", records).round(2)
 # %%
 tables.method_overview("table4")
 
-# %%
+# %% tags=["remove-input"]
 from ftcl.reproduce_box import reproduce_this_page  # noqa: E402
 
 reproduce_this_page("table4", results_dir, profile)

@@ -104,7 +104,7 @@ tables.seed_frame("table5", records).round(2)
 # %%
 tables.method_overview("table5")
 
-# %%
+# %% tags=["remove-input"]
 from ftcl.reproduce_box import reproduce_this_page  # noqa: E402
 
 reproduce_this_page("table5", results_dir, profile)

@@ -464,11 +464,12 @@ async def _inspect_page(endpoint: str, url: str, screenshot: Path) -> dict:
         await asyncio.sleep(0.5)
         state = await tools.evaluate(_PAGE_JS)
         height = min(int(state["height"]), 16000)
+        # A viewport as tall as the page, then a plain capture (captureBeyondViewport shifts
+        # this theme's layout sideways in the picture).
         await tools.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=height,
                          deviceScaleFactor=1, mobile=False)
-        await asyncio.sleep(0.5)
-        shot = await tools.call("Page.captureScreenshot", format="png",
-                                captureBeyondViewport=True)
+        await asyncio.sleep(1.0)
+        shot = await tools.call("Page.captureScreenshot", format="png")
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         screenshot.write_bytes(base64.b64decode(shot["data"]))
         return state

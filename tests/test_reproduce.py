@@ -476,3 +476,15 @@ def test_stored_run_page_refreshes_an_older_log(tmp_path):
     assert "total loss (Eq. 8)" in table and "loss loss" not in table
     assert "backbone loss" in table and "cls/x" not in table
     assert "model-selection table" in out.cells[1].source
+
+
+def test_display_path_names_no_folder_of_the_machine(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from ftcl.runs import display_path
+
+    monkeypatch.chdir(tmp_path)
+    assert display_path(tmp_path / "a" / "b.json") == "a/b.json"
+    assert display_path(Path.home() / ".cache" / "ftcl" / "x") == "~/.cache/ftcl/x"
+    checkout = Path(__file__).resolve().parents[1]
+    assert display_path(checkout / "results" / "quick") == "results/quick"
