@@ -260,8 +260,8 @@ print(f"data: {spec.name} ({spec.profile} profile), raw features, J = {lcs_len}\
       f"pairs: {len(same_pairs)} same-class, {len(diff_pairs)} different-class (training)")
 largest = float(c_same.max())
 for tau in table.index[table["mined pairs, same"] == 0]:
-    print(f"tau = {tau:g}: no same-class pair has a similarity above tau (the largest is "
-          f"{largest:.2f}), so nothing is mined and the same-phase share is undefined (NaN)")
+    print(f"tau = {tau:g}: nothing is mined (the largest same-class similarity is "
+          f"{largest:.2f}),\n  so the same-phase share is undefined: NaN in the table")
 table.round(3)
 
 # %% [markdown]
