@@ -1,5 +1,7 @@
 # ftcl: the two commands a user needs are `make book` and `make test`.
 PY ?= python3
+# bash: the install recipe reads pip's exit status through a pipe (PIPESTATUS).
+SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -7,12 +9,19 @@ STAMP := $(VENV)/.installed
 .PHONY: venv test lint bench bench-dp bench-train bench-data book reproduce reproduce-if-missing clean
 
 $(BIN)/python:
+	@echo "make: creating the virtual environment $(VENV) ..."
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# Reinstall whenever the package metadata changes.
+# Reinstall whenever the package metadata changes. pip prints each package as it goes (the
+# first install downloads torch and the book's tools: about 1.5 minutes).
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[dev,book,ray]"
+	@echo "make: installing ftcl (editable) with its dev, book and ray extras into $(VENV) ..."
+	@start=$$(date +%s); \
+	$(BIN)/python -m pip install --progress-bar off -e ".[dev,book,ray]" \
+	  | grep -E --line-buffered "^(Collecting|Installing|Successfully|ERROR)" ; \
+	status=$${PIPESTATUS[0]}; [ $$status -eq 0 ] || exit $$status; \
+	echo "make: installed in $$(( $$(date +%s) - start )) s"
 	touch $(STAMP)
 
 venv: $(STAMP)

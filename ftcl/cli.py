@@ -31,10 +31,11 @@ examples:
   python -m ftcl train --method ftcl --show-config      # print the resolved configuration
 
 Runs go to <out-dir>/<dataset>-<profile>/<name>/seed<k>/ (record.json, best.pt, last.pt,
-predictions.csv). Running the same command again resumes an interrupted run (Ctrl-C saves a
-checkpoint) or prints the finished run's record. Configuration keys are documented in
-ftcl/config.py; a YAML file may hold 'method', 'dataset', 'profile', 'seed' and sections
-'model', 'loss', 'ftcl', 'train'.
+predictions.csv); <out-dir> defaults to $FTCL_CACHE/reproduce (else ~/.cache/ftcl/reproduce),
+the folder `ftcl reproduce` uses too. Running the same command again resumes an interrupted run
+(Ctrl-C saves a checkpoint) or prints the finished run's record. Configuration keys are
+documented in ftcl/config.py; a YAML file may hold 'method', 'dataset', 'profile', 'seed' and
+sections 'model', 'loss', 'ftcl', 'train'.
 """
 
 
@@ -52,7 +53,9 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one key, e.g. --set train.lr=3e-4 (repeatable; applied last)")
     p.add_argument("--device", default=None, help="auto (CUDA if present, default), cpu, cuda:0")
-    p.add_argument("--out-dir", default=None, help="root of the run folders (default: runs)")
+    p.add_argument("--out-dir", default=None,
+                   help="root of the run folders (default: $FTCL_CACHE/reproduce, else "
+                        "~/.cache/ftcl/reproduce, as for `ftcl reproduce`)")
     p.add_argument("--name", default=None,
                    help="run folder name (default: the method); use one per config variant")
     p.add_argument("--data-dir", default=None, help="real data: folder in the release layout")
@@ -70,6 +73,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
 def build_config(args: argparse.Namespace):
     """The :class:`~ftcl.config.RunConfig` of parsed ``train`` arguments (file, then flags)."""
     from .config import load_overrides, make_config, parse_assignment
+    from .runs import work_dir
 
     file = load_overrides(args.config) if args.config else {}
     method = args.method or file.pop("method", "ftcl")
@@ -82,7 +86,10 @@ def build_config(args: argparse.Namespace):
     if real and profile != "full":
         raise ValueError(f"--profile {profile}: real datasets ({dataset}) have only the 'full' "
                          "profile")
-    flags = {"seed": args.seed, "device": args.device, "out_dir": args.out_dir,
+    # Default run folder: the same root as `ftcl reproduce` ($FTCL_CACHE/reproduce, else
+    # ~/.cache/ftcl/reproduce), so both commands share checkpoints and the stage-1 cache.
+    out_dir = args.out_dir or file.pop("out_dir", None) or str(work_dir(None))
+    flags = {"seed": args.seed, "device": args.device, "out_dir": out_dir,
              "run_name": args.name, "data_dir": args.data_dir, "cache_dir": args.cache_dir}
     overrides = dict(file)
     overrides.update({k: v for k, v in flags.items() if v is not None})
@@ -118,8 +125,13 @@ def _run_train(args: argparse.Namespace) -> int:
         print(json.dumps(to_dict(cfg), indent=2))
         return 0
     run_dir = run_directory(cfg)
-    print(f"ftcl: training {cfg.method} on {cfg.dataset}/{cfg.profile}, seed {cfg.seed} "
-          f"-> {run_dir}", file=sys.stderr)
+    if not args.restart and (run_dir / "record.json").is_file():
+        print(f"ftcl: {run_dir} holds a finished run of {cfg.method} on "
+              f"{cfg.dataset}/{cfg.profile}, seed {cfg.seed}: showing its record "
+              "(--restart trains it again)", file=sys.stderr)
+    else:
+        print(f"ftcl: training {cfg.method} on {cfg.dataset}/{cfg.profile}, seed {cfg.seed} "
+              f"-> {run_dir}", file=sys.stderr)
     try:
         record = train(cfg, resume=not args.restart)
     except KeyboardInterrupt:

@@ -262,7 +262,7 @@ class BatchReport:
 
 
 def _progress(total: int, initial: int, desc: str, stream: TextIO, enabled: bool):
-    from tqdm.auto import tqdm
+    from tqdm.std import tqdm  # tqdm.auto warns (with machine paths) in a kernel w/o ipywidgets
 
     return tqdm(total=total, initial=initial, desc=desc, unit="run", file=stream,
                 dynamic_ncols=True, disable=not enabled)

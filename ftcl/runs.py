@@ -66,6 +66,21 @@ def check_backbone(cfg: RunConfig, backbone: str | None) -> None:
                          "method of that backbone)")
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` for printing in a notebook whose output is kept (a log, the book): relative to the
+    current folder or to this checkout when inside one of them, else with the home folder
+    written ``~`` (so a page names no folder of the machine that built it)."""
+    p = Path(path).expanduser().resolve()
+    checkout = Path(__file__).resolve().parent.parent
+    for base, label in ((Path.cwd(), ""), (checkout, ""), (Path.home(), "~/")):
+        try:
+            rel = p.relative_to(base)
+        except ValueError:
+            continue
+        return f"{label}{rel.as_posix()}" if label else rel.as_posix()
+    return p.as_posix()
+
+
 def work_dir(out_dir: str | os.PathLike | None = None) -> Path:
     """Where a run keeps its checkpoints: ``out_dir``, or :func:`default_work_dir`."""
     return Path(out_dir).expanduser() if out_dir else default_work_dir()
@@ -122,6 +137,12 @@ def metrics_frame(record: dict):
     return pd.DataFrame(rows).set_index("tIoU").T
 
 
+# Column titles of the loss parts the trainer logs (ftcl.losses.total_loss): the backbone's own
+# objective, the two FTCL terms before their Eq. 8 weights, and the weighted total of Eq. 8.
+_LOSS_COLUMNS = {"cls": "backbone loss", "fsd": "L_FSD (unweighted)",
+                 "lcs": "L_LCS (unweighted)", "loss": "total loss (Eq. 8)"}
+
+
 def history_frame(record: dict):
     """Model selection: held-out average mAP (%) and training losses at each evaluation."""
     import pandas as pd
@@ -131,8 +152,8 @@ def history_frame(record: dict):
         row = {"iteration": entry["iteration"]}
         if "holdout" in entry:
             row["held-out avg mAP (%)"] = round(100 * entry["holdout"]["average_map"], 2)
-        row.update({f"loss {k}": round(v, 4) for k, v in entry.get("train", {}).items()
-                    if "/" not in k})
+        row.update({_LOSS_COLUMNS.get(k, f"loss {k}"): round(v, 4)
+                    for k, v in entry.get("train", {}).items() if "/" not in k})
         rows.append(row)
     return pd.DataFrame(rows)
 

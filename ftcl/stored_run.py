@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -24,12 +25,61 @@ def stored_run_page(results_dir: str | os.PathLike, profile: str, dest: str | os
         raise FileNotFoundError(f"no stored log of {dataset}/{method}/seed {seed} in {logs}; "
                                 f"run `python -m ftcl reproduce --profile {profile}` first")
     nb = nbformat.read(found[-1], as_version=4)
+    for cell in nb.cells:  # logs written before tqdm.std: drop tqdm.auto's IProgress warning,
+        if cell.cell_type == "code":  # which names the paths of the machine that ran it
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if not (o.get("output_type") == "stream"
+                                    and "TqdmWarning" in "".join(o.get("text", "")))]
     note = nbformat.v4.new_markdown_cell(
         f"```{{note}}\nThis page is the stored, executed log of one run of the `{profile}` batch "
         f"(`{found[-1].name}`, written by `python -m ftcl reproduce`). The book shows it as it "
         f"ran and does not re-execute it. The source is `notebooks/04_train.py`.\n```")
+    refreshed = _refresh(nb, Path(results_dir) / profile / "runs" / f"{found[-1].stem}.json")
+    if refreshed:
+        note.source = note.source.replace(
+            "\n```", f" Refreshed from the current sources: {refreshed}.\n```")
     title = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
     nb.cells.insert(title + 1, note)
     with atomic_path(dest) as tmp:
         nbformat.write(nb, str(tmp))
     return Path(dest)
+
+
+def _refresh(nb, record_path: Path) -> str:
+    """Bring the *presentation* of an older log up to date without touching what ran.
+
+    - the explanatory text: the log's Markdown cells are replaced by those of
+      ``notebooks/04_train.py`` when both have the same number of them;
+    - the model-selection table (the cell ``runs.history_frame(record)``, ``reproduce.`` in
+      older logs) is re-drawn from the run record, a pure view of it, with the current column
+      titles;
+    - tqdm.auto's IProgress warning (older logs) is dropped: it named the machine's paths.
+
+    Returns what was refreshed, for the page's note ("" when nothing was).
+    """
+    import jupytext
+    import nbformat
+
+    from .runs import history_frame
+
+    done = []
+    source = Path(__file__).resolve().parent.parent / "notebooks" / "04_train.py"
+    if source.is_file():
+        text = [c for c in jupytext.read(source).cells if c.cell_type == "markdown"]
+        mine = [c for c in nb.cells if c.cell_type == "markdown"]
+        if len(text) == len(mine) and any(a.source != b.source
+                                          for a, b in zip(text, mine, strict=True)):
+            for cell, new in zip(mine, text, strict=True):
+                cell.source = new.source
+            done.append("the text between the cells (notebooks/04_train.py)")
+    if record_path.is_file():
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        for cell in nb.cells:
+            if cell.cell_type == "code" and cell.source.strip().endswith("history_frame(record)"):
+                frame = history_frame(record)
+                count = cell.get("execution_count")
+                cell.outputs = [nbformat.v4.new_output(
+                    "execute_result", execution_count=count,
+                    data={"text/html": frame.to_html(), "text/plain": frame.to_string()})]
+                done.append(f"the model-selection table (from {record_path.name})")
+    return "; ".join(done)

@@ -405,8 +405,9 @@ def caption(table: pd.DataFrame) -> str:
             f"device {', '.join(p['devices'])}.")
     else:
         parts.append("No measured runs were found for this table.")
-    parts.append("Reference rows: published single runs on the real I3D features, labelled with "
-                 "their source; they are not measured by this package.")
+    if a["references"]:  # only where the page shows reference rows
+        parts.append("Reference rows: published single runs on the real I3D features, labelled "
+                     "with their source; they are not measured by this package.")
     if a["missing_references"]:
         rows = ", ".join(m[2] for m in a["missing_references"])
         parts.append(f"Not shown: the FTCL paper's own rows ({rows}), which could not be read "
@@ -582,12 +583,17 @@ def load_table(key: str, results_dir: str | Path | None = None, profile: str = "
     ``key`` and say how many records it read (or that there are none: then only the published
     reference rows are shown). Returns ``(table, records)``.
     """
+    # The chapters show whole descriptions, overrides and commits: pandas would cut them at 50
+    # characters with "..." (the book lays wide tables out to scroll sideways, book/static).
+    pd.set_option("display.max_colwidth", None)
+    from .runs import display_path
+
     results = resolve_results_dir(results_dir)
     run_files = find_run_files(results, profile)
     records = load_records(run_files)
     runs_dir = Path(results) / profile / "runs"
     if run_files:
-        print(f"Read {len(run_files)} run records from {runs_dir}.")
+        print(f"Read {len(run_files)} run records from {display_path(runs_dir)}.")
     else:
         print(f"NO RUN RECORDS for profile {profile!r} in {runs_dir}: run "
               f"`python -m ftcl reproduce --profile {profile}` first. Only the published "

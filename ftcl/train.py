@@ -526,7 +526,10 @@ class Trainer:
         ``stop_at`` counts iterations over the whole schedule (``offset`` = iterations before this
         stage). A Ctrl-C saves the state after the current iteration and re-raises.
         """
-        from tqdm.auto import tqdm
+        # tqdm.std, not tqdm.auto: under a Jupyter kernel without ipywidgets (papermill, the
+        # book) tqdm.auto warns with the paths of the machine's environment. disable=None: the bar
+        # shows on a terminal only, so executed notebooks (the batch's logs) carry no bar either.
+        from tqdm.std import tqdm
 
         st, cfg = self.state, self.cfg
         use_objective = stage == 2 and self.objective is not None
@@ -535,7 +538,8 @@ class Trainer:
         t_start, elapsed0 = time.perf_counter(), st.elapsed[f"stage{stage}"]
         self.model.train()
         with _InterruptFlag() as flag, tqdm(total=iterations, initial=st.iteration, desc=label,
-                                            disable=not progress, dynamic_ncols=True,
+                                            disable=None if progress else True,
+                                            dynamic_ncols=True,
                                             leave=False) as bar:
             batches = self._batches(stage)
             while st.iteration < iterations:

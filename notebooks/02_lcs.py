@@ -27,14 +27,27 @@
 # All computations call `ftcl`; this notebook only chooses inputs and shows results.
 
 # %% tags=["remove-cell"]
-# In Google Colab, install the package first (a no-op everywhere else).
+# In Google Colab: clone the repository (notebooks/ and the committed results/ come
+# with it) and install ftcl from it, keeping the runtime's torch. A no-op everywhere else.
+# The URL is ftcl.project.REPOSITORY_URL (`python -m ftcl.project` rewrites this cell).
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.metadata
+    import os
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "ftcl[book] @ git+https://github.com/ftcl-companion/ftcl@main"], check=True)
+    REPOSITORY_URL = "https://github.com/ftcl-companion/ftcl"
+    BRANCH, CLONE = "main", "/content/ftcl"
+    if not os.path.isdir(CLONE):
+        subprocess.run(["git", "clone", "--depth", "1", "--branch", BRANCH, REPOSITORY_URL,
+                        CLONE], check=True)
+    with open("/tmp/keep-torch.txt", "w") as f:
+        f.write(f"torch=={importlib.metadata.version('torch')}\n")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/keep-torch.txt",
+                    "-e", CLONE, "plotly==7.1.0"], check=True)
+    os.chdir(CLONE)
+    sys.path.insert(0, CLONE)
 
 # %% tags=["parameters"]
 # Papermill parameters.
@@ -44,8 +57,9 @@ data_dir = None  # real features: the folder with gt.json, split_*.txt, train/, 
 profile = "quick"
 data_seed = 0  # generation seed of the synthetic benchmark
 lcs_len = 30  # J: snippets taken from each video
-slider_taus = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.92]
-figure_tau = 0.5  # the slider step shown first
+slider_taus = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.92]
+figure_tau = 0.5  # the slider step the same-class figure opens on
+different_figure_tau = 0.0  # the step the different-class figure opens on
 pair_class = "HighJump"  # class of the same-class pair in the figures
 other_class = "Diving"  # class of the second video of the different-class pair
 n_pairs = 60  # pairs of each kind in the statistics
@@ -137,7 +151,10 @@ pd.DataFrame({"r (ftcl.dp)": [r_fast], "r (reference)": [r_slow],
 # Each figure shows the two videos as rows of snippets, coloured by their true sub-action phase
 # on SynTHUMOS14 (grey: not an action snippet; phase numbers are per class, so phase 1 of two
 # different classes are unrelated), and a line for every pair of the mined common subsequence.
-# Move the slider: a high $\tau$ keeps only the most similar pairs.
+# Move the slider: a high $\tau$ keeps only the most similar pairs. The slider starts at
+# $\tau = 0$ because raw features of different classes are nearly orthogonal: their similarities
+# stay small (printed below the figures), so a different-class pair has matches only at the low
+# end of the slider and none from there on, which is what the contrast needs.
 
 # %% tags=["hide-input"]
 spec = get_spec(dataset, profile)
@@ -171,7 +188,7 @@ for name, (va, vb) in {"same": (first, second), "different": (first, third)}.ite
         cosine_matrix(snippets[va][None], snippets[vb][None]), taus=slider_taus,
         phases_a=phases[va], phases_b=phases[vb],
         names=(f"{va} ({video_class[va]})", f"{vb} ({video_class[vb]})"),
-        active=slider_taus.index(figure_tau))
+        active=slider_taus.index(figure_tau if name == "same" else different_figure_tau))
     figures[name] = fig
 
 # %% [markdown]
@@ -185,6 +202,17 @@ viz.to_offline_html(figures["same"], div_id="lcs-same-class")
 
 # %%
 viz.to_offline_html(figures["different"], div_id="lcs-different-class")
+
+# %% [markdown]
+# The two figures' pairs at every slider step, and the largest similarity of each pair of videos:
+
+# %% tags=["hide-input"]
+slider_table = {}
+for name, (va, vb) in {"same class": (first, second), "different classes": (first, third)}.items():
+    c = cosine_matrix(snippets[va][None], snippets[vb][None])
+    slider_table[f"mined pairs, {name}"] = [len(dp.lcs_path(c, tau=tau)[0]) for tau in slider_taus]
+    print(f"{name}: largest similarity {float(c.max()):.2f}")
+pd.DataFrame(slider_table, index=pd.Index(slider_taus, name="tau")).T
 
 # %% [markdown]
 # ## 4. How often do mined pairs share the true phase?
@@ -230,6 +258,10 @@ if spec.synthetic:
     print(f"chance of the same phase: {chance:.2f}")
 print(f"data: {spec.name} ({spec.profile} profile), raw features, J = {lcs_len}\n"
       f"pairs: {len(same_pairs)} same-class, {len(diff_pairs)} different-class (training)")
+largest = float(c_same.max())
+for tau in table.index[table["mined pairs, same"] == 0]:
+    print(f"tau = {tau:g}: nothing is mined (the largest same-class similarity is "
+          f"{largest:.2f}),\n  so the same-phase share is undefined: NaN in the table")
 table.round(3)
 
 # %% [markdown]

@@ -25,23 +25,41 @@
 #
 # The schedule is the authors' (`ftcl.train`): **stage 1** trains the backbone with its own
 # objective (cached, and shared by every method with the same backbone, data and seed);
-# **stage 2** continues from it with the method's full loss, Eq. 8 of the paper
-# ($\mathcal{L} = \mathcal{L}_{\text{backbone}} + \lambda_{\text{FSD}}\,\mathcal{L}_{\text{FSD}}
-# + \lambda_{\text{LCS}}\,\mathcal{L}_{\text{LCS}}$) for the FTCL variants, or the backbone's
-# loss again for a plain backbone. The model reported is the one with the best average mAP on
-# held-out *training* videos: the test set is never used for selection.
+# **stage 2** continues from it with the method's full loss, Eq. 8 of the paper, for the FTCL
+# variants,
+#
+# $$
+# \mathcal{L} = \mathcal{L}_{\text{backbone}} + \lambda_{\text{FSD}}\,\mathcal{L}_{\text{FSD}}
+#   + \lambda_{\text{LCS}}\,\mathcal{L}_{\text{LCS}},
+# $$
+#
+# or the backbone's loss again for a plain backbone. The model reported is the one with the best
+# average mAP on held-out *training* videos: the test set is never used for selection.
 #
 # All logic lives in `ftcl`; this notebook only chooses the run and shows what happened.
 
 # %% tags=["remove-cell"]
-# In Google Colab, install the package first (a no-op everywhere else).
+# In Google Colab: clone the repository (notebooks/ and the committed results/ come
+# with it) and install ftcl from it, keeping the runtime's torch. A no-op everywhere else.
+# The URL is ftcl.project.REPOSITORY_URL (`python -m ftcl.project` rewrites this cell).
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.metadata
+    import os
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "ftcl[book] @ git+https://github.com/ftcl-companion/ftcl@main"], check=True)
+    REPOSITORY_URL = "https://github.com/ftcl-companion/ftcl"
+    BRANCH, CLONE = "main", "/content/ftcl"
+    if not os.path.isdir(CLONE):
+        subprocess.run(["git", "clone", "--depth", "1", "--branch", BRANCH, REPOSITORY_URL,
+                        CLONE], check=True)
+    with open("/tmp/keep-torch.txt", "w") as f:
+        f.write(f"torch=={importlib.metadata.version('torch')}\n")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/keep-torch.txt",
+                    "-e", CLONE, "plotly==7.1.0"], check=True)
+    os.chdir(CLONE)
+    sys.path.insert(0, CLONE)
 
 # %% tags=["parameters"]
 # Papermill parameters.
@@ -79,7 +97,7 @@ cfg = runs.name_run(cfg)
 print(f"run id:   {cfg.run_name}")
 print(f"method:   {method}: {METHODS[method].description} ({METHODS[method].table})")
 print(f"backbone: {cfg.model.backbone}; data: {dataset}/{profile}; seed {seed}")
-print(f"folder:   {run_directory(cfg)}")
+print(f"folder:   {runs.display_path(run_directory(cfg))}")
 runs.changed_settings(cfg)
 
 # %% [markdown]
@@ -98,8 +116,20 @@ print(f"{record['iterations']} iterations on {record['device']} in "
 # %% [markdown]
 # ## Model selection and test results
 #
-# The held-out average mAP at each evaluation of stage 2 (the best one is reported), then the
-# test-set detection mAP at each tIoU threshold and its average over the paper's range.
+# The held-out average mAP at each evaluation of stage 2 (the best one is reported), the training
+# losses averaged since the previous evaluation, then the test-set detection mAP at each tIoU
+# threshold and its average over the paper's range.
+#
+# **Why the losses are negative.** The loss columns are the backbone's own objective, the two FTCL
+# terms before their weights ($\lambda_{\text{FSD}}$, $\lambda_{\text{LCS}}$ in
+# `ftcl.config.FTCLConfig`) and the weighted total of Eq. 8. In the authors' release (our default,
+# `ftcl.loss_form = "code"`), each FTCL term is *the mean score of the negative pairs minus the
+# mean score of the positive pairs*: a difference of similarity scores, not a probability or a
+# distance, so it has no lower bound at zero. It is negative as soon as positive pairs score higher
+# than negative ones, which is what training asks for, and falling further means a wider margin.
+# The total is then negative too whenever the weighted FTCL terms outweigh the backbone's
+# (positive) classification loss. The paper's form (`ftcl.loss_form = "paper"`: a hinge and a
+# cross-entropy) stays non-negative.
 
 # %%
 runs.history_frame(record)
@@ -118,4 +148,4 @@ runs.metrics_frame(record)
 # %%
 path = runs.store_record(record, runs.record_destination(record_path, results_dir, cfg),
                          supersede=record_path is None)
-print(f"run record: {path}")
+print(f"run record: {runs.display_path(path)}")

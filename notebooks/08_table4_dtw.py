@@ -31,14 +31,27 @@
 # each other and with their seed spread, not with published values on the real features.
 
 # %% tags=["remove-cell"]
-# In Google Colab, install the package first (a no-op everywhere else).
+# In Google Colab: clone the repository (notebooks/ and the committed results/ come
+# with it) and install ftcl from it, keeping the runtime's torch. A no-op everywhere else.
+# The URL is ftcl.project.REPOSITORY_URL (`python -m ftcl.project` rewrites this cell).
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.metadata
+    import os
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "ftcl[book] @ git+https://github.com/ftcl-companion/ftcl@main"], check=True)
+    REPOSITORY_URL = "https://github.com/ftcl-companion/ftcl"
+    BRANCH, CLONE = "main", "/content/ftcl"
+    if not os.path.isdir(CLONE):
+        subprocess.run(["git", "clone", "--depth", "1", "--branch", BRANCH, REPOSITORY_URL,
+                        CLONE], check=True)
+    with open("/tmp/keep-torch.txt", "w") as f:
+        f.write(f"torch=={importlib.metadata.version('torch')}\n")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/keep-torch.txt",
+                    "-e", CLONE, "plotly==7.1.0"], check=True)
+    os.chdir(CLONE)
+    sys.path.insert(0, CLONE)
 
 # %% tags=["parameters"]
 # Papermill parameters.
@@ -91,3 +104,8 @@ tables.seed_frame("table4", records).round(2)
 
 # %%
 tables.method_overview("table4")
+
+# %% tags=["remove-input"]
+from ftcl.reproduce_box import reproduce_this_page  # noqa: E402
+
+reproduce_this_page("table4", results_dir, profile)

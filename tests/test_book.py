@@ -346,3 +346,151 @@ def test_fsd_figure_renders_and_slider_changes_it(served, browser, tmp_path):
                                                      r"about:)", u)]
     assert remote == [], f"the page requested non-local URLs: {remote}"
     assert out["failed"] == [], f"some of the page's files did not load: {out['failed']}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Per page type: plotly.js only where a figure is; launch buttons of the stored run
+# ---------------------------------------------------------------------------------------------
+
+
+def _pages(html_root: Path) -> list[Path]:
+    return sorted(p for p in html_root.rglob("*.html") if "_static" not in p.parts
+                  and p.name not in ("genindex.html", "search.html"))
+
+
+def test_plotly_js_only_on_pages_with_a_figure(html_root):
+    with_fig, without = [], []
+    for page in _pages(html_root):
+        text = page.read_text(encoding="utf-8")
+        loads = "plotly/plotly.min.js" in text
+        draws = "Plotly.newPlot" in text
+        if draws and not loads:
+            with_fig.append(str(page.relative_to(html_root)))
+        if loads and not draws:
+            without.append(str(page.relative_to(html_root)))
+    assert with_fig == [], f"pages with a figure but no plotly.js: {with_fig}"
+    assert without == [], f"pages load the 4.8 MB plotly.js without a figure: {without}"
+
+
+def test_stored_training_run_launches_its_source_notebook(html_root):
+    page = html_root / "book" / "training_run.html"
+    if not page.is_file():
+        pytest.fail("book/training_run.html is missing: rebuild with `make book`")
+    text = page.read_text(encoding="utf-8")
+    assert "training_run.ipynb" not in re.sub(r'href="[^"]*_sources/[^"]*"', "", text), (
+        "a launch button points to book/training_run.ipynb, which is git-ignored (404)")
+    assert "notebooks/04_train.ipynb" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Chromium, per page type: math rendered, no error output, figures, unwrapped mean ± sd cells;
+# a full-page screenshot at 1400 px of each page is kept under _build/screenshots/.
+# ---------------------------------------------------------------------------------------------
+
+SCREENSHOTS = Path(os.environ.get("FTCL_BOOK_SCREENSHOTS", ROOT / "_build" / "screenshots"))
+WIDTH = 1400
+TABLE_PAGES = ["notebooks/05_table1_thumos14.html", "notebooks/06_table2_activitynet.html",
+               "notebooks/07_table3_ablation.html", "notebooks/08_table4_dtw.html",
+               "notebooks/09_table5_plugin.html"]
+PAGE_TYPES = {
+    "derivation": ["book/method.html", "notebooks/01_fsd.html", "notebooks/02_lcs.html"],
+    "data": ["notebooks/03_data.html"],
+    "training run": ["book/training_run.html"],
+    "table": TABLE_PAGES,
+    # "Does FTCL align?": found by its title (the chapter is being written elsewhere).
+    "mechanism": None,
+}
+
+
+def _mechanism_pages() -> list[str]:
+    found = []
+    for page in sorted((HTML / "notebooks").glob("*.html")) if HTML.is_dir() else []:
+        title = re.search(r"<title>(.*?)</title>", page.read_text(encoding="utf-8"), re.S)
+        if title and re.search(r"does\s+ftcl\s+align", title.group(1), re.I):
+            found.append(page.relative_to(HTML).as_posix())
+    return found
+
+
+def _page_cases():
+    for kind, pages in PAGE_TYPES.items():
+        for page in (pages if pages is not None else (_mechanism_pages() or [None])):
+            yield pytest.param(kind, page, id=f"{kind}:{page or 'absent'}")
+
+
+# What the page shows, after MathJax and plotly have run.
+_PAGE_JS = r"""(async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  const article = document.querySelector('article') || document.body;
+  const skip = 'pre, code, script, style, mjx-container, .MathJax, .highlight, textarea';
+  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  const raw = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || el.closest(skip)) continue;
+    const t = n.textContent;
+    if (/\$|\\mathcal|\\lambda|\\text\{|\\frac/.test(t)) raw.push(t.trim().slice(0, 120));
+  }
+  const errors = [...article.querySelectorAll('.output.error, .output.traceback')]
+    .map(e => e.innerText.slice(0, 200));
+  const stderr = [...article.querySelectorAll('.output.stderr')]
+    .map(e => e.innerText.slice(0, 200)).filter(t => /Warning|Error|Traceback/.test(t));
+  const figures = [...document.querySelectorAll('.js-plotly-plot')]
+    .filter(gd => gd._fullLayout && gd.querySelector('svg.main-svg')).length;
+  const wrapped = [];
+  let pm = 0;
+  for (const td of article.querySelectorAll('table td')) {
+    if (!td.textContent.includes('\u00b1')) continue;
+    pm += 1;
+    const range = document.createRange();
+    range.selectNodeContents(td);
+    const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+    if (tops.size > 1) wrapped.push(td.textContent.trim());
+  }
+  return {raw, errors, stderr, figures, wrapped, pm,
+          height: Math.ceil(document.documentElement.scrollHeight)};
+})()"""
+
+
+async def _inspect_page(endpoint: str, url: str, screenshot: Path) -> dict:
+    tools = await _DevTools.open(endpoint)
+    try:
+        await tools.call("Page.enable")
+        await tools.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=1000,
+                         deviceScaleFactor=1, mobile=False)
+        await tools.call("Page.navigate", url=url)
+        await tools.wait_for("document.readyState === 'complete'")
+        await asyncio.sleep(0.5)
+        state = await tools.evaluate(_PAGE_JS)
+        height = min(int(state["height"]), 16000)
+        # A viewport as tall as the page, then a plain capture (captureBeyondViewport shifts
+        # this theme's layout sideways in the picture).
+        await tools.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=height,
+                         deviceScaleFactor=1, mobile=False)
+        await asyncio.sleep(1.0)
+        shot = await tools.call("Page.captureScreenshot", format="png")
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        screenshot.write_bytes(base64.b64decode(shot["data"]))
+        return state
+    finally:
+        tools.conn.close()
+
+
+@pytest.mark.parametrize("kind, page", list(_page_cases()))
+def test_page_type_renders(served, browser, kind, page):
+    if page is None:
+        pytest.skip(f"no {kind} page in the build (the chapter is not in the book yet)")
+    if not (HTML / page).is_file():
+        pytest.fail(f"{page} is missing from the build: rebuild with `make book`")
+    shot = SCREENSHOTS / f"{kind.replace(' ', '-')}--{Path(page).stem}.png"
+    state = asyncio.run(_inspect_page(browser, urljoin(served, page), shot))
+    print(f"screenshot ({WIDTH} px wide): {shot}")
+    assert shot.stat().st_size > 10_000
+    assert state["raw"] == [], f"raw TeX or $ in the rendered text of {page}: {state['raw']}"
+    assert state["errors"] == [], f"error output on {page}: {state['errors']}"
+    assert state["stderr"] == [], f"warnings in the stored output of {page}: {state['stderr']}"
+    assert state["wrapped"] == [], f"'mean ± sd' cells wrap on {page}: {state['wrapped'][:5]}"
+    if kind == "table":
+        assert state["figures"] >= 1, f"the table page {page} has no rendered figure"
+        assert state["pm"] > 0, f"no 'mean ± sd' cell on the table page {page}"

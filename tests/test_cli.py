@@ -106,11 +106,28 @@ def test_train_end_to_end_and_evaluate(tmp_path, monkeypatch, capsys):
     argv = ["train", "--dataset", "synanet", "--method", "acmnet", "--out-dir", str(tmp_path),
             "--device", "cpu", *sets]
     assert main(argv) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "average mAP (0.5-0.95)" in out and "classification mAP" in out
+    assert "ftcl: training acmnet" in captured.err
+    # The same command again: the finished run's record, not "training ...".
+    assert main(argv) == 0
+    again = capsys.readouterr()
+    assert "training" not in again.err and "holds a finished run" in again.err
+    assert again.out == out
     best = tmp_path / "synanet-quick" / "acmnet" / "seed0" / "best.pt"
     report = tmp_path / "eval.json"
     assert main(["evaluate", str(best), "--output", str(report), "--device", "cpu"]) == 0
     metrics = json.loads(report.read_text())
     assert len(metrics["map"]) == 10 and metrics["split"] == "test"
     assert cli.COMMANDS["evaluate"].name == "evaluate"
+
+
+def test_train_and_reproduce_share_the_default_run_folder(monkeypatch, tmp_path):
+    """Without --out-dir, `train` uses the batch's work folder ($FTCL_CACHE/reproduce)."""
+    from ftcl.executors import default_work_dir
+
+    monkeypatch.setenv("FTCL_CACHE", str(tmp_path))
+    args = cli.build_parser().parse_args(["train"])
+    cfg = cli.build_config(args)
+    assert cfg.out_dir == str(default_work_dir()) == str(tmp_path / "reproduce")

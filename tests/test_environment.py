@@ -1,5 +1,6 @@
-"""environment.yml (Binder) must install what pyproject.toml declares: its dependencies and the
-"book" extra, with the same version specifiers, on a Python that pyproject allows."""
+"""environment.yml (conda, Binder) must install what pyproject.toml declares: its dependencies and
+the "book" extra, with the same version specifiers (torch: an exact pin inside pyproject's range),
+on a Python that pyproject allows, and the ftcl package itself (`-e .`)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ except ModuleNotFoundError:  # Python 3.10
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWED_PIP_OPTIONS = ("--extra-index-url ", "--index-url ")
+SELF_INSTALL = "-e ."
+# Packages that pyproject.toml declares as a range and environment.yml pins inside it.
+PINNED_IN_RANGE = ("torch",)
 
 
 def _key(req: Requirement) -> tuple:
@@ -46,6 +50,8 @@ def test_pip_section_matches_pyproject():
     declared = [Requirement(r) for r in project["dependencies"]]
     declared += [Requirement(r) for r in project["optional-dependencies"]["book"]]
     lines = _pip_lines(_environment())
+    assert SELF_INSTALL in lines, "environment.yml must install ftcl itself (`- -e .`)"
+    lines = [line for line in lines if line != SELF_INSTALL]
     options = [line for line in lines if line.startswith("-")]
     for option in options:
         assert option.startswith(ALLOWED_PIP_OPTIONS), f"unexpected pip option {option!r}"
@@ -53,6 +59,16 @@ def test_pip_section_matches_pyproject():
 
     names = [canonicalize_name(r.name) for r in listed]
     assert len(names) == len(set(names)), f"a package is listed twice: {sorted(names)}"
+    for name in PINNED_IN_RANGE:
+        mine = [r for r in listed if canonicalize_name(r.name) == name]
+        theirs = [r for r in declared if canonicalize_name(r.name) == name]
+        assert len(mine) == len(theirs) == 1, f"{name}: listed {mine}, declared {theirs}"
+        pins = [s for s in mine[0].specifier if s.operator == "=="]
+        assert len(pins) == 1, f"environment.yml must pin {name} exactly, got {mine[0]}"
+        assert theirs[0].specifier.contains(pins[0].version), (
+            f"environment.yml pins {mine[0]}, outside pyproject's {theirs[0]}")
+    declared = [r for r in declared if canonicalize_name(r.name) not in PINNED_IN_RANGE]
+    listed = [r for r in listed if canonicalize_name(r.name) not in PINNED_IN_RANGE]
     want = {_key(r) for r in declared}
     have = {_key(r) for r in listed}
     assert have - want == set(), f"in environment.yml but not in pyproject.toml: {have - want}"

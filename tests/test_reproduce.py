@@ -440,3 +440,51 @@ def test_stored_run_page_copies_the_log_behind_a_note(tmp_path):
     assert out.cells[2].outputs[0]["data"]["text/plain"] == "2"
     with pytest.raises(FileNotFoundError, match="logs"):
         stored_run_page(tmp_path, "quick", tmp_path / "p2.ipynb", method="acmnet")
+
+
+def test_stored_run_page_refreshes_an_older_log(tmp_path):
+    """An older log: its tqdm warning is dropped and its model-selection table re-drawn from the
+    run record with the current column titles; the other outputs stay as they ran."""
+    import json
+
+    import nbformat
+
+    from ftcl.stored_run import stored_run_page
+
+    logs, runs_dir = tmp_path / "quick" / "logs", tmp_path / "quick" / "runs"
+    logs.mkdir(parents=True)
+    runs_dir.mkdir(parents=True)
+    warning = nbformat.v4.new_output("stream", name="stderr", text=(
+        "/home/someone/.venv/lib/python3.11/site-packages/tqdm/auto.py:21: TqdmWarning: "
+        "IProgress not found.\n"))
+    kept = nbformat.v4.new_output("stream", name="stdout", text="350 iterations\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Training one run"),
+                nbformat.v4.new_code_cell("record = train(cfg)", outputs=[warning, kept]),
+                nbformat.v4.new_code_cell("reproduce.history_frame(record)", outputs=[
+                    nbformat.v4.new_output("execute_result", data={"text/plain": "loss loss"},
+                                           execution_count=3)])]
+    nbformat.write(nb, str(logs / "synthumos14-ftcl-seed0-abc.ipynb"))
+    (runs_dir / "synthumos14-ftcl-seed0-abc.json").write_text(json.dumps({"history": [
+        {"iteration": 25, "holdout": {"average_map": 0.5},
+         "train": {"cls": 2.0, "fsd": -3.0, "loss": -0.4, "cls/x": 1.0}}]}))
+    out = nbformat.read(stored_run_page(tmp_path, "quick", tmp_path / "page.ipynb"),
+                        as_version=4)
+    code = [c for c in out.cells if c.cell_type == "code"]
+    assert code[0].outputs == [kept]
+    table = code[1].outputs[0]["data"]["text/plain"]
+    assert "total loss (Eq. 8)" in table and "loss loss" not in table
+    assert "backbone loss" in table and "cls/x" not in table
+    assert "model-selection table" in out.cells[1].source
+
+
+def test_display_path_names_no_folder_of_the_machine(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from ftcl.runs import display_path
+
+    monkeypatch.chdir(tmp_path)
+    assert display_path(tmp_path / "a" / "b.json") == "a/b.json"
+    assert display_path(Path.home() / ".cache" / "ftcl" / "x") == "~/.cache/ftcl/x"
+    checkout = Path(__file__).resolve().parents[1]
+    assert display_path(checkout / "results" / "quick") == "results/quick"
