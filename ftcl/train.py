@@ -40,8 +40,13 @@ import torch
 from . import __version__
 from .config import METHODS, RunConfig, check_lengths, from_dict, to_dict, validate
 from .device import choose_device
-from .io import (atomic_torch_save, atomic_write_json, atomic_write_text, folder_lock,
-                 sweep_stale_temp)
+from .io import (
+    atomic_torch_save,
+    atomic_write_json,
+    atomic_write_text,
+    folder_lock,
+    sweep_stale_temp,
+)
 from .losses import FTCLObjective, total_loss
 from .models import Backbone, build_backbone
 from .provenance import provenance
@@ -284,7 +289,8 @@ def _load_error(exc: BaseException) -> str:
     if found:
         reason = found.group(1).strip()
         if "Unsupported global" in reason:
-            reason = reason.split(" was not an allowed global")[0] + " (not allowed in a checkpoint)"
+            reason = (reason.split(" was not an allowed global")[0]
+                      + " (not allowed in a checkpoint)")
         return f"{type(exc).__name__}: {reason}"
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and "weights_only" not in ln]
     first = lines[0].split(". ")[0] if lines else ""
