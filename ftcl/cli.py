@@ -60,7 +60,8 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="synthetic data cache (default: $FTCL_CACHE or ~/.cache/ftcl)")
     p.add_argument("--restart", action="store_true",
                    help="start over instead of resuming the run folder's checkpoint (a cached "
-                        "stage 1 is still reused; --set train.reuse_stage1=false retrains it)")
+                        "stage 1 is still reused unless it is corrupt, then it is retrained; "
+                        "--set train.reuse_stage1=false always retrains it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--show-config", action="store_true",
                    help="print the resolved configuration as JSON and exit")
@@ -117,7 +118,7 @@ def _run_train(args: argparse.Namespace) -> int:
     from .validate import check_device, check_run_name
 
     check_device(cfg.device, "--device")
-    check_run_name(cfg.run_name, "--name")
+    check_run_name(cfg.run_name)
     if args.show_config:
         print(json.dumps(to_dict(cfg), indent=2))
         return 0

@@ -293,8 +293,8 @@ def _load_error(exc: BaseException) -> str:
                       + " (not allowed in a checkpoint)")
         return f"{type(exc).__name__}: {reason}"
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and "weights_only" not in ln]
-    first = lines[0].split(". ")[0] if lines else ""
-    return f"{type(exc).__name__}: {first}".rstrip(": ")
+    first = lines[0].split(". ")[0] if lines else "the file ends early"
+    return f"{type(exc).__name__}: {first}"
 
 
 def load_weights(module: torch.nn.Module, state: dict, what: str, path: Path | str) -> None:

@@ -140,14 +140,14 @@ def check_output_dir(path: str | os.PathLike, setting: str = "out_dir") -> Path:
     return path
 
 
-def check_run_name(name: str | None, setting: str = "run_name") -> None:
+def check_run_name(name: str | None, setting: str = "run_name (--name)") -> None:
     """Raise ``ValueError`` unless ``name`` (None = the method's name) is one plain folder name."""
     if name is None:
         return
     bad = (not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name
            or name != name.strip() or Path(name).is_absolute() or name.startswith("~"))
     if bad:
-        raise ValueError(f"{setting} (--name) {name!r}: must be one plain folder name (no '/', "
+        raise ValueError(f"{setting} {name!r}: must be one plain folder name (no '/', "
                          "'\\', '..', leading '~' or surrounding spaces), so that the run folder "
                          "stays inside the output folder")
 

@@ -54,7 +54,7 @@ def feature_shape(path: str | os.PathLike, video_id: str, feature_dim: int) -> i
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as err:  # EOFError: shorter than a .npy header
         raise ValueError(f"video {video_id!r}: cannot read {path} as .npy "
-                         f"({type(err).__name__}: {err or 'file ends early'})") from err
+                         f"({_reason(err)})") from err
     shape, dtype = arr.shape, arr.dtype
     del arr
     if len(shape) != 2 or shape[1] != feature_dim:
@@ -68,6 +68,14 @@ def feature_shape(path: str | os.PathLike, video_id: str, feature_dim: int) -> i
     return int(shape[0])
 
 
+def _reason(err: BaseException) -> str:
+    """numpy's reason, without its advice to load pickled data (that would run code)."""
+    text = str(err)
+    if "pickled" in text:
+        return "it holds pickled (object) data, not a float array; pickles are never loaded"
+    return f"{type(err).__name__}: {text or 'the file ends early'}"
+
+
 def load_features(path: str | os.PathLike, video_id: str, feature_dim: int) -> np.ndarray:
     """Load and check one feature file; return float32 ``[T_video, feature_dim]``.
 
@@ -78,7 +86,7 @@ def load_features(path: str | os.PathLike, video_id: str, feature_dim: int) -> n
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as err:
         raise ValueError(f"video {video_id!r}: cannot read {path} as .npy "
-                         f"({type(err).__name__}: {err or 'file ends early'})") from err
+                         f"({_reason(err)})") from err
     bad = ~np.isfinite(arr).all(axis=1)
     if bad.any():
         rows = np.nonzero(bad)[0]
