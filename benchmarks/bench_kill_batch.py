@@ -5,8 +5,7 @@ Usage::
     python benchmarks/bench_kill_batch.py [--executor local|ray] [--repeats 1]
 
 Starts a tiny ``python -m ftcl reproduce`` (acmnet, seeds 0 and 1: four runs, two workers, the
-tiny
-settings of tests/test_executors.py) in its own session, waits for a point of the batch, sends
+tiny settings of tests/test_executors.py) in its own session, waits for a point of the batch, sends
 ``SIGKILL`` to the driver, and measures the seconds until every process it had started (pool
 workers, the multiprocessing resource tracker, papermill kernels; with Ray its local cluster) is
 gone (a zombie counts as gone: it runs nothing). Points: ``workers`` (the pool is up),
