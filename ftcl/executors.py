@@ -23,7 +23,9 @@ driver) dies (:func:`die_with_parent`: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` on L
 watchdog thread polling ``os.getppid()`` everywhere), and every papermill kernel is started the
 same way by its worker (:class:`FateSharingKernelManager`; ipykernel's own parent poller is a
 second line). A Ray task's kernel dies with its Ray worker the same way; Ray ends the workers of a
-dead driver's job itself.
+dead driver's job itself, and a local Ray instance the batch starts (no ``--address``) is watched
+by a reaper process (:func:`start_reaper`) that kills what is left of it when the driver dies
+(some of Ray's node agents outlive a killed driver by more than 30 s otherwise).
 """
 
 from __future__ import annotations
@@ -158,6 +160,89 @@ def fate_sharing_kernel_manager():
             return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return FateSharingKernelManager
+
+
+def _proc_table() -> dict[int, tuple[int, str]]:
+    """``{pid: (ppid, start time)}`` of every process (Linux ``/proc``; empty elsewhere)."""
+    table = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return table
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        rest = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
+        table[int(name)] = (int(rest[1]), rest[19])  # fields 4 (ppid) and 22 (starttime)
+    return table
+
+
+def descendants(pid: int, table: dict | None = None) -> dict[int, str]:
+    """``{pid: start time}`` of every descendant of ``pid`` (Linux; empty elsewhere)."""
+    table = _proc_table() if table is None else table
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in table.items():
+        children.setdefault(parent, []).append(child)
+    out, todo = {}, list(children.get(pid, []))
+    while todo:
+        p = todo.pop()
+        if p not in out:
+            out[p] = table[p][1]
+            todo += children.get(p, [])
+    return out
+
+
+def _reap() -> None:
+    """The reaper process (:func:`start_reaper`): read ``pid start`` lines from stdin; until
+    EOF, keep adding their descendants; at EOF (the driver closed the pipe or died) kill every
+    one of them still alive (the start time guards against a reused pid)."""
+    import select
+
+    owned: dict[int, str] = {}
+    buffer = b""
+    while True:
+        ready, _, _ = select.select([sys.stdin.buffer], [], [], _WATCHDOG_PERIOD_S)
+        if ready:
+            chunk = os.read(sys.stdin.fileno(), 4096)
+            if not chunk:
+                break
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                pid, start = line.decode().split()
+                owned[int(pid)] = start
+        table = _proc_table()
+        for pid in list(owned):
+            if table.get(pid, (0, None))[1] == owned[pid]:
+                owned.update(descendants(pid, table))
+    table = _proc_table()
+    for pid, start in owned.items():
+        if table.get(pid, (0, None))[1] == start:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def start_reaper(pids: dict[int, str]):
+    """Start a process that kills ``pids`` (``{pid: start time}``) and their descendants when
+    this process dies or closes the returned ``Popen``'s stdin. None where ``/proc`` is
+    missing."""
+    import subprocess
+
+    if not pids:
+        return None
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [package_root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    proc = subprocess.Popen([sys.executable, "-c", "from ftcl.executors import _reap; _reap()"],
+                            stdin=subprocess.PIPE, env=env, start_new_session=True)
+    proc.stdin.write("".join(f"{pid} {start}\n" for pid, start in pids.items()).encode())
+    proc.stdin.flush()
+    return proc
 
 
 def default_work_dir() -> Path:
@@ -410,8 +495,14 @@ class RayExecutor:
         if max_retries < 0:
             raise ValueError(f"max_retries={max_retries}: must be >= 0")
         self._ray = ray
+        before = set(descendants(os.getpid()))
         ray.init(address=address, log_to_driver=False, ignore_reinit_error=True,
                  configure_logging=False)
+        # A local Ray instance is ours: it must not outlive this process (kill -9 included).
+        self._reaper = None
+        if address is None:
+            started = {p: t for p, t in descendants(os.getpid()).items() if p not in before}
+            self._reaper = start_reaper(started)
         # "auto" follows the cluster (a GPU per run if it has GPUs), as each worker will.
         use_gpu = str(device).startswith("cuda") or (
             device == "auto" and ray.cluster_resources().get("GPU", 0) > 0)
@@ -464,6 +555,10 @@ class RayExecutor:
 
     def close(self) -> None:
         self._ray.shutdown()
+        if self._reaper is not None:  # kills whatever of the local instance is left
+            self._reaper.stdin.close()
+            self._reaper.wait(timeout=30)
+            self._reaper = None
 
 
 def make_executor(name: str, *, device: str = "auto", jobs: int | None = None,

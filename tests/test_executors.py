@@ -177,6 +177,21 @@ def test_kill_9_of_a_batch_leaves_no_process(tmp_path, point):
     assert _alive(_session(batch.pid)) == []
 
 
+def test_kill_9_of_a_ray_batch_leaves_no_process(tmp_path):
+    """The same with ``--executor ray`` on a local Ray instance the batch starts: its GCS,
+    raylet, agents, workers and their kernels all end with the driver."""
+    pytest.importorskip("ray")
+    batch = _batch(tmp_path, "--executor", "ray")
+    try:
+        _wait_for(lambda: len(_kernels(batch.pid)) >= 1, 300, "a kernel")
+        tree = _tree(batch.pid)
+    finally:
+        batch.kill()
+        batch.wait(timeout=30)
+    assert len(tree) > 5  # Ray's own processes
+    assert _wait_gone(tree) == []
+
+
 _HOLD_RUN = """
 import sys, time
 from ftcl.io import folder_lock
@@ -226,3 +241,38 @@ def test_pool_workers_are_armed(tmp_path):
         ex.close()
 
 
+
+
+# The driver of a local Ray instance, in miniature: it starts a "node" (a process that later
+# starts a child of its own, as raylet starts workers) in a new session, hands it to a reaper,
+# prints the pids, and sleeps until killed.
+_OWNER = """
+import os, subprocess, sys, time
+from ftcl.executors import descendants, start_reaper
+node = subprocess.Popen([sys.executable, "-c",
+    "import subprocess, sys, time; time.sleep(0.5); "
+    "w = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); "
+    "print(w.pid, flush=True); time.sleep(120)"], stdout=subprocess.PIPE, text=True,
+    start_new_session=True)
+reaper = start_reaper({node.pid: descendants(os.getpid())[node.pid]})
+worker = node.stdout.readline().strip()
+time.sleep(1.5)  # the reaper polls every 0.5 s: it has seen the worker
+print(node.pid, worker, reaper.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_reaper_kills_what_a_dead_driver_started():
+    """:func:`ftcl.executors.start_reaper` (used for a local Ray instance): processes handed to
+    it, and the children they start later, die within 5 s of a kill -9 of the driver."""
+    if not os.path.isdir("/proc"):
+        pytest.skip("no /proc")
+    owner = subprocess.Popen([sys.executable, "-c", _OWNER], env=_env(),
+                             stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        pids = [psutil.Process(int(p)) for p in owner.stdout.readline().split()]
+        assert len(_alive(pids)) == 3
+    finally:
+        owner.kill()
+        owner.wait(timeout=30)
+    assert _wait_gone(pids) == []
