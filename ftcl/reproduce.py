@@ -494,9 +494,6 @@ def run(args: argparse.Namespace) -> int:
     from .validate import check_device, check_finite, check_output_dir, check_ranges
 
     check_device(args.device, "--device")
-    check_output_dir(args.results, "--results")
-    if args.work_dir:
-        check_output_dir(args.work_dir, "--work-dir")
     overrides = dict(parse_assignment(text) for text in args.overrides)
     runs = plan(args.profile, args.seeds, parse_data_dirs(args.data_dir), args.only, overrides)
     for r in runs:  # --set train.lr=inf is refused here, not in every run's stage 2
@@ -509,6 +506,9 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         _print_plan(runs, root / "runs")
         return 0
+    check_output_dir(args.results, "--results")
+    if args.work_dir:
+        check_output_dir(args.work_dir, "--work-dir")
     todo = [r for r in runs if not (root / "runs" / f"{r.run_id}.json").is_file()]
     if args.executor == "local" and todo:
         prepare_data(todo, args.cache_dir)  # once here, not once per parallel worker

@@ -235,3 +235,21 @@ def test_train_refuses_a_run_folder_a_live_process_holds(tiny, tmp_path, capsys)
         holder.kill()
         holder.wait(timeout=30)
     assert main(tiny()) == 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--device", "tpu"], "--device='tpu' is not a device name"),
+    (["--set", "train.lr=inf"], "'train.lr'=inf: must be a finite number"),
+    (["--set", "train.weight_decay=-1"], "'train.weight_decay'=-1.0: must be >= 0"),
+])
+def test_reproduce_refuses_bad_settings_before_any_worker(argv, message, tmp_path, capsys):
+    assert main(["reproduce", *argv, "--results", str(tmp_path / "r"), "--dry-run"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_reproduce_refuses_a_results_folder_that_is_a_file(tmp_path, capsys):
+    (tmp_path / "r").write_text("x")
+    assert main(["reproduce", "--only", "acmnet", "--seeds", "0", "--results",
+                 str(tmp_path / "r")]) == 2
+    assert f"--results {tmp_path / 'r'}: exists and is not a folder" in capsys.readouterr().err
