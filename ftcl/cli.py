@@ -63,7 +63,8 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="synthetic data cache (default: $FTCL_CACHE or ~/.cache/ftcl)")
     p.add_argument("--restart", action="store_true",
                    help="start over instead of resuming the run folder's checkpoint (a cached "
-                        "stage 1 is still reused; --set train.reuse_stage1=false retrains it)")
+                        "stage 1 is still reused unless it is corrupt, then it is retrained; "
+                        "--set train.reuse_stage1=false always retrains it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--show-config", action="store_true",
                    help="print the resolved configuration as JSON and exit")
@@ -121,6 +122,10 @@ def _run_train(args: argparse.Namespace) -> int:
             print(f"{name:<{width}}  {method.table:<20}  {method.description}")
         return 0
     cfg = build_config(args)
+    from .validate import check_device, check_run_name
+
+    check_device(cfg.device, "--device")
+    check_run_name(cfg.run_name)
     if args.show_config:
         print(json.dumps(to_dict(cfg), indent=2))
         return 0
@@ -172,30 +177,71 @@ def _add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--predictions", metavar="CSV", help="write the localized segments here")
 
 
+def checkpoint_contents(ckpt: dict) -> dict:
+    """What a checkpoint's weights really are: ``method``, ``stage`` (text), ``kind``, ``run``.
+
+    A stage-1 file (or a ``last.pt`` saved during stage 1) holds the backbone trained with its
+    own objective only, whatever method's run produced it, so its method is the backbone's name;
+    ``best.pt`` and a stage-2 ``last.pt`` hold the run's method.
+    """
+    from .config import from_dict
+
+    cfg = from_dict(ckpt["config"])
+    kind = ckpt.get("kind")
+    state = ckpt.get("state") or {}
+    if kind == "stage1" or (kind == "train-state" and state.get("stage") == 1):
+        iters = (ckpt.get("stage1") or {}).get("iterations", state.get("iteration"))
+        stage = f"stage 1: {cfg.model.backbone} objective only, {iters} iterations"
+        method = cfg.model.backbone
+    elif kind == "model":
+        stage = f"stage 2, selected at iteration {ckpt.get('iteration')}"
+        method = cfg.method
+    else:
+        done = " (finished)" if state.get("finished") else ""
+        stage = f"stage 2, iteration {state.get('iteration')}{done}"
+        method = cfg.method
+    return {"method": method, "stage": stage, "checkpoint_kind": kind,
+            "run": cfg.run_name or cfg.method}
+
+
 def _run_evaluate(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from .data import get_spec
     from .device import choose_device
     from .io import atomic_write_json, atomic_write_text
     from .provenance import provenance
-    from .train import _check_against, evaluate, load_checkpoint, load_data, model_from_checkpoint
+    from .train import _check_against, evaluate, load_data, model_from_checkpoint
+    from .validate import check_data, check_device
 
+    check_device(args.device, "--device")
     device = choose_device(args.device)
-    ckpt = load_checkpoint(args.checkpoint)
     model, cfg, ckpt = model_from_checkpoint(args.checkpoint, device)
+    synthetic = get_spec(cfg.dataset, cfg.profile).synthetic
+    if synthetic and args.data_dir is not None:
+        raise ValueError(f"--data-dir {args.data_dir}: checkpoint {args.checkpoint} was trained "
+                         f"on synthetic data ({cfg.dataset}), which is generated, not read from "
+                         "a folder; drop --data-dir (or evaluate a checkpoint trained with "
+                         "--dataset thumos14/activitynet13 --data-dir)")
+    if not synthetic and args.cache_dir is not None:
+        raise ValueError(f"--cache-dir {args.cache_dir}: checkpoint {args.checkpoint} was "
+                         f"trained on real features ({cfg.dataset}); the synthetic data cache "
+                         "is not used: drop --cache-dir (use --data-dir)")
     changes = {k: v for k, v in (("data_dir", args.data_dir), ("cache_dir", args.cache_dir))
                if v is not None}
     cfg = dataclasses.replace(cfg, **changes)
     data = load_data(cfg)
+    check_data(data, cfg)
     _check_against(ckpt, cfg, data.spec, Path(args.checkpoint))
+    holds = checkpoint_contents(ckpt)
     dataset = data.test if args.split == "test" else data.train
     metrics, proposals = evaluate(model, dataset, data.spec, batch_size=cfg.train.eval_batch_size)
-    print(f"{args.checkpoint}: {cfg.method} on {cfg.dataset}/{cfg.profile} ({args.split} split, "
-          f"{metrics['videos']} videos)")
+    print(f"{args.checkpoint}: {holds['method']} ({holds['stage']}) on {cfg.dataset}/"
+          f"{cfg.profile} ({args.split} split, {metrics['videos']} videos)")
     print(_format_metrics(metrics))
     if args.output:
         atomic_write_json(args.output, {"checkpoint": str(args.checkpoint), "split": args.split,
-                                        "method": cfg.method, "dataset": cfg.dataset,
+                                        **holds, "dataset": cfg.dataset,
                                         "profile": cfg.profile, **metrics,
                                         "provenance": provenance(device=str(device))})
     if args.predictions:

@@ -219,8 +219,14 @@ def notebook_parameters(run: PlannedRun, device: str = "auto", cache_dir: str | 
 
 
 def prepare_data(runs: Sequence[PlannedRun], cache_dir: str | None = None) -> list[Path]:
-    """Prepare each dataset of ``runs`` once (generate synthetic data, validate real folders)."""
+    """Prepare each dataset of ``runs`` once (generate synthetic data, validate real folders).
+
+    Each is checked as a run would check it (:func:`ftcl.validate.check_data`: splits, ground
+    truth, video pairs, finite features), so bad data fails here, before any worker starts.
+    """
     from .data import prepare_dataset
+    from .train import load_data
+    from .validate import check_data
 
     roots, seen = [], set()
     for run in runs:
@@ -230,6 +236,8 @@ def prepare_data(runs: Sequence[PlannedRun], cache_dir: str | None = None) -> li
             seen.add(key)
             roots.append(prepare_dataset(cfg.dataset, cfg.profile, data_dir=cfg.data_dir,
                                          seed=cfg.data_seed or 0, cache_dir=cache_dir))
+            cfg = dataclasses.replace(cfg, cache_dir=cache_dir)
+            check_data(load_data(cfg), cfg)
     return roots
 
 
@@ -313,6 +321,10 @@ def run_batch(runs: Sequence[PlannedRun], executor, results_dir: str | os.PathLi
     profile = profiles.pop() if profiles else "quick"
     root = Path(results_dir) / profile
     runs_dir, logs_dir = root / "runs", root / "logs"
+    from .io import sweep_stale_temp
+
+    for folder in (root, runs_dir, logs_dir):  # temp files of a killed batch's writes
+        sweep_stale_temp(folder)
     todo = [r for r in runs if not (runs_dir / f"{r.run_id}.json").is_file()]
     report = BatchReport(planned=len(runs), skipped=len(runs) - len(todo),
                          executor=getattr(executor, "name", type(executor).__name__))
@@ -481,8 +493,14 @@ def _print_plan(runs: Sequence[PlannedRun], runs_dir: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``ftcl reproduce`` with parsed ``args``; return the exit status (1: a run failed,
     130: interrupted)."""
+    from .validate import check_device, check_finite, check_output_dir, check_ranges
+
+    check_device(args.device, "--device")
     overrides = dict(parse_assignment(text) for text in args.overrides)
     runs = plan(args.profile, args.seeds, parse_data_dirs(args.data_dir), args.only, overrides)
+    for r in runs:  # --set train.lr=inf is refused here, not in every run's stage 2
+        check_finite(r.config)
+        check_ranges(r.config)
     root = Path(args.results) / args.profile
     n_configs = len({(r.dataset, r.method) for r in runs})
     print(f"reproduce {args.profile}: {len(runs)} runs ({n_configs} configurations x "
@@ -490,6 +508,9 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         _print_plan(runs, root / "runs")
         return 0
+    check_output_dir(args.results, "--results")
+    if args.work_dir:
+        check_output_dir(args.work_dir, "--work-dir")
     todo = [r for r in runs if not (root / "runs" / f"{r.run_id}.json").is_file()]
     if args.executor == "local" and todo:
         prepare_data(todo, args.cache_dir)  # once here, not once per parallel worker

@@ -41,11 +41,18 @@ from . import __version__
 from .config import METHODS, RunConfig, check_lengths, from_dict, to_dict, validate
 from .data.device_batches import resolve_data_on_device
 from .device import choose_device
-from .io import atomic_torch_save, atomic_write_json, atomic_write_text
+from .io import (
+    atomic_torch_save,
+    atomic_write_json,
+    atomic_write_text,
+    folder_lock,
+    sweep_stale_temp,
+)
 from .losses import FTCLObjective, total_loss
 from .models import Backbone, build_backbone
 from .provenance import provenance
 from .seed import derive_seed, get_rng_state, seed_everything, set_rng_state
+from .validate import check_data, check_settings
 
 CHECKPOINT_FORMAT = "ftcl-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -261,7 +268,9 @@ def _config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
     """Read an ftcl checkpoint; raise ``FileNotFoundError`` or ``ValueError`` saying what is wrong.
 
-    Loaded with ``weights_only=True`` (no code runs from the file).
+    Loaded with ``weights_only=True`` (no code runs from the file): an ftcl checkpoint holds only
+    dicts, lists, numbers, strings and tensors (:func:`ftcl.seed.get_rng_state` stores the RNG
+    states that way), so no extra global needs to be allowed; anything else is refused.
     """
     path = Path(path)
     if not path.is_file():
@@ -269,14 +278,32 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # corrupt, truncated, or not a torch file
-        raise ValueError(f"checkpoint {path} cannot be read (corrupt or not a checkpoint): "
-                         f"{type(exc).__name__}: {exc}") from exc
+        raise ValueError(f"checkpoint {path} cannot be read (corrupt, truncated or not an ftcl "
+                         f"checkpoint): {_load_error(exc)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not an ftcl checkpoint (no '{CHECKPOINT_FORMAT}' marker)")
     if ckpt.get("format_version") != CHECKPOINT_VERSION:
         raise ValueError(f"checkpoint {path} has format version {ckpt.get('format_version')}, "
                          f"this ftcl reads version {CHECKPOINT_VERSION}")
     return ckpt
+
+
+def _load_error(exc: BaseException) -> str:
+    """torch's reason in one line, without its advice to retry with ``weights_only=False``
+    (that would run code from an untrusted file)."""
+    import re
+
+    text = str(exc)
+    found = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\n|$)", text.strip())
+    if found:
+        reason = found.group(1).strip()
+        if "Unsupported global" in reason:
+            reason = (reason.split(" was not an allowed global")[0]
+                      + " (not allowed in a checkpoint)")
+        return f"{type(exc).__name__}: {reason}"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and "weights_only" not in ln]
+    first = lines[0].split(". ")[0] if lines else "the file ends early"
+    return f"{type(exc).__name__}: {first}"
 
 
 def load_weights(module: torch.nn.Module, state: dict, what: str, path: Path | str) -> None:
@@ -394,11 +421,13 @@ class Trainer:
 
     def __init__(self, cfg: RunConfig, data: RunData | None = None):
         validate(cfg)
+        check_settings(cfg)  # numbers, device, out_dir, run name: before any data is read
         self.cfg = cfg
         self.device = choose_device(cfg.device)
         if cfg.train.num_threads:
             torch.set_num_threads(cfg.train.num_threads)
         self.data = data if data is not None else load_data(cfg)
+        check_data(self.data, cfg)  # ground-truth classes, video pairs, finite features
         spec = self.data.spec
         check_lengths(cfg, spec.num_segments)
         self.run_dir = run_directory(cfg)
@@ -452,7 +481,11 @@ class Trainer:
         path = self.run_dir / "last.pt"
         if not path.exists():
             return False
-        ckpt = load_checkpoint(path)
+        try:
+            ckpt = load_checkpoint(path)
+        except ValueError as exc:
+            raise ValueError(f"{exc}; run again with --restart (train(resume=False)) to start "
+                             "this run over") from None
         _check_against(ckpt, self.cfg, self.data.spec, path)
         diff = _config_diff(ckpt["config"], to_dict(self.cfg))
         if diff:
@@ -574,12 +607,28 @@ class Trainer:
         atomic_torch_save(self.stage1_path, self._checkpoint("stage1", stage1=info))
         self.state.stage1 = info
 
-    def _load_stage1(self) -> bool:
+    def _load_stage1(self, repair: bool = False) -> bool:
+        """Load the cached stage-1 checkpoint; False if there is none to reuse.
+
+        An unusable one (corrupt, foreign) is an error, or with ``repair`` (``--restart``) is
+        ignored: stage 1 is trained again and the file replaced.
+        """
         if not (self.cfg.train.reuse_stage1 and self.stage1_path.exists()):
             return False
-        ckpt = load_checkpoint(self.stage1_path)
-        _check_against(ckpt, self.cfg, self.data.spec, self.stage1_path)
-        load_weights(self.model, ckpt["model"], "stage-1 backbone", self.stage1_path)
+        saved = {k: v.clone() for k, v in self.model.state_dict().items()}
+        try:
+            ckpt = load_checkpoint(self.stage1_path)
+            _check_against(ckpt, self.cfg, self.data.spec, self.stage1_path)
+            load_weights(self.model, ckpt["model"], "stage-1 backbone", self.stage1_path)
+        except ValueError as exc:
+            self.model.load_state_dict(saved)  # a failed load may have copied some tensors
+            if repair:
+                print(f"ftcl: {exc}\nftcl: --restart: training stage 1 again and replacing "
+                      f"{self.stage1_path}", flush=True)
+                return False
+            raise ValueError(f"{exc}; the cached stage-1 checkpoint is unusable: run again with "
+                             "--restart (train(resume=False)) to retrain stage 1 and replace it, "
+                             f"or delete {self.stage1_path}") from None
         self.state.stage1 = {**ckpt["stage1"], "reused": True}
         return True
 
@@ -591,7 +640,19 @@ class Trainer:
         self.optimizer = self._optimizer(stage=2)
 
     def run(self, resume: bool = True, stop_after: int | None = None) -> dict:
-        """Run (or resume) the schedule; return the run record, or a status if stopped early."""
+        """Run (or resume) the schedule; return the run record, or a status if stopped early.
+
+        The run folder is locked for the whole run (:func:`ftcl.io.folder_lock`: a second live
+        process on the same run is refused), and temp files of writes interrupted by a killed
+        process are removed first (:func:`ftcl.io.sweep_stale_temp`).
+        """
+        with folder_lock(self.run_dir, "run folder"):
+            for folder in (self.run_dir, self.stage1_path.parent):
+                for path in sweep_stale_temp(folder):
+                    print(f"ftcl: removed {path}, left by an interrupted write", flush=True)
+            return self._run(resume, stop_after)
+
+    def _run(self, resume: bool, stop_after: int | None) -> dict:
         cfg, st = self.cfg, self.state
         record_path = self.run_dir / "record.json"
         if resume and self.try_resume():
@@ -604,7 +665,7 @@ class Trainer:
         progress = cfg.train.progress
         n1 = cfg.train.pretrain_iterations
         if st.stage == 1:
-            if n1 > 0 and not (st.iteration == 0 and self._load_stage1()):
+            if n1 > 0 and not (st.iteration == 0 and self._load_stage1(repair=not resume)):
                 if not self._run_stage(1, n1, stop_after, progress, offset=0):
                     return self._stopped()
                 self._finish_stage1()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -83,6 +84,7 @@ def test_corrupt_checkpoint(tmp_path, capsys):
 
 def test_a_new_command_is_one_registration(capsys):
     calls = []
+    previous = COMMANDS["reproduce"]
     register(Command(name="reproduce", help="reproduce the paper's tables",
                      description="Run every configuration.",
                      add_arguments=lambda p: p.add_argument("--tables", default="1-5"),
@@ -92,7 +94,7 @@ def test_a_new_command_is_one_registration(capsys):
         assert main(["reproduce", "--tables", "3"]) == 0
         assert calls == ["3"]
     finally:
-        COMMANDS.pop("reproduce")
+        register(previous)
 
 
 def test_train_end_to_end_and_evaluate(tmp_path, monkeypatch, capsys):
@@ -131,3 +133,141 @@ def test_train_and_reproduce_share_the_default_run_folder(monkeypatch, tmp_path)
     args = cli.build_parser().parse_args(["train"])
     cfg = cli.build_config(args)
     assert cfg.out_dir == str(default_work_dir()) == str(tmp_path / "reproduce")
+
+
+# ------------------------------------------------------------------------------ leftovers of a
+# killed run, corrupt caches, what a checkpoint holds
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    """The tiny dataset of test_train behind ``load_data``; returns a ``train`` argv builder."""
+    import test_train as tt
+
+    root = tt.prepare_dataset("synanet", "quick", cache_dir=tmp_path / "data",
+                              spec=tt.tiny_spec())
+    monkeypatch.setattr("ftcl.train.load_data", lambda cfg: tt.tiny_data(root, cfg))
+    sets = [f"--set={k}={v}" for k, v in tt.TINY.items() if k != "device"]
+
+    def argv(*extra, method="acmnet"):
+        return ["train", "--dataset", "synanet", "--method", method, "--out-dir",
+                str(tmp_path / "runs"), "--device", "cpu", *sets, *extra]
+    return argv
+
+
+def _stage1_file(tmp_path):
+    (path,) = (tmp_path / "runs" / "_stage1").rglob("*.pt")
+    return path
+
+
+def test_stale_temp_files_are_removed_at_the_next_start(tiny, tmp_path, capsys):
+    run_dir = tmp_path / "runs" / "synanet-quick" / "acmnet" / "seed0"
+    run_dir.mkdir(parents=True)
+    (run_dir / ".last.pt.abcd1234.tmp").write_bytes(b"half")  # what kill -9 mid-write leaves
+    assert main(tiny()) == 0
+    assert "left by an interrupted write" in capsys.readouterr().out
+    assert not list(run_dir.glob(".*.tmp"))
+    stage1_dir = _stage1_file(tmp_path).parent
+    (stage1_dir / ".x.pt.0000.tmp").write_bytes(b"half")
+    assert main(tiny("--restart")) == 0
+    assert not list(stage1_dir.glob(".*.tmp"))
+
+
+def test_corrupt_stage1_cache_is_named_and_restart_rebuilds_it(tiny, tmp_path, capsys):
+    from ftcl.train import load_checkpoint
+
+    assert main(tiny()) == 0
+    stage1 = _stage1_file(tmp_path)
+    stage1.write_bytes(os.urandom(4096))
+    capsys.readouterr()
+    assert main(tiny(method="ftcl")) == 2  # another method of the same stage-1 group
+    err = capsys.readouterr().err
+    assert str(stage1) in err and "--restart" in err and "weights_only" not in err
+    assert main(tiny("--restart", method="ftcl")) == 0
+    assert load_checkpoint(stage1)["kind"] == "stage1"  # replaced by a good one
+
+
+def test_random_bytes_checkpoint_error_gives_no_unsafe_advice(tmp_path, capsys):
+    path = tmp_path / "best.pt"
+    path.write_bytes(os.urandom(4096))
+    assert main(["evaluate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be read" in err and str(path) in err
+    assert "weights_only" not in err and "False" not in err
+
+
+def test_foreign_pickle_is_refused_by_weights_only_loading(tmp_path, capsys):
+    import pathlib
+
+    import torch
+
+    path = tmp_path / "best.pt"
+    torch.save({"format": "ftcl-checkpoint", "x": pathlib.PurePosixPath("a")}, path)
+    assert main(["evaluate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "not allowed in a checkpoint" in err and "weights_only" not in err
+
+
+def test_evaluate_reports_what_the_checkpoint_holds(tiny, tmp_path, capsys):
+    assert main(tiny(method="ftcl")) == 0
+    stage1 = _stage1_file(tmp_path)
+    best = tmp_path / "runs" / "synanet-quick" / "ftcl" / "seed0" / "best.pt"
+    out1, out2 = tmp_path / "s1.json", tmp_path / "best.json"
+    capsys.readouterr()
+    assert main(["evaluate", str(stage1), "--device", "cpu", "--output", str(out1)]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert "acmnet (stage 1: acmnet objective only, 4 iterations)" in line and "ftcl" not in line
+    assert main(["evaluate", str(best), "--device", "cpu", "--output", str(out2)]) == 0
+    assert "ftcl (stage 2, selected at iteration" in capsys.readouterr().out
+    s1, s2 = json.loads(out1.read_text()), json.loads(out2.read_text())
+    assert (s1["method"], s1["checkpoint_kind"]) == ("acmnet", "stage1")
+    assert (s2["method"], s2["checkpoint_kind"]) == ("ftcl", "model")
+
+
+def test_evaluate_refuses_a_data_dir_it_would_ignore(tiny, tmp_path, capsys):
+    assert main(tiny()) == 0
+    best = tmp_path / "runs" / "synanet-quick" / "acmnet" / "seed0" / "best.pt"
+    capsys.readouterr()
+    assert main(["evaluate", str(best), "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"--data-dir {tmp_path}" in err and "synthetic data (synanet)" in err
+
+
+def test_train_refuses_a_run_folder_a_live_process_holds(tiny, tmp_path, capsys):
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "runs" / "synanet-quick" / "acmnet" / "seed0"
+    code = ("import sys, time\nfrom ftcl.io import folder_lock\n"
+            "with folder_lock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(60)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    holder = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], env=env,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert main(tiny()) == 2
+        err = capsys.readouterr().err
+        assert f"run folder {run_dir} is in use by another live process (pid {holder.pid})" in err
+        assert not (run_dir / "last.pt").exists()
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert main(tiny()) == 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--device", "tpu"], "--device='tpu' is not a device name"),
+    (["--set", "train.lr=inf"], "'train.lr'=inf: must be a finite number"),
+    (["--set", "train.weight_decay=-1"], "'train.weight_decay'=-1.0: must be >= 0"),
+])
+def test_reproduce_refuses_bad_settings_before_any_worker(argv, message, tmp_path, capsys):
+    assert main(["reproduce", *argv, "--results", str(tmp_path / "r"), "--dry-run"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_reproduce_refuses_a_results_folder_that_is_a_file(tmp_path, capsys):
+    (tmp_path / "r").write_text("x")
+    assert main(["reproduce", "--only", "acmnet", "--seeds", "0", "--results",
+                 str(tmp_path / "r")]) == 2
+    assert f"--results {tmp_path / 'r'}: exists and is not a folder" in capsys.readouterr().err

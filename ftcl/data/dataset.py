@@ -3,12 +3,15 @@
 The same class reads the real I3D features and the synthetic ones (they share the layout, see
 :mod:`ftcl.data.features`). What it checks when built, each failure naming the video and file:
 
-- every listed video is in ``gt.json``, its feature file exists and has width D (header only);
+- the split file lists at least one video;
+- every listed video is in ``gt.json``, its feature file exists, is a readable ``.npy`` (not
+  empty or truncated) and has width D (header only);
 - every annotation label of the split (and of the ground truth it returns) is a class of the spec;
 - annotation segments with ``end < start`` are errors; zero-length ones (``end == start``, present
   in the official ActivityNet 1.3 file) are kept, as the official evaluator does, and counted.
 
-NaN/inf rows are detected when a video is loaded (``ValueError`` naming the rows). What it
+NaN/inf rows are detected when a video is loaded (``ValueError`` naming the rows); the
+trainer scans every file before training (:func:`ftcl.validate.check_data`). What it
 tolerates is counted in :attr:`VideoDataset.report`: ``gt.json`` durations that differ from the
 true ones (THUMOS14: ``frames / 30``), annotations past the true video end (kept, as released),
 zero-length annotations, and videos of the ground-truth subset that are not in the split list
@@ -81,6 +84,9 @@ class VideoDataset(Dataset):
         self.gt_path = self.root / GT_JSON
         self._db = read_gt_json(self.gt_path)
         self.video_ids = read_split(split_path(self.root, split))
+        if not self.video_ids:
+            raise ValueError(f"{split_path(self.root, split)}: lists no videos (the {split} split "
+                             "must hold at least one)")
         missing = [v for v in self.video_ids if v not in self._db]
         if missing:
             raise ValueError(

@@ -41,16 +41,20 @@ def split_path(root: str | os.PathLike, split: str) -> Path:
 def feature_shape(path: str | os.PathLike, video_id: str, feature_dim: int) -> int:
     """Check a feature file's header (no data read); return its number of snippets.
 
-    Raises ``FileNotFoundError`` if missing, ``ValueError`` if it is not a 2-D float array of
-    width ``feature_dim`` with at least one row.
+    Raises ``FileNotFoundError`` if missing, ``ValueError`` if it is empty (zero bytes), not a
+    ``.npy`` file, shorter than its header says (truncated), or not a 2-D float array of width
+    ``feature_dim`` with at least one row.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"feature file of video {video_id!r} not found: {path}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"video {video_id!r}: {path} is empty (0 bytes)")
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise ValueError(f"video {video_id!r}: cannot read {path} as .npy ({err})") from err
+    except (ValueError, OSError, EOFError) as err:  # EOFError: shorter than a .npy header
+        raise ValueError(f"video {video_id!r}: cannot read {path} as .npy "
+                         f"({_reason(err)})") from err
     shape, dtype = arr.shape, arr.dtype
     del arr
     if len(shape) != 2 or shape[1] != feature_dim:
@@ -64,13 +68,25 @@ def feature_shape(path: str | os.PathLike, video_id: str, feature_dim: int) -> i
     return int(shape[0])
 
 
+def _reason(err: BaseException) -> str:
+    """numpy's reason, without its advice to load pickled data (that would run code)."""
+    text = str(err)
+    if "pickled" in text:
+        return "it holds pickled (object) data, not a float array; pickles are never loaded"
+    return f"{type(err).__name__}: {text or 'the file ends early'}"
+
+
 def load_features(path: str | os.PathLike, video_id: str, feature_dim: int) -> np.ndarray:
     """Load and check one feature file; return float32 ``[T_video, feature_dim]``.
 
     Raises ``ValueError`` naming the video, the file and the rows if any value is NaN or inf.
     """
     feature_shape(path, video_id, feature_dim)
-    arr = np.load(path, allow_pickle=False)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f"video {video_id!r}: cannot read {path} as .npy "
+                         f"({_reason(err)})") from err
     bad = ~np.isfinite(arr).all(axis=1)
     if bad.any():
         rows = np.nonzero(bad)[0]
