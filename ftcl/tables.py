@@ -26,8 +26,10 @@ are compared in shape (which variant wins, how mAP falls with tIoU), not in abso
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import paper_results
+from . import paper_results, stats
 from .io import atomic_write_text
 
 REQUIRED_FIELDS = ("status", "method", "dataset", "profile", "seed", "device", "tiou_thresholds",
@@ -50,11 +52,21 @@ DATA_NAMES = {
 }
 REAL_DATA_NAMES = {"thumos14": "real THUMOS14 I3D features",
                    "activitynet13": "real ActivityNet 1.3 I3D features"}
+# What a table's measured rows were measured on, for its title.
+DATA_TITLES = {
+    "synthumos14": "SynTHUMOS14: synthetic features on real THUMOS14 annotations",
+    "synanet": "SynANet: synthetic features on real ActivityNet 1.3 annotations",
+    "thumos14": "THUMOS14: real I3D features",
+    "activitynet13": "ActivityNet 1.3: real I3D features",
+}
+FAMILY_SYNTHETIC = {"thumos14": "synthumos14", "activitynet13": "synanet"}
+BEYOND_PAPER = "beyond the paper"
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One of the paper's tables: which data family, which methods (``METHODS`` keys), labels."""
+    """One of the paper's tables: which data family, which methods (``METHODS`` keys), labels,
+    and the baseline each method is compared with (paired by seed)."""
 
     key: str
     number: int
@@ -62,6 +74,7 @@ class TableSpec:
     family: str  # "thumos14" or "activitynet13" (DatasetSpec.family)
     methods: tuple[str, ...]
     labels: dict[str, str]
+    baselines: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def label(self, method: str) -> str:
         return self.labels.get(method, method)
@@ -69,29 +82,80 @@ class TableSpec:
 
 TABLES: dict[str, TableSpec] = {
     "table1": TableSpec(
-        "table1", 1, "Comparison with the backbone on THUMOS14", "thumos14",
-        ("acmnet", "ftcl"), {"acmnet": "ACM-Net", "ftcl": "FTCL (ACM-Net + FSD + LCS)"}),
+        "table1", 1, "FTCL against its backbone (the paper's Table 1, THUMOS14)", "thumos14",
+        ("acmnet", "ftcl"), {"acmnet": "ACM-Net", "ftcl": "FTCL (ACM-Net + FSD + LCS)"},
+        {"ftcl": "acmnet"}),
     "table2": TableSpec(
-        "table2", 2, "Comparison with the backbone on ActivityNet 1.3", "activitynet13",
-        ("acmnet", "ftcl"), {"acmnet": "ACM-Net", "ftcl": "FTCL (ACM-Net + FSD + LCS)"}),
+        "table2", 2, "FTCL against its backbone (the paper's Table 2, ActivityNet 1.3)",
+        "activitynet13",
+        ("acmnet", "ftcl"), {"acmnet": "ACM-Net", "ftcl": "FTCL (ACM-Net + FSD + LCS)"},
+        {"ftcl": "acmnet"}),
     "table3": TableSpec(
-        "table3", 3, "Ablation of the two contrasting objectives (THUMOS14)", "thumos14",
+        "table3", 3, "Ablation of the two contrasting objectives (the paper's Table 3, "
+        "THUMOS14)", "thumos14",
         ("acmnet", "ftcl-wo-fsd", "ftcl-wo-lcs", "ftcl-both-fsd", "ftcl-both-lcs", "ftcl"),
         {"acmnet": "Baseline (ACM-Net)", "ftcl-wo-fsd": "w/o FSD", "ftcl-wo-lcs": "w/o LCS",
          "ftcl-both-fsd": "FSD for both", "ftcl-both-lcs": "LCS for both",
-         "ftcl": "FTCL (FSD + LCS)"}),
+         "ftcl": "FTCL (FSD + LCS)"},
+        {m: "acmnet" for m in ("ftcl-wo-fsd", "ftcl-wo-lcs", "ftcl-both-fsd", "ftcl-both-lcs",
+                               "ftcl")}),
     "table4": TableSpec(
-        "table4", 4, "Other sequence alignments in place of FSD and LCS (THUMOS14)", "thumos14",
+        "table4", 4, "Other sequence alignments in place of FSD and LCS (the paper's Table 4, "
+        "THUMOS14)", "thumos14",
         ("ftcl-dtw", "ftcl-ccdtw", "ftcl-dropdtw", "ftcl"),
         {"ftcl-dtw": "DTW", "ftcl-ccdtw": "CC-DTW", "ftcl-dropdtw": "Drop-DTW",
-         "ftcl": "FSD + LCS (FTCL)"}),
+         "ftcl": "FSD + LCS (FTCL)"},
+        {"ftcl-dtw": "ftcl", "ftcl-ccdtw": "ftcl", "ftcl-dropdtw": "ftcl"}),
     "table5": TableSpec(
-        "table5", 5, "FTCL as a plug-in on other backbones (THUMOS14)", "thumos14",
+        "table5", 5, "FTCL as a plug-in on other backbones (the paper's Table 5, THUMOS14)",
+        "thumos14",
         ("stpn", "stpn-ftcl", "wtalc", "wtalc-ftcl", "cola", "cola-ftcl", "acmnet", "ftcl"),
         {"stpn": "STPN", "stpn-ftcl": "STPN + FTCL", "wtalc": "W-TALC",
          "wtalc-ftcl": "W-TALC + FTCL", "cola": "CoLA", "cola-ftcl": "CoLA + FTCL",
-         "acmnet": "ACM-Net", "ftcl": "ACM-Net + FTCL"}),
+         "acmnet": "ACM-Net", "ftcl": "ACM-Net + FTCL"},
+        {"stpn-ftcl": "stpn", "wtalc-ftcl": "wtalc", "cola-ftcl": "cola", "ftcl": "acmnet"}),
 }
+
+
+def _tables_named(field_text: str) -> set[int]:
+    found: set[int] = set()
+    for lo, hi in re.findall(r"Tables?\s+(\d+)(?:\s*-\s*(\d+))?", field_text):
+        found.update(range(int(lo), int(hi or lo) + 1))
+    return found
+
+
+def table_rows(key: str) -> list[tuple[str, str | None, bool]]:
+    """``(method, baseline, beyond_paper)`` of every measured row of table ``key``.
+
+    The paper's rows (:data:`TABLES`), then every method of :data:`ftcl.config.METHODS` that no
+    table lists but whose ``table`` field names this table (e.g. ``"Table 3 (control, beyond
+    the paper)"``): a control is compared with FTCL and marked *beyond the paper*; any other such
+    method with the table's plain backbone (ACM-Net) where the table has it, else with FTCL.
+    """
+    from .config import METHODS
+
+    spec = TABLES[key]
+    rows = [(m, spec.baselines.get(m), False) for m in spec.methods]
+    listed = {m for s in TABLES.values() for m in s.methods}
+    for method, info in METHODS.items():
+        if method in listed or spec.number not in _tables_named(info.table):
+            continue
+        control = "control" in info.table.lower() or BEYOND_PAPER in info.table.lower()
+        base = "ftcl" if control or "acmnet" not in spec.methods else "acmnet"
+        rows.append((method, base, control))
+    return rows
+
+
+def row_label(key: str, method: str) -> str:
+    """The row's label: the paper's name for it, or the method's description for an extra."""
+    from .config import METHODS
+
+    spec = TABLES[key]
+    if method in spec.labels:
+        return spec.labels[method]
+    info = METHODS.get(method)
+    return f"{method}: {info.description}" if info else method
+
 
 # ------------------------------------------------------------------------------ run records
 
@@ -300,20 +364,50 @@ def _provenance(records: Sequence[RunRecord]) -> dict[str, Any]:
     }
 
 
-def build_table(key: str, records: Sequence[RunRecord]) -> pd.DataFrame:
-    """Table ``key`` (``"table1"`` ... ``"table5"``): measured rows next to reference rows.
+def check_single_commit(records: Sequence[RunRecord], allow_mixed: bool = False) -> None:
+    """Refuse records from more than one git commit, or from a dirty tree (``+dirty``).
 
-    Columns: ``row`` (``"measured"`` or ``"reference"``), ``method`` (the ``METHODS`` key),
-    ``label`` (as the paper names the row), ``source`` (where the numbers come from), ``n_seeds``,
-    ``seeds``, then for each tIoU threshold and for the average ``<name> (%)`` (mean over seeds,
-    or the published value) followed by ``<name> std``, ``<name> min``, ``<name> max`` (NaN for
-    reference rows). Metadata (caption, thresholds, provenance, missing reference rows) is in
-    ``DataFrame.attrs``.
+    A table regenerated "at one commit" must come from records that all carry the same clean
+    commit. ``allow_mixed=True`` lets it pass (the caption then says so).
+    """
+    if allow_mixed or not records:
+        return
+    commits = sorted({str(r.provenance.get("git_commit") or "unknown") for r in records})
+    dirty = [c for c in commits if c.endswith("+dirty") or c == "unknown"]
+    if len(commits) > 1 or dirty:
+        raise ValueError(
+            f"the {len(records)} run records come from {len(commits)} commit state(s) "
+            f"({', '.join(commits)}){'; dirty or unknown: ' + ', '.join(dirty) if dirty else ''}"
+            ": tables are written from one clean commit only. Re-run the batch at one clean "
+            "commit into a fresh results folder, or pass allow_mixed=True (ftcl reproduce "
+            "--allow-mixed) to write them anyway")
+
+
+def _per_seed(records: Sequence[RunRecord], method: str, dataset: str) -> dict[int, float]:
+    return {r.seed: r.average_percent for r in records
+            if r.method == method and r.dataset == dataset}
+
+
+def build_table(key: str, records: Sequence[RunRecord]) -> pd.DataFrame:
+    """Table ``key`` (``"table1"`` ... ``"table5"``): measured rows, paired deltas, paper rows.
+
+    Columns: ``row`` (``"measured"`` or ``"reference"``), ``method`` (the ``METHODS`` key; empty
+    for a paper row no configuration reproduces), ``label``, ``source`` (where the numbers come
+    from), ``n_seeds``, ``seeds``, then for each tIoU threshold and for the average
+    ``<name> (%)`` (mean over seeds, or the published value) followed by ``<name> std``,
+    ``<name> min``, ``<name> max`` (NaN for reference rows); then the paired comparison of the
+    average with the row's baseline (:func:`ftcl.stats.paired_difference`, paired t, 95 %):
+    ``baseline``, ``delta``, ``delta low``, ``delta high``, ``delta n``, ``paper delta``
+    (absolute, from the paper's own table), ``excludes 0``, ``verdict``
+    (:func:`ftcl.stats.verdict`) and ``beyond paper``. Metadata (title, caption, thresholds,
+    provenance, the comparisons with their per-seed differences) is in ``DataFrame.attrs``.
     """
     if key not in TABLES:
         raise ValueError(f"unknown table {key!r}; choose one of {sorted(TABLES)}")
     spec = TABLES[key]
-    mine = [r for r in records if r.family == spec.family and r.method in spec.methods]
+    layout = table_rows(key)
+    methods = [m for m, _, _ in layout]
+    mine = [r for r in records if r.family == spec.family and r.method in methods]
     if mine:
         thresholds, average_range = mine[0].tiou_thresholds, mine[0].average_range
         for r in mine[1:]:
@@ -324,54 +418,83 @@ def build_table(key: str, records: Sequence[RunRecord]) -> pd.DataFrame:
     else:
         thresholds, average_range = _family_thresholds(spec.family)
     names = value_columns(thresholds, average_range)
-    stats = aggregate(mine)
+    stats_frame = aggregate(mine)
+    datasets = sorted({r.dataset for r in mine}) or [FAMILY_SYNTHETIC[spec.family]]
     rows: list[dict[str, Any]] = []
-    for method in spec.methods:
-        measured = stats[stats["method"] == method]
+    comparisons: list[dict[str, Any]] = []
+    for method, baseline, beyond in layout:
+        label = row_label(key, method) + (f" ({BEYOND_PAPER})" if beyond else "")
+        measured = stats_frame[stats_frame["method"] == method]
         if measured.empty:  # keep the paper's row order visible: an empty measured row
-            rows.append({"row": "measured", "method": method, "label": spec.label(method),
-                         "source": "measured: no run record", "n_seeds": 0, "seeds": ""})
+            rows.append({"row": "measured", "method": method, "label": label,
+                         "source": "measured: no run record", "n_seeds": 0, "seeds": "",
+                         "baseline": baseline or "", "beyond paper": beyond})
         for (dataset, profile), block in measured.groupby(["dataset", "profile"], sort=True):
             n = int(block["n_seeds"].iloc[0])
             data = f"{DATA_NAMES.get(dataset, dataset)} ({profile})"
             row: dict[str, Any] = {
-                "row": "measured", "method": method, "label": spec.label(method),
+                "row": "measured", "method": method, "label": label,
                 "source": f"measured, {data}, {n} seed{'s' if n != 1 else ''}",
-                "n_seeds": n, "seeds": block["seeds"].iloc[0]}
+                "n_seeds": n, "seeds": block["seeds"].iloc[0], "baseline": baseline or "",
+                "beyond paper": beyond}
             metric_rows = list(block[block["metric"].str.startswith("mAP@")].itertuples())
             metric_rows.append(next(block[block["metric"] == "avg"].itertuples()))
             for name, m in zip(names, metric_rows, strict=True):
                 stem = name.removesuffix(" (%)")
                 row.update({name: m.mean, f"{stem} std": m.std, f"{stem} min": m.min,
                             f"{stem} max": m.max})
+            if baseline is not None:
+                diff = stats.paired_difference(_per_seed(mine, method, dataset),
+                                               _per_seed(mine, baseline, dataset))
+                paper = (None if beyond else
+                         paper_results.paper_delta(key, method, baseline, tuple(average_range)))
+                word = stats.verdict(diff, paper) if not beyond else (
+                    "resolved" if diff.excludes_zero else "unresolved")
+                row.update({"delta": diff.mean, "delta low": diff.low, "delta high": diff.high,
+                            "delta n": diff.n, "paper delta": paper, "excludes 0":
+                            diff.excludes_zero, "verdict": word})
+                comparisons.append({
+                    "method": method, "label": label, "baseline": baseline,
+                    "baseline_label": row_label(key, baseline), "dataset": dataset,
+                    "seeds": list(diff.seeds), "differences": list(diff.differences),
+                    "mean": diff.mean, "sd": diff.sd, "low": diff.low, "high": diff.high,
+                    "half_width": diff.half_width, "n": diff.n, "paper_delta": paper,
+                    "excludes_zero": diff.excludes_zero, "verdict": word,
+                    "beyond_paper": beyond, "interval": f"{diff.method}, "
+                    f"{round(100 * diff.level)} %"})
             rows.append(row)
         for ref in paper_results.reference_rows(key, method):
-            row = {"row": "reference", "method": method, "label": spec.label(method),
-                   "source": ref.label, "n_seeds": math.nan, "seeds": ""}
-            published = {round(t, 4): v for t, v in ref.map.items()}
-            for name, t in zip(names, thresholds, strict=False):
-                row[name] = published.get(round(t, 4), math.nan)
-            if ref.average is not None and np.allclose(ref.average_range, average_range):
-                row[names[-1]] = ref.average
-            rows.append(row)
+            rows.append(_reference_row(ref, row_label(key, method), names, thresholds,
+                                       average_range))
+    for ref in paper_results.reference_rows(key):
+        if ref.method is None:  # the paper's other rows (other methods, not trained here)
+            rows.append(_reference_row(ref, ref.name, names, thresholds, average_range))
     stat_columns = [f"{n.removesuffix(' (%)')} {s}" for n in names for s in ("std", "min", "max")]
     ordered = ["row", "method", "label", "source", "n_seeds", "seeds"]
     for n in names:
         stem = n.removesuffix(" (%)")
         ordered += [n, f"{stem} std", f"{stem} min", f"{stem} max"]
+    ordered += DELTA_COLUMNS
     table = pd.DataFrame(rows, columns=ordered)
-    for c in names + stat_columns:
+    for c in names + stat_columns + ["n_seeds", "delta", "delta low", "delta high", "delta n",
+                                     "paper delta"]:
         table[c] = table[c].astype(float)
-    table["n_seeds"] = table["n_seeds"].astype(float)
+    table["method"] = table["method"].fillna("")
+    for c in ("baseline", "verdict"):
+        table[c] = table[c].fillna("")
     prov = _provenance(mine)
-    refs = paper_results.reference_rows(key)
+    half = [c["half_width"] for c in comparisons if math.isfinite(c["half_width"])]
     table.attrs.update({
         "key": key, "number": spec.number, "title": spec.title, "family": spec.family,
+        "data_title": "; ".join(DATA_TITLES.get(d, d) for d in datasets),
         "thresholds": list(thresholds), "average_range": list(average_range),
-        "value_columns": names, "provenance": prov,
-        "references": [{"method": r.method, "label": r.label, "url": r.url,
-                        "location": r.location, "note": r.note} for r in refs],
-        "missing_references": [list(m) for m in paper_results.missing_rows(key)],
+        "value_columns": names, "provenance": prov, "comparisons": comparisons,
+        "resolution": {"median": float(np.median(half)) if half else math.nan,
+                       "max": float(max(half)) if half else math.nan,
+                       "min": float(min(half)) if half else math.nan},
+        "references": [{"method": r.method, "name": r.name, "label": r.label,
+                        "url": paper_results.FTCL_PAPER_URL, "location": r.location}
+                       for r in paper_results.reference_rows(key)],
         "measured_data": sorted({f"{DATA_NAMES.get(r.dataset, r.dataset)} ({r.profile})"
                                  for r in mine}),
     })
@@ -379,8 +502,26 @@ def build_table(key: str, records: Sequence[RunRecord]) -> pd.DataFrame:
     return table
 
 
+DELTA_COLUMNS = ["baseline", "delta", "delta low", "delta high", "delta n", "paper delta",
+                 "excludes 0", "verdict", "beyond paper"]
+
+
+def _reference_row(ref, label: str, names: list[str], thresholds, average_range
+                   ) -> dict[str, Any]:
+    row: dict[str, Any] = {"row": "reference", "method": ref.method or "", "label": label,
+                           "source": ref.label, "n_seeds": math.nan, "seeds": ""}
+    published = {round(t, 4): v for t, v in ref.map.items()}
+    for name, t in zip(names, thresholds, strict=False):
+        row[name] = published.get(round(t, 4), math.nan)
+    average = ref.average(*average_range)
+    if average is not None:
+        row[names[-1]] = average
+    return row
+
+
 def caption(table: pd.DataFrame) -> str:
-    """The caption of a table from :func:`build_table`: data, unit, thresholds, provenance."""
+    """The caption of a table from :func:`build_table`: data, unit, thresholds, the paired
+    comparison and its resolution, the device and the provenance."""
     a = table.attrs
     thresholds = a["thresholds"]
     lo, hi = a["average_range"]
@@ -391,26 +532,42 @@ def caption(table: pd.DataFrame) -> str:
     else:
         grid = ", ".join(threshold_label(t) for t in thresholds)
     p = a["provenance"]
-    parts = [f"Table {a['number']} (reproduced): {a['title']}. Detection mAP in % at tIoU "
-             f"thresholds {grid}; AVG is the mean over tIoU {lo:g}-{hi:g} (the paper's range)."]
+    parts = [f"Table {a['number']} (reproduced) on {a['data_title']}: {a['title']}. Detection "
+             f"mAP in % at tIoU thresholds {grid}; AVG is the mean over tIoU {lo:g}-{hi:g} "
+             "(the paper's range)."]
     if p["runs"]:
+        res = a["resolution"]
+        n_seeds = sorted({c["n"] for c in a["comparisons"]})
         parts.append(
             f"Measured rows: {', '.join(a['measured_data'])}; mean ± sample standard deviation "
             f"over seeds (min-max of AVG in brackets), test split; model selection: "
             f"{'; '.join(p['selection_rules']) or 'not recorded'}.")
+        if a["comparisons"]:
+            parts.append(
+                f"Δ: mean paired difference of AVG to the row's baseline over the same seeds "
+                f"(same data, stage 1 and batches per seed), with its 95 % paired t interval "
+                f"({', '.join(map(str, n_seeds))} seeds). Resolution of this table (interval "
+                f"half-width): {res['median']:.2f} points median, {res['min']:.2f}-"
+                f"{res['max']:.2f} over its comparisons; a difference smaller than that cannot "
+                "be told from 0. 'paper Δ' is the absolute difference of the paper's own "
+                "numbers; 'supported' / 'contradicted': the interval excludes 0 on the paper's "
+                "/ the other side; 'unresolved': it contains 0.")
+        devices = ", ".join(p["devices"])
+        parts.append(f"Device: {devices}" + (
+            " (numbers from different devices are not comparable run by run)."
+            if len(p["devices"]) > 1 else "."))
+        mixed = len(p["git_commits"]) > 1 or any(c.endswith("+dirty") for c in p["git_commits"])
         parts.append(
             f"Provenance: {p['runs']} run record{'s' if p['runs'] != 1 else ''}; "
-            f"ftcl {', '.join(p['ftcl_versions'])}; git commit {', '.join(p['git_commits'])}; "
-            f"torch {', '.join(p['torch_versions'])}; "
-            f"device {', '.join(p['devices'])}.")
+            f"ftcl {', '.join(p['ftcl_versions'])}; git commit {', '.join(p['git_commits'])}"
+            + (" (MIXED commit states: not a single-commit regeneration)" if mixed else "")
+            + f"; torch {', '.join(p['torch_versions'])}.")
     else:
         parts.append("No measured runs were found for this table.")
-    parts.append("Reference rows: published single runs on the real I3D features, labelled with "
-                 "their source; they are not measured by this package.")
-    if a["missing_references"]:
-        rows = ", ".join(m[2] for m in a["missing_references"])
-        parts.append(f"Not shown: the FTCL paper's own rows ({rows}), which could not be read "
-                     "from the sources available (see ftcl.paper_results).")
+    parts.append("Paper rows: the FTCL paper's Table "
+                 f"{a['number']} (every row), labelled 'paper (real ... I3D features), single "
+                 "run'; they are not measured by this package and not comparable in value with "
+                 "rows measured on synthetic data.")
     return " ".join(parts)
 
 
@@ -418,8 +575,14 @@ def _fmt(x: float, digits: int = 1) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
+def _signed(x: float, digits: int = 2) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:+.{digits}f}"
+
+
 def display_frame(table: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
-    """The table as strings: ``mean ± std`` per threshold, ``mean ± std [min-max]`` for AVG."""
+    """The table as strings: ``mean ± std`` per threshold, ``mean ± std [min-max]`` for AVG, then
+    ``Δ vs`` (baseline), ``Δ AVG [95 % CI]``, ``paper Δ``, ``interval excludes 0`` and
+    ``verdict``."""
     names = table.attrs["value_columns"]
     out = pd.DataFrame({"Method": table["label"], "Numbers from": table["source"]})
     for i, name in enumerate(names):
@@ -433,39 +596,114 @@ def display_frame(table: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
                 cell += f" [{_fmt(r[f'{stem} min'], digits)}-{_fmt(r[f'{stem} max'], digits)}]"
             cells.append(cell)
         out[stem.removeprefix("mAP@")] = cells
+    key = table.attrs["key"]
+    vs, delta, paper, excl, word = [], [], [], [], []
+    for _, r in table.iterrows():
+        has = r["row"] == "measured" and r["baseline"] and not math.isnan(r["delta"])
+        vs.append(row_label(key, r["baseline"]) if r["row"] == "measured" and r["baseline"]
+                  else "")
+        delta.append(f"{_signed(r['delta'])} [{_signed(r['delta low'])}, "
+                     f"{_signed(r['delta high'])}]" if has else "")
+        paper.append(_signed(r["paper delta"], 1) if r["row"] == "measured"
+                     and not math.isnan(r["paper delta"]) else "")
+        excl.append(("yes" if r["excludes 0"] else "no") if has else "")
+        word.append(r["verdict"] if has else "")
+    out["Δ vs"] = vs
+    out["Δ AVG [95 % CI]"] = delta
+    out["paper Δ"] = paper
+    out["CI excludes 0"] = excl
+    out["verdict"] = word
     return out
 
 
 def to_markdown(table: pd.DataFrame, digits: int = 1) -> str:
-    """The table as Markdown: a title line, the formatted table, the caption and the sources."""
+    """The table as Markdown: a title line, the formatted table, the caption, the verdicts."""
     frame = display_frame(table, digits)
     a = table.attrs
-    lines = [f"**Table {a['number']}: {a['title']}** (mAP in %)", ""]
+    lines = [f"**Table {a['number']}: {a['data_title']}: {a['title']}** (mAP in %)", ""]
     header = list(frame.columns)
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|")
     for _, r in frame.iterrows():
         lines.append("| " + " | ".join(str(v).replace("|", "/") for v in r) + " |")
-    lines += ["", a["caption"]]
-    if a["references"]:
-        lines += ["", "Sources of the reference rows:"]
-        lines += [f"- {r['label']}: {r['url']} ({r['location']}). {r['note']}".rstrip()
-                  for r in a["references"]]
+    lines += ["", a["caption"], "", claims_paragraph(table)]
+    lines += ["", f"Paper rows: {paper_results.FTCL_PAPER}, {paper_results.FTCL_PAPER_URL}, "
+              f"Table {a['number']} (transcribed in ftcl/data/paper_tables/)."]
     return "\n".join(lines) + "\n"
 
 
+def claims_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """One line per comparison of ``table``: the paper's claim and what the interval says."""
+    a = table.attrs
+    return pd.DataFrame([
+        {"table": a["number"], "comparison": f"{c['label']} − {c['baseline_label']}",
+         "paper Δ": c["paper_delta"], "Δ": c["mean"], "95 % CI low": c["low"],
+         "95 % CI high": c["high"], "seeds": c["n"], "verdict": c["verdict"],
+         "beyond paper": c["beyond_paper"]}
+        for c in a["comparisons"]],
+        columns=["table", "comparison", "paper Δ", "Δ", "95 % CI low", "95 % CI high", "seeds",
+                 "verdict", "beyond paper"])
+
+
+def claims_paragraph(table: pd.DataFrame) -> str:
+    """A paragraph, generated from the computed intervals, on which of the paper's claims in
+    this table the reproduction supports, contradicts or cannot resolve."""
+    a = table.attrs
+    comps = a["comparisons"]
+    if not comps:
+        return (f"No paired comparison could be computed for Table {a['number']} (no run "
+                "records): the reproduction says nothing about its claims yet.")
+
+    def item(c: dict) -> str:
+        paper = ("" if c["paper_delta"] is None
+                 else f"paper {c['paper_delta']:+.1f}, ")
+        interval = (f"[{c['low']:+.2f}, {c['high']:+.2f}]" if math.isfinite(c["low"])
+                    else "no interval (fewer than 2 seeds)")
+        return (f"{c['label']} − {c['baseline_label']} ({paper}here {c['mean']:+.2f}, "
+                f"95 % CI {interval}, {c['n']} seeds)")
+
+    groups: dict[str, list[str]] = {}
+    for c in comps:
+        groups.setdefault("beyond" if c["beyond_paper"] else c["verdict"], []).append(item(c))
+    sentences = [f"On {a['data_title']}, with 95 % paired t intervals over seeds:"]
+    wording = {
+        "supported": "Supported in direction (the interval excludes 0 on the paper's side)",
+        "contradicted": "Contradicted (the interval excludes 0 on the other side)",
+        "unresolved": "Unresolved (the interval contains 0)",
+        "no paper claim": "No paper number to compare",
+        "beyond": "Beyond the paper (controls, compared with FTCL)",
+    }
+    for word in ("supported", "contradicted", "unresolved", "no paper claim", "beyond"):
+        if word in groups:
+            sentences.append(f"{wording[word]}: {'; '.join(groups[word])}.")
+    res = a["resolution"]
+    if math.isfinite(res["median"]):
+        sentences.append(f"This table resolves differences of about {res['median']:.2f} points "
+                         "(median interval half-width); the paper's effects in this table are "
+                         + ", ".join(f"{c['paper_delta']:+.1f}" for c in comps
+                                     if c["paper_delta"] is not None) + " points."
+                         if any(c["paper_delta"] is not None for c in comps) else
+                         f"This table resolves differences of about {res['median']:.2f} points.")
+    sentences.append("Only the direction is judged: the measured data are synthetic, so the "
+                     "size of an effect is not comparable with the paper's.")
+    return " ".join(sentences)
+
+
 def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> list[Path]:
-    """Write each table as ``<key>.csv`` (numbers) and ``<key>.md`` (with caption), atomically."""
+    """Write each table as ``<key>.csv`` (numbers) and ``<key>.md`` (with caption), atomically,
+    and ``claims.csv``: every comparison of every table with its verdict."""
     out_dir = Path(out_dir)
     written = []
     for key, table in tables.items():
         written.append(atomic_write_text(out_dir / f"{key}.csv", table.to_csv(index=False)))
         written.append(atomic_write_text(out_dir / f"{key}.md", to_markdown(table)))
+    claims = pd.concat([claims_frame(t) for t in tables.values()], ignore_index=True)
+    written.append(atomic_write_text(out_dir / "claims.csv", claims.to_csv(index=False)))
     return written
 
 
 def build_tables(results_dir: str | Path = "results", profile: str = "quick",
-                 write: bool = True) -> dict[str, pd.DataFrame]:
+                 write: bool = True, allow_mixed: bool = False) -> dict[str, pd.DataFrame]:
     """Build Tables 1-5 from ``<results_dir>/<profile>/runs/*.json``.
 
     Parameters
@@ -476,6 +714,9 @@ def build_tables(results_dir: str | Path = "results", profile: str = "quick",
         ``quick`` or ``full``: which sub-folder to read.
     write : bool
         Also write ``<results_dir>/<profile>/tables/table{1..5}.csv`` and ``.md`` (atomic).
+    allow_mixed : bool
+        Writing refuses records from more than one commit or from a dirty tree
+        (:func:`check_single_commit`) unless this is True.
 
     Returns
     -------
@@ -484,6 +725,8 @@ def build_tables(results_dir: str | Path = "results", profile: str = "quick",
         run record holds only its reference rows, and its caption says so.
     """
     records = load_records(find_run_files(results_dir, profile))
+    if write:
+        check_single_commit(records, allow_mixed)
     tables = {key: build_table(key, records) for key in TABLES}
     if write:
         write_tables(tables, Path(results_dir) / profile / "tables")
@@ -503,25 +746,27 @@ def resolve_results_dir(results_dir: str | Path | None = None) -> Path:
 
 
 def method_overview(key: str) -> pd.DataFrame:
-    """The configurations behind a table's rows: ``METHODS`` key, label, description, overrides."""
+    """The configurations behind a table's rows: ``METHODS`` key, label, baseline, description,
+    overrides."""
     from .config import METHODS
 
-    spec = TABLES[key]
     return pd.DataFrame([
-        {"method": m, "row": spec.label(m), "description": METHODS[m].description,
+        {"method": m, "row": row_label(key, m), "compared with": base or "",
+         "beyond the paper": beyond, "description": METHODS[m].description,
          "overrides": ", ".join(f"{k}={v}" for k, v in METHODS[m].overrides.items())}
-        for m in spec.methods])
+        for m, base, beyond in table_rows(key)])
 
 
 def seed_frame(key: str, records: Sequence[RunRecord]) -> pd.DataFrame:
     """One line per run of table ``key``: data, method, seed, AVG and classification mAP (%),
     device, git commit and the record file."""
     spec = TABLES[key]
-    runs = sorted((r for r in records if r.family == spec.family and r.method in spec.methods),
-                  key=lambda r: (spec.methods.index(r.method), r.dataset, r.seed))
+    methods = [m for m, _, _ in table_rows(key)]
+    runs = sorted((r for r in records if r.family == spec.family and r.method in methods),
+                  key=lambda r: (methods.index(r.method), r.dataset, r.seed))
     lo, hi = _family_thresholds(spec.family)[1]
     return pd.DataFrame([
-        {"row": spec.label(r.method), "data": f"{DATA_NAMES.get(r.dataset, r.dataset)} "
+        {"row": row_label(key, r.method), "data": f"{DATA_NAMES.get(r.dataset, r.dataset)} "
          f"({r.profile})", "seed": r.seed, f"AVG {lo:g}-{hi:g} (%)": r.average_percent,
          "classification mAP (%)": r.classification_percent, "device": r.device,
          "git commit": r.provenance.get("git_commit", ""), "record": r.path.name}
@@ -551,7 +796,7 @@ def tiou_figure(table: pd.DataFrame):
     colour = {m: palette[i % len(palette)] for i, m in enumerate(dict.fromkeys(table["method"]))}
     for _, r in table.iterrows():
         y = [r[n] for n in names]
-        if all(math.isnan(v) for v in y):
+        if not r["method"] or all(math.isnan(v) for v in y):  # paper rows not trained here
             continue
         measured = r["row"] == "measured"
         std = [r[f"{n.removesuffix(' (%)')} std"] for n in names]
