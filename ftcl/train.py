@@ -503,8 +503,17 @@ class Trainer:
                 st.best_score, st.best_iteration = score, st.iteration
                 atomic_torch_save(self.run_dir / "best.pt", self._checkpoint(
                     "model", iteration=st.iteration, holdout_average_map=score))
-        st.history.append(entry)
         st.elapsed["selection"] += time.perf_counter() - t0
+        if self.data.holdout_ids:
+            # Recorded only, never used for selection: what the release's test-set selection
+            # would have picked (ftcl.selection measures that protocol).
+            t1 = time.perf_counter()
+            metrics, _ = evaluate(self.model, self.data.test, self.data.spec,
+                                  batch_size=self.cfg.train.eval_batch_size)
+            entry["test"] = {k: metrics[k] for k in ("map", "average_map")}
+            st.elapsed["test_history"] = (st.elapsed.get("test_history", 0.0)
+                                          + time.perf_counter() - t1)
+        st.history.append(entry)
 
     def _run_stage(self, stage: int, iterations: int, stop_at: int | None, progress: bool,
                    offset: int) -> bool:
