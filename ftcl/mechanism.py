@@ -373,6 +373,110 @@ def summary(records: Sequence[dict], methods: Sequence[str] = DEFAULT_METHODS):
     return out[out["n"] > 0].reset_index(drop=True)
 
 
-__all__ = ["DEFAULT_METHODS", "FORMAT", "MEASURES", "analyse_run", "completeness", "destination",
-           "frame", "load_records", "measure_model", "phase_agreement", "proposal_purity",
-           "same_phase", "summary", "write_record"]
+LABELS = {
+    "lcs_same_phase": "LCS matches with the same planted phase",
+    "lcs_chance": "chance rate (LCS grids)",
+    "lcs_matches": "LCS matches per pair",
+    "fsd_same_phase": "FSD alignment mass on the same planted phase",
+    "fsd_chance": "chance rate (FSD grids)",
+    "action_purity": "action share of the FSD action proposal",
+    "background_proposal_action_share": "action share of the FSD background proposal",
+    "action_share": "action share of the video",
+    "completeness": "share of an instance's phases the CAS covers",
+}
+
+
+def _interval(row) -> str:
+    if not math.isfinite(row["low"]):
+        return f"{row['mean']:+.3f} (no interval: {int(row['n'])} seed)"
+    return f"{row['mean']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]"
+
+
+def findings_paragraph(table, methods: Sequence[str] = DEFAULT_METHODS) -> str:
+    """A paragraph generated from :func:`summary` (no typed numbers): for each data set, whether
+    FTCL's alignment pairs the same phases more often than chance and than ACM-Net, whether its
+    proposals are purer, and whether its CAS covers more of each instance."""
+    if table.empty:
+        return ("No mechanism records yet: run `python -m ftcl reproduce` (the training notebook "
+                "measures every ACM-Net and FTCL run on synthetic data right after training).")
+    base, ftcl = methods[0], methods[1]
+    out = []
+
+    def pick(dataset, comparison, measure):
+        sel = table[(table.dataset == dataset) & (table.comparison == comparison)
+                    & (table.measure == measure)]
+        return None if sel.empty else sel.iloc[0]
+
+    def word(row) -> str:
+        if row is None or not math.isfinite(row["low"]):
+            return "cannot be resolved"
+        if not row["excludes 0"]:
+            return "is not distinguishable from 0"
+        return "is above 0" if row["mean"] > 0 else "is below 0"
+
+    for dataset in sorted(table.dataset.unique()):
+        parts = [f"On {dataset} (95 % paired t intervals over seeds):"]
+        for kind, what in (("lcs", "LCS matches"), ("fsd", "FSD alignment mass")):
+            r = pick(dataset, f"{ftcl} (final): same phase - chance", kind)
+            if r is not None:
+                parts.append(f"for FTCL the share of {what} on the same planted phase minus its "
+                             f"chance rate is {_interval(r)}, which {word(r)};")
+            r = pick(dataset, f"{ftcl} - {base} (final)", f"{kind}_same_phase")
+            if r is not None:
+                parts.append(f"FTCL minus ACM-Net on that share: {_interval(r)}, which "
+                             f"{word(r)};")
+        for measure in ("action_purity", "background_proposal_action_share", "completeness"):
+            r = pick(dataset, f"{ftcl} - {base} (final)", measure)
+            if r is not None:
+                parts.append(f"{LABELS[measure]}, FTCL minus ACM-Net: {_interval(r)}, which "
+                             f"{word(r)};")
+        r = pick(dataset, f"{ftcl}: final - stage 1", "completeness")
+        if r is not None:
+            parts.append(f"completeness after FTCL training minus before (stage 1): "
+                         f"{_interval(r)}, which {word(r)}.")
+        out.append(" ".join(parts))
+    return " ".join(out)
+
+
+def figure(records: Sequence[dict], measures: Sequence[str] = (
+        "lcs_same_phase", "fsd_same_phase", "action_purity", "completeness")):
+    """Per-seed values of ``measures`` for each method and model (stage 1, final), with the
+    chance rate of the phase-agreement measures as a grey line (seaborn; static)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    long = frame(records)
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, axes = plt.subplots(1, len(measures), figsize=(3.2 * len(measures), 3.6), sharey=False)
+    axes = np.atleast_1d(axes)
+    for ax, measure in zip(axes, measures, strict=True):
+        sel = long[long.measure == measure].copy()
+        if sel.empty:
+            ax.text(0.5, 0.5, "no records", ha="center", va="center", transform=ax.transAxes)
+        else:
+            sel["run"] = sel["method"] + " / " + sel["model"]
+            order = [f"{m} / {k}" for m in DEFAULT_METHODS for k in ("stage1", "final")
+                     if f"{m} / {k}" in set(sel["run"])]
+            sns.pointplot(data=sel, x="run", y="value", order=order, ax=ax, errorbar=("ci", 95),
+                          color="black", linestyle="none", markers="o", capsize=0.2)
+            sns.stripplot(data=sel, x="run", y="value", order=order, ax=ax, alpha=0.45,
+                          color="#0072B2", jitter=0.15)
+            chance = {"lcs_same_phase": "lcs_chance", "fsd_same_phase": "fsd_chance",
+                      "action_purity": "action_share"}.get(measure)
+            if chance is not None:
+                level = long[long.measure == chance]["value"].mean()
+                if math.isfinite(level):
+                    ax.axhline(level, color="grey", ls="--", lw=1)
+            ax.tick_params(axis="x", rotation=30)
+        ax.set_title(LABELS[measure], fontsize="small", wrap=True)
+        ax.set_xlabel("")
+        ax.set_ylabel("share")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+__all__ = ["DEFAULT_METHODS", "FORMAT", "LABELS", "MEASURES", "analyse_run", "completeness",
+           "destination", "figure", "findings_paragraph", "frame", "load_records",
+           "measure_model", "phase_agreement", "proposal_purity", "same_phase", "summary",
+           "write_record"]

@@ -1,27 +1,36 @@
-"""Tables 1-5 of the paper, rebuilt from run records, next to the published numbers.
+"""Tables 1-5 of the paper, rebuilt from run records, with paired differences and the paper's rows.
 
 The batch (:mod:`ftcl.reproduce`) writes one run record per training run to
 ``<results_dir>/<profile>/runs/<run_id>.json`` (the dict :func:`ftcl.train.train` returns) and then
 calls :func:`build_tables`, which
 
 1. reads and validates every record (:func:`load_record`: a corrupt file or a missing field raises
-   an error naming the file);
+   an error naming the file); writing refuses records of several commits or of a dirty tree
+   (:func:`check_single_commit`) unless ``allow_mixed=True``;
 2. aggregates the records of each (dataset, method) over seeds (:func:`aggregate`): mean, sample
    standard deviation, min and max of the detection mAP at each tIoU threshold and of its average
    over the paper's range, all in % (the average is recomputed from the per-threshold mAP over
    :attr:`ftcl.data.DatasetSpec.map_average_range`: 0.1-0.7 on THUMOS14-like data, 0.5-0.95 on
    ActivityNet-like data);
-3. lays out each table (:data:`TABLES`): our measured rows next to the published reference rows of
-   :mod:`ftcl.paper_results`, each labelled with where its numbers come from;
-4. writes ``<results_dir>/<profile>/tables/table{1..5}.csv`` and ``.md`` atomically; the Markdown
-   carries a caption naming the data, the unit, the thresholds and the provenance (git commits,
-   package versions, number of runs, devices).
+3. compares each row with its baseline (:attr:`TableSpec.baselines`; controls "beyond the paper"
+   with FTCL) **paired by seed**: the mean difference of the average mAP with its 95 % paired t
+   interval (:mod:`ftcl.stats`), beside the paper's own difference (absolute points, from
+   :mod:`ftcl.paper_results`) and a verdict that is *supported* / *contradicted* only when the
+   interval excludes 0, *unresolved* otherwise;
+4. lays out each table (:data:`TABLES`, :func:`table_rows`): measured rows, every row of the
+   paper's table labelled "paper (real ... I3D features), single run";
+5. writes ``<results_dir>/<profile>/tables/table{1..5}.csv`` and ``.md`` and ``claims.csv``
+   atomically; the Markdown carries a caption naming the data, the unit, the thresholds, the
+   table's resolution (interval half-width), the device and the provenance, and a paragraph
+   generated from the intervals (:func:`claims_paragraph`).
 
-:func:`tiou_figure` draws mAP against tIoU for every row of a table (plotly).
+:func:`delta_figure` draws the per-seed paired differences with their interval and the paper's
+delta (seaborn, static); :func:`tiou_figure` draws mAP against tIoU (plotly).
 
 The paper reports single runs on the real I3D features; our measured rows are means over seeds on
-the data named in the row (by default the synthetic SynTHUMOS14 / SynANet benchmarks), so the two
-are compared in shape (which variant wins, how mAP falls with tIoU), not in absolute value.
+the data named in the title (by default the synthetic SynTHUMOS14 / SynANet benchmarks), so the
+two are compared in direction (does a row beat its baseline, with an interval that excludes 0),
+not in absolute value.
 """
 
 from __future__ import annotations
@@ -814,11 +823,74 @@ def tiou_figure(table: pd.DataFrame):
     return fig
 
 
-__all__ = ["DATA_NAMES", "REQUIRED_FIELDS", "RunRecord", "TABLES", "TableSpec", "aggregate",
-           "build_table", "build_tables", "caption", "display_frame", "find_run_files",
-           "load_record", "load_records", "method_overview", "resolve_results_dir",
-           "seed_frame", "threshold_label", "tiou_figure", "to_markdown", "value_columns",
-           "write_tables"]
+def delta_figure(table: pd.DataFrame):
+    """Per-seed paired differences of the average mAP to each row's baseline (seaborn).
+
+    One line per comparison: the seeds' differences as dots, their mean with the 95 % paired t
+    interval as a bar, the paper's delta (absolute, from its own table) as a red diamond, and 0
+    as a dashed line. Returns a :class:`matplotlib.figure.Figure` (static; the book embeds it as
+    a PNG).
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    a = table.attrs
+    comps = a["comparisons"]
+    names = [f"{c['label']} − {c['baseline_label']}" for c in comps]
+    points = pd.DataFrame(
+        [{"comparison": n, "Δ AVG (points)": d, "seed": s}
+         for n, c in zip(names, comps, strict=True)
+         for s, d in zip(c["seeds"], c["differences"], strict=True)],
+        columns=["comparison", "Δ AVG (points)", "seed"])
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, ax = plt.subplots(figsize=(8.5, 0.7 * max(len(comps), 1) + 2.0))
+    if comps:
+        sns.stripplot(data=points, x="Δ AVG (points)", y="comparison", order=names, ax=ax,
+                      color="#0072B2", alpha=0.55, size=6, jitter=0.12, zorder=1)
+        for i, c in enumerate(comps):
+            if math.isfinite(c["low"]):
+                ax.errorbar(c["mean"], i, xerr=[[c["mean"] - c["low"]], [c["high"] - c["mean"]]],
+                            fmt="o", color="black", capsize=5, lw=2, ms=7, zorder=3,
+                            label="mean, 95 % paired t interval" if i == 0 else None)
+            else:
+                ax.plot(c["mean"], i, "o", color="black", zorder=3)
+            if c["paper_delta"] is not None:
+                ax.plot(c["paper_delta"], i, "D", color="#D55E00", ms=8, zorder=4,
+                        label="paper Δ (real I3D features, single run)"
+                        if not any(x["paper_delta"] is not None for x in comps[:i]) else None)
+        ax.axvline(0.0, color="grey", ls="--", lw=1, zorder=0)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize="small",
+                  frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no run records: nothing to compare", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_yticks([])
+    n = sorted({c["n"] for c in comps})
+    ax.set_title(f"Table {a['number']}: paired differences by seed on "
+                 f"{a['data_title'].split(':')[0]} ({', '.join(map(str, n)) or 0} seeds)",
+                 fontsize="medium", pad=26)
+    ax.set_ylabel("")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def figure_png(fig, dpi: int = 110) -> bytes:
+    """A matplotlib figure as PNG bytes (for a static image in the book:
+    ``IPython.display.Image(figure_png(fig))``)."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+__all__ = ["DATA_NAMES", "DATA_TITLES", "REQUIRED_FIELDS", "RunRecord", "TABLES", "TableSpec",
+           "aggregate", "build_table", "build_tables", "caption", "check_single_commit",
+           "claims_frame", "claims_paragraph", "delta_figure", "display_frame", "figure_png",
+           "find_run_files", "load_record", "load_records", "load_table", "method_overview",
+           "resolve_results_dir", "row_label", "seed_frame", "table_rows", "threshold_label",
+           "tiou_figure", "to_markdown", "value_columns", "write_tables"]
 
 
 def load_table(key: str, results_dir: str | Path | None = None, profile: str = "quick"
