@@ -504,9 +504,10 @@ class Trainer:
                 atomic_torch_save(self.run_dir / "best.pt", self._checkpoint(
                     "model", iteration=st.iteration, holdout_average_map=score))
         st.elapsed["selection"] += time.perf_counter() - t0
-        if self.data.holdout_ids:
+        if self.data.holdout_ids and st.iteration < self.cfg.train.iterations:
             # Recorded only, never used for selection: what the release's test-set selection
-            # would have picked (ftcl.selection measures that protocol).
+            # would have picked (ftcl.protocol measures that protocol). The last point's test
+            # score is the final record's "last" evaluation, filled in there.
             t1 = time.perf_counter()
             metrics, _ = evaluate(self.model, self.data.test, self.data.spec,
                                   batch_size=self.cfg.train.eval_batch_size)
@@ -621,6 +622,9 @@ class Trainer:
         last_metrics, last_props = evaluate(self.model, data.test, data.spec,
                                             batch_size=cfg.train.eval_batch_size)
         results = {"last": last_metrics}
+        if (st.history and st.history[-1].get("iteration") == cfg.train.iterations
+                and "holdout" in st.history[-1] and "test" not in st.history[-1]):
+            st.history[-1]["test"] = {k: last_metrics[k] for k in ("map", "average_map")}
         selected, props = "last", last_props
         if cfg.train.selection == "holdout" and st.best_iteration is not None:
             if st.best_iteration != cfg.train.iterations:
