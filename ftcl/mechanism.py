@@ -414,8 +414,10 @@ def findings_paragraph(table, methods: Sequence[str] = DEFAULT_METHODS) -> str:
             return "is not distinguishable from 0"
         return "is above 0" if row["mean"] > 0 else "is below 0"
 
+    from .tables import DATA_NAMES
+
     for dataset in sorted(table.dataset.unique()):
-        parts = [f"On {dataset} (95 % paired t intervals over seeds):"]
+        parts = [f"On {DATA_NAMES.get(dataset, dataset)} (95 % paired t intervals over seeds):"]
         for kind, what in (("lcs", "LCS matches"), ("fsd", "FSD alignment mass")):
             r = pick(dataset, f"{ftcl} (final): same phase - chance", kind)
             if r is not None:
@@ -440,41 +442,53 @@ def findings_paragraph(table, methods: Sequence[str] = DEFAULT_METHODS) -> str:
 
 def figure(records: Sequence[dict], measures: Sequence[str] = (
         "lcs_same_phase", "fsd_same_phase", "action_purity", "completeness")):
-    """Per-seed values of ``measures`` for each method and model (stage 1, final), with the
-    chance rate of the phase-agreement measures as a grey line (seaborn; static)."""
+    """Per-seed values of ``measures`` for each method and model (stage 1, final), one row of
+    panels per data set, with the mean and seaborn's bootstrap 95 % interval over seeds, and the
+    chance rate of the phase-agreement measures (the video's action share for the purity) as a
+    dashed grey line (seaborn; static)."""
+    import textwrap
+
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    from .tables import DATA_NAMES
+
     long = frame(records)
+    datasets = sorted(long.dataset.unique()) or ["(no records)"]
     sns.set_theme(style="whitegrid", context="notebook")
-    fig, axes = plt.subplots(1, len(measures), figsize=(3.2 * len(measures), 3.6), sharey=False)
-    axes = np.atleast_1d(axes)
-    for ax, measure in zip(axes, measures, strict=True):
-        sel = long[long.measure == measure].copy()
-        if sel.empty:
-            ax.text(0.5, 0.5, "no records", ha="center", va="center", transform=ax.transAxes)
-        else:
-            sel["run"] = sel["method"] + " / " + sel["model"]
-            order = [f"{m} / {k}" for m in DEFAULT_METHODS for k in ("stage1", "final")
-                     if f"{m} / {k}" in set(sel["run"])]
-            sns.pointplot(data=sel, x="run", y="value", order=order, ax=ax, errorbar=("ci", 95),
-                          color="black", linestyle="none", markers="o", capsize=0.2)
-            sns.stripplot(data=sel, x="run", y="value", order=order, ax=ax, alpha=0.45,
-                          color="#0072B2", jitter=0.15)
-            chance = {"lcs_same_phase": "lcs_chance", "fsd_same_phase": "fsd_chance",
-                      "action_purity": "action_share"}.get(measure)
-            if chance is not None:
-                level = long[long.measure == chance]["value"].mean()
-                if math.isfinite(level):
-                    ax.axhline(level, color="grey", ls="--", lw=1)
-            ax.tick_params(axis="x", rotation=30)
-        ax.set_title(LABELS[measure], fontsize="small", wrap=True)
-        ax.set_xlabel("")
-        ax.set_ylabel("share")
+    fig, axes = plt.subplots(len(datasets), len(measures), squeeze=False,
+                             figsize=(3.3 * len(measures), 3.9 * len(datasets)))
+    chance_of = {"lcs_same_phase": "lcs_chance", "fsd_same_phase": "fsd_chance",
+                 "action_purity": "action_share"}
+    for row, dataset in zip(axes, datasets, strict=True):
+        for ax, measure in zip(row, measures, strict=True):
+            sel = long[(long.measure == measure) & (long.dataset == dataset)].copy()
+            if sel.empty:
+                ax.text(0.5, 0.5, "no records", ha="center", va="center",
+                        transform=ax.transAxes)
+            else:
+                sel["run"] = sel["method"] + " / " + sel["model"]
+                order = [f"{m} / {k}" for m in DEFAULT_METHODS for k in ("stage1", "final")
+                         if f"{m} / {k}" in set(sel["run"])]
+                sns.stripplot(data=sel, x="run", y="value", order=order, ax=ax, alpha=0.45,
+                              color="#0072B2", jitter=0.15)
+                sns.pointplot(data=sel, x="run", y="value", order=order, ax=ax,
+                              errorbar=("ci", 95), color="black", linestyle="none",
+                              markers="o", capsize=0.2)
+                chance = chance_of.get(measure)
+                if chance is not None:
+                    level = long[(long.measure == chance) & (long.dataset == dataset)][
+                        "value"].mean()
+                    if math.isfinite(level):
+                        ax.axhline(level, color="grey", ls="--", lw=1)
+                ax.tick_params(axis="x", rotation=30)
+            name = DATA_NAMES.get(dataset, dataset)
+            ax.set_title(textwrap.fill(f"{name}: {LABELS[measure]}", 34), fontsize="small")
+            ax.set_xlabel("")
+            ax.set_ylabel("share")
     fig.tight_layout()
     plt.close(fig)
     return fig
-
 
 __all__ = ["DEFAULT_METHODS", "FORMAT", "LABELS", "MEASURES", "analyse_run", "completeness",
            "destination", "figure", "findings_paragraph", "frame", "load_records",

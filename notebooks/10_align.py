@@ -87,8 +87,9 @@ Markdown(mechanism.findings_paragraph(summary))
 # %% [markdown]
 # ## Per seed
 #
-# Each dot is one seed; black: the mean over seeds with a 95 % interval; the dashed grey line is
-# the chance rate (for the phase-agreement shares: every cell of the same grids alike; for the
+# Each dot is one seed; black: the mean over seeds with seaborn's bootstrap 95 % interval (the
+# paired t intervals of the differences are in the next section); the dashed grey line is the
+# chance rate (for the phase-agreement shares: every cell of the same grids alike; for the
 # proposal purity: the share of action snippets in the video).
 
 # %%

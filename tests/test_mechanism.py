@@ -93,7 +93,8 @@ def test_summary_pairs_by_seed(tmp_path):
     ch = table.loc[("ftcl (final): same phase - chance", "lcs")]
     assert ch["mean"] == pytest.approx(0.3 + 0.015)
     text = mechanism.findings_paragraph(mechanism.summary(loaded))
-    assert "is above 0" in text and "synthumos14" in text
+    assert "is above 0" in text and "SynTHUMOS14" in text
+    assert mechanism.figure(loaded).axes
     assert "No mechanism records" in mechanism.findings_paragraph(mechanism.summary([]))
     (folder / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="bad.json.*not a mechanism record"):
