@@ -645,13 +645,14 @@ def claims_frame(table: pd.DataFrame) -> pd.DataFrame:
     """One line per comparison of ``table``: the paper's claim and what the interval says."""
     a = table.attrs
     return pd.DataFrame([
-        {"table": a["number"], "comparison": f"{c['label']} − {c['baseline_label']}",
+        {"table": a["number"], "method": c["method"], "baseline": c["baseline"],
+         "dataset": c["dataset"], "comparison": f"{c['label']} − {c['baseline_label']}",
          "paper Δ": c["paper_delta"], "Δ": c["mean"], "95 % CI low": c["low"],
          "95 % CI high": c["high"], "seeds": c["n"], "verdict": c["verdict"],
          "beyond paper": c["beyond_paper"]}
         for c in a["comparisons"]],
-        columns=["table", "comparison", "paper Δ", "Δ", "95 % CI low", "95 % CI high", "seeds",
-                 "verdict", "beyond paper"])
+        columns=["table", "method", "baseline", "dataset", "comparison", "paper Δ", "Δ",
+                 "95 % CI low", "95 % CI high", "seeds", "verdict", "beyond paper"])
 
 
 def claims_paragraph(table: pd.DataFrame) -> str:
@@ -875,6 +876,47 @@ def delta_figure(table: pd.DataFrame):
     return fig
 
 
+def closing_note(results_dir: str | Path | None = None, profile: str = "quick") -> str:
+    """The book's closing note, generated: every paper claim of Tables 1-5 with the measured
+    paired difference, its 95 % interval and the verdict, and the batch that produced them
+    (runs, commits, device, wall time from ``reproduce.json``)."""
+    results = resolve_results_dir(results_dir)
+    records = load_records(find_run_files(results, profile))
+    built = {key: build_table(key, records) for key in TABLES}
+    claims = pd.concat([claims_frame(t) for t in built.values()], ignore_index=True)
+    lines = []
+    batch = Path(results) / profile / "reproduce.json"
+    prov = _provenance(records)
+    if batch.is_file():
+        info = json.loads(batch.read_text(encoding="utf-8"))
+        minutes = info.get("wall_s", 0.0) / 60.0
+        lines.append(f"The last batch ({batch.parent.name}): {info.get('planned')} runs planned, "
+                     f"{info.get('finished')} finished, {info.get('skipped')} already done, "
+                     f"wall time {minutes:.1f} min on executor {info.get('executor')}.")
+    lines.append(f"Tables read {prov['runs']} run records; git commit(s) "
+                 f"{', '.join(prov['git_commits']) or 'none'}; device(s) "
+                 f"{', '.join(prov['devices']) or 'none'}.")
+    if claims.empty:
+        return " ".join(lines) + "\n\nNo comparison could be computed (no run records).\n"
+    claims["beyond paper"] = claims["beyond paper"].astype(bool)
+    distinct = claims[~claims["beyond paper"]].drop_duplicates(["dataset", "method", "baseline"])
+    counts = distinct["verdict"].value_counts()
+    lines.append(f"Of the paper's {len(distinct)} distinct claims (a comparison repeated in "
+                 "several tables counts once): " + ", ".join(
+        f"{int(counts.get(v, 0))} {v}" for v in ("supported", "contradicted", "unresolved")
+        ) + " (95 % paired t intervals over seeds; direction only).")
+    rows = ["| table | comparison | paper Δ | Δ here | 95 % CI | seeds | verdict |",
+            "|---:|---|---:|---:|---:|---:|---|"]
+    for _, c in claims.iterrows():
+        paper = "–" if c["paper Δ"] is None or pd.isna(c["paper Δ"]) else f"{c['paper Δ']:+.1f}"
+        ci = ("–" if pd.isna(c["95 % CI low"])
+              else f"[{c['95 % CI low']:+.2f}, {c['95 % CI high']:+.2f}]")
+        verdict = c["verdict"] + (" (beyond the paper)" if c["beyond paper"] else "")
+        rows.append(f"| {c['table']} | {c['comparison']} | {paper} | {c['Δ']:+.2f} | {ci} | "
+                    f"{c['seeds']} | {verdict} |")
+    return " ".join(lines) + "\n\n" + "\n".join(rows) + "\n"
+
+
 def figure_png(fig, dpi: int = 110) -> bytes:
     """A matplotlib figure as PNG bytes (for a static image in the book:
     ``IPython.display.Image(figure_png(fig))``)."""
@@ -887,6 +929,7 @@ def figure_png(fig, dpi: int = 110) -> bytes:
 
 __all__ = ["DATA_NAMES", "DATA_TITLES", "REQUIRED_FIELDS", "RunRecord", "TABLES", "TableSpec",
            "aggregate", "build_table", "build_tables", "caption", "check_single_commit",
+           "closing_note",
            "claims_frame", "claims_paragraph", "delta_figure", "display_frame", "figure_png",
            "find_run_files", "load_record", "load_records", "load_table", "method_overview",
            "resolve_results_dir", "row_label", "seed_frame", "table_rows", "threshold_label",

@@ -416,3 +416,10 @@ def test_table_notebook_reads_records_through_papermill(results, tmp_path):
     assert "paper (real THUMOS14 I3D features), single run" in text
     assert "FTCL (Ours)" in text and "unresolved" in text
     assert 'id=\\"table1-tiou\\"' in text or 'id="table1-tiou"' in text
+
+
+def test_closing_note_counts_each_claim_once(results):
+    note = tables.closing_note(results, "quick")
+    # FTCL - ACM-Net appears in Tables 1, 3 and 5 but is one claim
+    assert "Of the paper's 1 distinct claims" in note and "1 unresolved" in note
+    assert note.count("| +1.0 | +6.67 |") == 3 and "abc123" in note
