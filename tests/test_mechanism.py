@@ -133,3 +133,28 @@ def test_protocol_gains_by_hand():
                               "test_selection_gain": gains,
                               "best_of_k_gain": protocol.best_of_k_gain(recs)})
     assert "+1.33" in text and "k=3" in text and "+1.0 points" in text
+
+
+@pytest.mark.slow
+def test_align_chapter_reads_mechanism_records(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    jupytext = pytest.importorskip("jupytext")
+    from pathlib import Path
+
+    folder = tmp_path / "results" / "quick" / "mechanism"
+    folder.mkdir(parents=True)
+    for seed in range(3):
+        for method, v in (("acmnet", 0.5), ("ftcl", 0.6)):
+            values = {"lcs_same_phase": v + 0.01 * seed, "lcs_chance": 0.3,
+                      "fsd_same_phase": 0.4, "fsd_chance": 0.35, "action_purity": 0.8,
+                      "action_share": 0.3, "completeness": 0.7}
+            (folder / f"{method}-{seed}.json").write_text(json.dumps(
+                _mech(method, seed, {"stage1": values, "final": values})))
+    source = Path(__file__).resolve().parents[1] / "notebooks" / "10_align.py"
+    out = tmp_path / "10_out.ipynb"
+    papermill.execute_notebook(jupytext.read(source), str(out), kernel_name="python3",
+                               parameters={"results_dir": str(tmp_path / "results")},
+                               progress_bar=False, cwd=str(tmp_path))
+    text = out.read_text(encoding="utf-8")
+    assert "Read 6 mechanism records" in text and "image/png" in text
+    assert "FTCL minus ACM-Net on that share: +0.100" in text

@@ -414,7 +414,7 @@ def test_table_notebook_reads_records_through_papermill(results, tmp_path):
     assert "measured, SynTHUMOS14 (quick), 3 seeds" in text
     assert "43.3 ± 15.3" in text
     assert "paper (real THUMOS14 I3D features), single run" in text
-    assert "FTCL (Ours)" in text and "unresolved" in text
+    assert "S-CNN" in text and "Unresolved" in text and "image/png" in text
     assert 'id=\\"table1-tiou\\"' in text or 'id="table1-tiou"' in text
 
 
