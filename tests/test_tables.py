@@ -423,3 +423,16 @@ def test_closing_note_counts_each_claim_once(results):
     # FTCL - ACM-Net appears in Tables 1, 3 and 5 but is one claim
     assert "Of the paper's 1 distinct claims" in note and "1 unresolved" in note
     assert note.count("| +1.0 | +6.67 |") == 3 and "abc123" in note
+
+
+def test_table3_also_compares_ftcl_with_each_variant(results):
+    for seed, a in enumerate((0.3, 0.4, 0.6)):
+        write(results / "quick" / "runs", make_record("ftcl-wo-fsd", seed, falling(a + 0.01)))
+    table = tables.build_tables(results, "quick", write=False)["table3"]
+    comps = {(c["method"], c["baseline"]): c for c in table.attrs["comparisons"]}
+    extra = comps[("ftcl", "ftcl-wo-fsd")]
+    # the paper: FTCL 43.6 vs w/o FSD 42.8 -> +0.8; here 47 - (a + 1 - 3) per seed
+    assert extra["paper_delta"] == pytest.approx(0.8)
+    assert extra["differences"] == pytest.approx([19.0, 9.0, -11.0])
+    assert ("ftcl", "ftcl-wo-lcs") not in comps  # no records of w/o LCS: no comparison
+    assert "FTCL (FSD + LCS) − w/o FSD" in tables.claims_paragraph(table)
