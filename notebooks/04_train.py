@@ -99,8 +99,10 @@ print(f"{record['iterations']} iterations on {record['device']} in "
 # %% [markdown]
 # ## Model selection and test results
 #
-# The held-out average mAP at each evaluation of stage 2 (the best one is reported), then the
-# test-set detection mAP at each tIoU threshold and its average over the paper's range.
+# The held-out average mAP at each evaluation of stage 2 (the best one is reported), the test
+# split's at the same points (recorded only, to measure what the release's test-set selection
+# would add: never used to select), then the test-set detection mAP at each tIoU threshold and
+# its average over the paper's range.
 
 # %%
 runs.history_frame(record)
