@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # Table 1: FTCL against its backbone on THUMOS14
+# # Table 1: FTCL against its backbone (the paper's THUMOS14 table)
 #
 # The paper's Table 1 compares FTCL with fully- and weakly-supervised methods on THUMOS14. Two of
 # its rows are models this package trains: **ACM-Net**, the backbone FTCL is built on, and

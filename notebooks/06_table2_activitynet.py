@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # Table 2: FTCL against its backbone on ActivityNet 1.3
+# # Table 2: FTCL against its backbone (the paper's ActivityNet 1.3 table)
 #
 # The paper's Table 2 compares FTCL with other methods on ActivityNet 1.3. As for THUMOS14, two
 # of its rows are models this package trains: **ACM-Net** with its ActivityNet settings and
