@@ -173,5 +173,30 @@ def markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["best_of_k_gain", "load_summary", "markdown", "protocol_summary", "test_selected",
-           "test_selection_gain"]
+def frames(summary: dict[str, Any]):
+    """``(test_selection, best_of_k)`` as DataFrames for the book (points; NaN where
+    undefined): the same numbers as :func:`markdown`, as HTML tables."""
+    import pandas as pd
+
+    gains = pd.DataFrame(
+        [{"data": g["dataset"], "method": g["method"], "seeds": g["n"],
+          "mean gain (points)": g["mean"], "95 % CI low": g["low"], "95 % CI high": g["high"]}
+         for g in summary.get("test_selection_gain", [])],
+        columns=["data", "method", "seeds", "mean gain (points)", "95 % CI low",
+                 "95 % CI high"])
+    best = pd.DataFrame(summary.get("best_of_k_gain", []),
+                        columns=["dataset", "method", "k", "n", "gain"])
+    if not best.empty:
+        best = best.pivot_table(index=["dataset", "method"], columns="k", values="gain")
+        best.columns = [f"k={k}" for k in best.columns]
+        best = best.reset_index()
+    return gains, best
+
+
+def intro(summary: dict[str, Any]) -> str:
+    """The first paragraph of :func:`markdown` (what was read, the paper's gain)."""
+    return markdown(summary).split("\n\n")[0]
+
+
+__all__ = ["best_of_k_gain", "frames", "intro", "load_summary", "markdown", "protocol_summary",
+           "test_selected", "test_selection_gain"]

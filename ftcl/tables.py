@@ -899,7 +899,21 @@ def delta_figure(table: pd.DataFrame):
 def closing_note(results_dir: str | Path | None = None, profile: str = "quick") -> str:
     """The book's closing note, generated: every paper claim of Tables 1-5 with the measured
     paired difference, its 95 % interval and the verdict, and the batch that produced them
-    (runs, commits, device, wall time from ``reproduce.json``)."""
+    (runs, commits, device, wall time from ``reproduce.json``), as Markdown."""
+    text, table = closing_note_parts(results_dir, profile)
+    if table.empty:
+        return text + "\n\nNo comparison could be computed (no run records).\n"
+    rows = ["| table | comparison | paper Δ | Δ here | 95 % CI | seeds | verdict |",
+            "|---:|---|---:|---:|---:|---:|---|"]
+    for _, c in table.iterrows():
+        rows.append("| " + " | ".join(str(v) for v in c) + " |")
+    return text + "\n\n" + "\n".join(rows) + "\n"
+
+
+def closing_note_parts(results_dir: str | Path | None = None, profile: str = "quick"
+                       ) -> tuple[str, pd.DataFrame]:
+    """:func:`closing_note` as ``(text, table)``: the Markdown paragraph and the claims as a
+    DataFrame of strings (for an HTML table in the book)."""
     results = resolve_results_dir(results_dir)
     records = load_records(find_run_files(results, profile))
     built = {key: build_table(key, records) for key in TABLES}
@@ -916,8 +930,9 @@ def closing_note(results_dir: str | Path | None = None, profile: str = "quick") 
     lines.append(f"Tables read {prov['runs']} run records; git commit(s) "
                  f"{', '.join(prov['git_commits']) or 'none'}; device(s) "
                  f"{', '.join(prov['devices']) or 'none'}.")
+    columns = ["table", "comparison", "paper Δ", "Δ here", "95 % CI", "seeds", "verdict"]
     if claims.empty:
-        return " ".join(lines) + "\n\nNo comparison could be computed (no run records).\n"
+        return " ".join(lines), pd.DataFrame(columns=columns)
     claims["beyond paper"] = claims["beyond paper"].astype(bool)
     distinct = claims[~claims["beyond paper"]].drop_duplicates(["dataset", "method", "baseline"])
     counts = distinct["verdict"].value_counts()
@@ -925,16 +940,15 @@ def closing_note(results_dir: str | Path | None = None, profile: str = "quick") 
                  "several tables counts once): " + ", ".join(
         f"{int(counts.get(v, 0))} {v}" for v in ("supported", "contradicted", "unresolved")
         ) + " (95 % paired t intervals over seeds; direction only).")
-    rows = ["| table | comparison | paper Δ | Δ here | 95 % CI | seeds | verdict |",
-            "|---:|---|---:|---:|---:|---:|---|"]
+    rows = []
     for _, c in claims.iterrows():
         paper = "–" if c["paper Δ"] is None or pd.isna(c["paper Δ"]) else f"{c['paper Δ']:+.1f}"
         ci = ("–" if pd.isna(c["95 % CI low"])
               else f"[{c['95 % CI low']:+.2f}, {c['95 % CI high']:+.2f}]")
         verdict = c["verdict"] + (" (beyond the paper)" if c["beyond paper"] else "")
-        rows.append(f"| {c['table']} | {c['comparison']} | {paper} | {c['Δ']:+.2f} | {ci} | "
-                    f"{c['seeds']} | {verdict} |")
-    return " ".join(lines) + "\n\n" + "\n".join(rows) + "\n"
+        rows.append([str(c["table"]), c["comparison"], paper, f"{c['Δ']:+.2f}", ci,
+                     str(c["seeds"]), verdict])
+    return " ".join(lines), pd.DataFrame(rows, columns=columns)
 
 
 def figure_png(fig, dpi: int = 110) -> bytes:
@@ -949,7 +963,7 @@ def figure_png(fig, dpi: int = 110) -> bytes:
 
 __all__ = ["DATA_NAMES", "DATA_TITLES", "REQUIRED_FIELDS", "RunRecord", "TABLES", "TableSpec",
            "aggregate", "build_table", "build_tables", "caption", "check_single_commit",
-           "closing_note",
+           "closing_note", "closing_note_parts",
            "claims_frame", "claims_paragraph", "delta_figure", "display_frame", "figure_png",
            "find_run_files", "load_record", "load_records", "load_table", "method_overview",
            "resolve_results_dir", "row_label", "seed_frame", "table_rows", "threshold_label",
