@@ -133,6 +133,7 @@ class RunConfig:
     profile: str = "quick"  # quick | full (synthetic); full (real)
     seed: int = 0  # seeds training (and the synthetic data set, unless data_seed is given)
     data_seed: int | None = None  # seed of the synthetic data set; None = 0 (same data for all)
+    # (the reproduction batch sets data_seed = seed: ftcl.reproduce.DATA_SEED_SCHEME)
     data_dir: str | None = None  # real features: folder in the release layout
     cache_dir: str | None = None  # synthetic data cache; None = $FTCL_CACHE or ~/.cache/ftcl
     out_dir: str = "runs"  # runs go to <out_dir>/<dataset>-<profile>/<run_name>/seed<k>

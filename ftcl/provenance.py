@@ -21,7 +21,9 @@ def git_commit(repo: str | os.PathLike | None = None) -> str:
         if sha.returncode != 0:
             return "unknown"
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "ftcl"],
+            # the package and the training notebook the batch executes
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "ftcl",
+             "notebooks/04_train.py"],
             cwd=repo,
             capture_output=True,
             text=True,

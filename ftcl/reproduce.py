@@ -51,7 +51,14 @@ TABLE_FAMILY = {1: "thumos14", 2: "activitynet13", 3: "thumos14", 4: "thumos14",
 # Data family -> (synthetic stand-in, real dataset).
 FAMILY_DATASETS = {"thumos14": ("synthumos14", "thumos14"),
                    "activitynet13": ("synanet", "activitynet13")}
-DEFAULT_SEEDS = (0, 1, 2)
+# Ten seeds per configuration: the paper's effects are 0.1-2.8 points, and the paired interval
+# of ten seeds is what can resolve about one point on the quick profile (ftcl.stats).
+DEFAULT_SEEDS = tuple(range(10))
+# Data-seed scheme: on synthetic data each training seed draws its own data set,
+# ``data_seed = seed`` (unless ``--set data_seed=K`` fixes one data set for all seeds), so that
+# no conclusion rests on one draw of the synthetic benchmark. All methods of one seed still share
+# that data set, the stage-1 checkpoint and the pair batches: pairing by seed stays valid.
+DATA_SEED_SCHEME = "data_seed = seed (synthetic data); real data have no data seed"
 # Top-level keys a batch sets itself (per run or by its own options), not through --set.
 _BATCH_KEYS = ("method", "dataset", "profile", "seed", "run_name", "out_dir", "device",
                "data_dir", "cache_dir")
@@ -141,7 +148,8 @@ def plan(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS,
     profile : str
         ``quick`` or ``full`` (real features have only ``full``).
     seeds : sequence of int
-        Each configuration runs once per seed.
+        Each configuration runs once per seed; on synthetic data the seed also selects the
+        data set (:data:`DATA_SEED_SCHEME`).
     data_dirs : dict, optional
         ``{family: folder}`` of real features (``thumos14``, ``activitynet13``): those tables
         run on the real data; with any real folder, tables of the other family are left out.
@@ -194,7 +202,8 @@ def plan(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS,
                 if not tables:
                     continue
                 cfg = make_config(method, dataset, profile, overrides=overrides, seed=seed,
-                                  data_dir=data_dir)
+                                  data_dir=data_dir,
+                                  data_seed=None if data_dir else data_seed_of(seed, overrides))
                 runs.append(PlannedRun(run_id(cfg), method, dataset, profile, seed, tables,
                                        cfg.model.backbone, data_dir, overrides,
                                        _stage1_group(cfg), cfg))
@@ -206,11 +215,20 @@ def plan(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS,
     return leaders + [r for r in runs if first.get(r.group) is not r]
 
 
+def data_seed_of(seed: int, overrides: dict[str, Any] | None = None) -> int:
+    """The synthetic data seed of training seed ``seed`` (:data:`DATA_SEED_SCHEME`):
+    ``overrides["data_seed"]`` if the batch fixes one, else ``seed``."""
+    fixed = (overrides or {}).get("data_seed")
+    return int(fixed) if fixed is not None else int(seed)
+
+
 def notebook_parameters(run: PlannedRun, device: str = "auto", cache_dir: str | None = None,
                         threads: int | None = None) -> dict[str, Any]:
     """The training notebook's papermill parameters for ``run`` (``out_dir`` and
     ``record_path`` are set on the worker)."""
     overrides = {**run.overrides, "train.progress": False}
+    if run.config.data_seed is not None:
+        overrides["data_seed"] = run.config.data_seed
     if threads:
         overrides["train.num_threads"] = threads
     return {"dataset": run.dataset, "data_dir": run.data_dir, "profile": run.profile,
@@ -371,6 +389,9 @@ def run_batch(runs: Sequence[PlannedRun], executor, results_dir: str | os.PathLi
                         "executor": report.executor, "host": outcome.get("host"),
                         "notebook_wall_s": outcome.get("wall_s")}}
                     store_record(record, runs_dir / f"{run.run_id}.json")
+                    if record.get("mechanism"):  # ftcl.mechanism, measured by the notebook
+                        atomic_write_json(root / "mechanism" / f"{run.run_id}.json",
+                                          record["mechanism"])
                     report.finished += 1
                     if run.group is not None:
                         warm.add(run.group)
@@ -407,13 +428,20 @@ def _write_batch_summary(root: Path, report: BatchReport, runs: Sequence[Planned
         "runs": [r.run_id for r in runs], "provenance": provenance()})
 
 
-def rebuild_tables(results_dir: str | os.PathLike, profile: str) -> list[Path] | None:
-    """Rebuild Tables 1-5 (:func:`ftcl.tables.build_tables`); None if that module is absent."""
+def rebuild_tables(results_dir: str | os.PathLike, profile: str, allow_mixed: bool = False
+                   ) -> list[Path] | None:
+    """Rebuild Tables 1-5 (:func:`ftcl.tables.build_tables`) and the selection-protocol summary
+    (:func:`ftcl.protocol.protocol_summary`); None if the tables module is absent.
+
+    Refuses (``ValueError``) records from several commits or a dirty tree unless
+    ``allow_mixed``.
+    """
     try:
-        from . import tables
+        from . import protocol, tables
     except ImportError:
         return None
-    tables.build_tables(results_dir, profile, write=True)
+    tables.build_tables(results_dir, profile, write=True, allow_mixed=allow_mixed)
+    protocol.protocol_summary(results_dir, profile, write=True)
     out = Path(results_dir) / profile / "tables"
     return sorted(out.glob("table*.md"))
 
@@ -447,7 +475,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="quick", choices=("quick", "full"),
                    help="quick (default; synthetic data, minutes on a CPU) or full")
     p.add_argument("--seeds", type=int, nargs="+", default=list(DEFAULT_SEEDS), metavar="K",
-                   help="seeds of every configuration (default: 0 1 2)")
+                   help="seeds of every configuration (default: 0-9; on synthetic data each "
+                        "seed also draws its own data set, data_seed = seed)")
     p.add_argument("--data-dir", action="append", default=[], metavar="[DATASET=]DIR",
                    help="real features in the release layout; DATASET is thumos14 (default) or "
                         "activitynet13 (repeatable); needs --profile full")
@@ -478,6 +507,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="training notebook (default: notebooks/04_train.py of this checkout)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     p.add_argument("--no-tables", action="store_true", help="do not rebuild the tables")
+    p.add_argument("--allow-mixed", action="store_true",
+                   help="write the tables even from records of several commits or a dirty "
+                        "tree (refused by default)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -488,6 +520,34 @@ def _print_plan(runs: Sequence[PlannedRun], runs_dir: Path) -> None:
         done = "done" if (runs_dir / f"{r.run_id}.json").is_file() else "todo"
         tables = ",".join(map(str, r.tables))
         print(f"{r.run_id:<{width}}  {tables:<6}  {done:<6}  {r.group or '-'}")
+
+
+def check_clean_tree(todo: Sequence[PlannedRun], runs_dir: Path, allow_mixed: bool) -> None:
+    """Refuse to start runs from a dirty checkout, or from another commit than the records
+    already in ``runs_dir`` (the tables are written from one clean commit), unless
+    ``allow_mixed``."""
+    if allow_mixed or not todo:
+        return
+    import json
+
+    from .provenance import git_commit
+
+    here = git_commit()
+    if here.endswith("+dirty") or here == "unknown":
+        raise ValueError(f"the checkout is {here}: commit first (tables are written from one "
+                         "clean commit), or pass --allow-mixed")
+    others = set()
+    for path in sorted(runs_dir.glob("*.json")) if runs_dir.is_dir() else []:
+        try:
+            others.add(json.loads(path.read_text(encoding="utf-8"))["provenance"]["git_commit"])
+        except (OSError, ValueError, KeyError, TypeError):
+            others.add("unreadable")
+    others.discard(here)
+    if others:
+        listed = ", ".join(sorted(others))
+        raise ValueError(f"{runs_dir} holds records of other commit states ({listed}) than this "
+                         f"checkout ({here}): use a fresh --results folder (or move the old "
+                         "records away), or pass --allow-mixed")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -512,6 +572,7 @@ def run(args: argparse.Namespace) -> int:
     if args.work_dir:
         check_output_dir(args.work_dir, "--work-dir")
     todo = [r for r in runs if not (root / "runs" / f"{r.run_id}.json").is_file()]
+    check_clean_tree(todo, root / "runs", getattr(args, "allow_mixed", False))
     if args.executor == "local" and todo:
         prepare_data(todo, args.cache_dir)  # once here, not once per parallel worker
     executor = make_executor(args.executor, device=args.device, jobs=args.jobs,
@@ -533,7 +594,8 @@ def run(args: argparse.Namespace) -> int:
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return 130
     if not args.no_tables:
-        written = rebuild_tables(args.results, args.profile)
+        written = rebuild_tables(args.results, args.profile,
+                                 allow_mixed=getattr(args, "allow_mixed", False))
         if written is None:
             print("tables: ftcl.tables is not available; records are in "
                   f"{root / 'runs'}", file=sys.stderr)

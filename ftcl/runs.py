@@ -144,7 +144,8 @@ _LOSS_COLUMNS = {"cls": "backbone loss", "fsd": "L_FSD (unweighted)",
 
 
 def history_frame(record: dict):
-    """Model selection: held-out average mAP (%) and training losses at each evaluation."""
+    """Model selection: held-out average mAP (%) at each evaluation, the test split's (recorded
+    for :mod:`ftcl.protocol`, never used to select) and the training losses."""
     import pandas as pd
 
     rows = []
@@ -152,6 +153,8 @@ def history_frame(record: dict):
         row = {"iteration": entry["iteration"]}
         if "holdout" in entry:
             row["held-out avg mAP (%)"] = round(100 * entry["holdout"]["average_map"], 2)
+        if "test" in entry:  # recorded only, never used for selection (ftcl.protocol)
+            row["test avg mAP (%), not used"] = round(100 * entry["test"]["average_map"], 2)
         row.update({_LOSS_COLUMNS.get(k, f"loss {k}"): round(v, 4)
                     for k, v in entry.get("train", {}).items() if "/" not in k})
         rows.append(row)

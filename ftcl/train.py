@@ -549,8 +549,18 @@ class Trainer:
                 st.best_score, st.best_iteration = score, st.iteration
                 atomic_torch_save(self.run_dir / "best.pt", self._checkpoint(
                     "model", iteration=st.iteration, holdout_average_map=score))
-        st.history.append(entry)
         st.elapsed["selection"] += time.perf_counter() - t0
+        if self.data.holdout_ids and st.iteration < self.cfg.train.iterations:
+            # Recorded only, never used for selection: what the release's test-set selection
+            # would have picked (ftcl.protocol measures that protocol). The last point's test
+            # score is the final record's "last" evaluation, filled in there.
+            t1 = time.perf_counter()
+            metrics, _ = evaluate(self.model, self.data.test, self.data.spec,
+                                  batch_size=self.cfg.train.eval_batch_size)
+            entry["test"] = {k: metrics[k] for k in ("map", "average_map")}
+            st.elapsed["test_history"] = (st.elapsed.get("test_history", 0.0)
+                                          + time.perf_counter() - t1)
+        st.history.append(entry)
 
     def _run_stage(self, stage: int, iterations: int, stop_at: int | None, progress: bool,
                    offset: int) -> bool:
@@ -690,6 +700,9 @@ class Trainer:
         last_metrics, last_props = evaluate(self.model, data.test, data.spec,
                                             batch_size=cfg.train.eval_batch_size)
         results = {"last": last_metrics}
+        if (st.history and st.history[-1].get("iteration") == cfg.train.iterations
+                and "holdout" in st.history[-1] and "test" not in st.history[-1]):
+            st.history[-1]["test"] = {k: last_metrics[k] for k in ("map", "average_map")}
         selected, props = "last", last_props
         if cfg.train.selection == "holdout" and st.best_iteration is not None:
             if st.best_iteration != cfg.train.iterations:

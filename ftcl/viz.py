@@ -28,6 +28,7 @@ __all__ = [
     "linked_snippets_figure",
     "lcs_links_figure",
     "phase_agreement",
+    "phase_chance",
     "to_offline_html",
 ]
 
@@ -227,9 +228,15 @@ def fsd_alignment_figure(
 
 
 def phase_agreement(
-    path: Sequence[tuple[int, int]], phases_a: Sequence, phases_b: Sequence
+    path: Sequence[tuple[int, int]], phases_a: Sequence, phases_b: Sequence,
+    background: object = -1,
 ) -> float:
     """Fraction of the mined pairs ``(i, j)`` whose snippets carry the same phase label.
+
+    Two background snippets do **not** agree: a pair counts only when its labels are equal and
+    not ``background`` (on the synthetic benchmarks, phase -1 is outside every action). For
+    phases that are numbered per class, pass pairs of the same class, or use
+    :func:`ftcl.mechanism.same_phase`, which also compares the class.
 
     Parameters
     ----------
@@ -237,6 +244,8 @@ def phase_agreement(
         Matched snippet pairs (0-based), e.g. one entry of :func:`ftcl.dp.lcs_path`.
     phases_a, phases_b : sequence
         Per-snippet labels of the two videos (e.g. the true sub-action phase).
+    background : object
+        The label that never agrees (default -1).
 
     Returns
     -------
@@ -251,8 +260,18 @@ def phase_agreement(
                 f"pair ({i}, {j}) is outside the label sequences of lengths "
                 f"{len(phases_a)} and {len(phases_b)}"
             )
-    same = sum(phases_a[i] == phases_b[j] for i, j in path)
+    same = sum(phases_a[i] == phases_b[j] and phases_a[i] != background for i, j in path)
     return same / len(path)
+
+
+def phase_chance(phases_a: Sequence, phases_b: Sequence, background: object = -1) -> float:
+    """Chance rate of :func:`phase_agreement`: the fraction of all snippet pairs ``(i, j)``
+    with equal labels other than ``background``."""
+    a = np.asarray(phases_a, dtype=object)[:, None]
+    b = np.asarray(phases_b, dtype=object)[None, :]
+    if a.size == 0 or b.size == 0:
+        return float("nan")
+    return float(np.mean((a == b) & (a != background)))
 
 
 def _colours(labels: Sequence | None, n: int, background: object) -> list[str]:

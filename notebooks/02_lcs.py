@@ -254,7 +254,7 @@ for tau in slider_taus:
     rows.append(row)
 table = pd.DataFrame(rows).set_index("tau")
 if spec.synthetic:
-    chance = np.mean([np.mean(phases[x][:, None] == phases[y][None, :]) for x, y in same_pairs])
+    chance = np.mean([viz.phase_chance(phases[x], phases[y]) for x, y in same_pairs])
     print(f"chance of the same phase: {chance:.2f}")
 print(f"data: {spec.name} ({spec.profile} profile), raw features, J = {lcs_len}\n"
       f"pairs: {len(same_pairs)} same-class, {len(diff_pairs)} different-class (training)")

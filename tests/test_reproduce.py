@@ -488,3 +488,37 @@ def test_display_path_names_no_folder_of_the_machine(tmp_path, monkeypatch):
     assert display_path(Path.home() / ".cache" / "ftcl" / "x") == "~/.cache/ftcl/x"
     checkout = Path(__file__).resolve().parents[1]
     assert display_path(checkout / "results" / "quick") == "results/quick"
+# ------------------------------------------------------------------------------ seeds and data
+
+
+def test_default_seeds_and_data_seed_scheme():
+    assert reproduce.DEFAULT_SEEDS == tuple(range(10))
+    runs = plan("quick", seeds=[0, 3], only=["acmnet", "ftcl"])
+    for r in runs:
+        assert r.config.data_seed == r.seed  # each seed draws its own synthetic data set
+        assert reproduce.notebook_parameters(r)["overrides"]["data_seed"] == r.seed
+    # all methods of one seed share the data set and the stage-1 checkpoint
+    by_seed = {}
+    for r in runs:
+        by_seed.setdefault((r.dataset, r.seed), set()).add((r.config.data_seed, r.group))
+    assert all(len(v) == 1 for v in by_seed.values())
+    fixed = plan("quick", seeds=[0, 3], only=["acmnet"], overrides={"data_seed": 5})
+    assert {r.config.data_seed for r in fixed} == {5}
+    real = plan("full", seeds=[2], data_dirs={"thumos14": "/data/T14"}, only=["acmnet"])
+    assert real[0].config.data_seed is None
+
+
+def test_clean_tree_check(tmp_path, monkeypatch):
+    from ftcl import provenance
+
+    run = plan("quick", seeds=[0], only=["acmnet"])[0]
+    monkeypatch.setattr(provenance, "git_commit", lambda repo=None: "abc+dirty")
+    with pytest.raises(ValueError, match="abc\\+dirty.*commit first"):
+        reproduce.check_clean_tree([run], tmp_path, allow_mixed=False)
+    reproduce.check_clean_tree([run], tmp_path, allow_mixed=True)
+    monkeypatch.setattr(provenance, "git_commit", lambda repo=None: "abc")
+    reproduce.check_clean_tree([run], tmp_path, allow_mixed=False)
+    (tmp_path / "old.json").write_text(json.dumps({"provenance": {"git_commit": "old"}}))
+    with pytest.raises(ValueError, match="other commit states \\(old\\)"):
+        reproduce.check_clean_tree([run], tmp_path, allow_mixed=False)
+    reproduce.check_clean_tree([], tmp_path, allow_mixed=False)  # nothing to run: no check

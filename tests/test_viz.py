@@ -66,6 +66,10 @@ def test_linked_snippets_draw_each_path():
 
 def test_phase_agreement_by_hand():
     assert viz.phase_agreement([(0, 0), (1, 2), (2, 3)], [5, 6, 7], [5, 0, 6, 1]) == 2 / 3
+    # background-background is not agreement
+    assert viz.phase_agreement([(0, 0), (1, 1)], [-1, 2], [-1, 2]) == 1 / 2
+    assert viz.phase_agreement([(0, 0)], ["bg"], ["bg"], background="bg") == 0.0
+    assert viz.phase_chance([-1, 0, 1], [-1, 0]) == pytest.approx(1 / 6)
     assert np.isnan(viz.phase_agreement([], [1], [1]))
     with pytest.raises(ValueError, match="outside"):
         viz.phase_agreement([(3, 0)], [1, 2], [1])

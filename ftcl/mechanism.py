@@ -1,0 +1,496 @@
+"""Does FTCL align? The mechanism measured on trained models, against the planted ground truth.
+
+The synthetic benchmarks plant, inside every action instance, ``K_c`` ordered sub-action *phases*
+(:mod:`ftcl.data.synthetic`; per-snippet labels: class, phase, instance, region). FTCL's claim is
+that its two dynamic programs align the *same* fine-grained stages of two videos: FSD (Eq. 2-4)
+aligns action proposals, LCS (Eq. 6) mines a common subsequence of the most attended snippets.
+No paper and no release measures whether they do. This module measures, on a trained model and
+the test split of a synthetic data set:
+
+(a) **Phase agreement** (:func:`phase_agreement`): of the snippet pairs LCS matches (Eq. 6, hard,
+    as in the loss: top ``lcs_len`` attended snippets in time order, cosine similarity of the
+    embeddings, the loss form's rescaling and ``tau``), and of the FSD alignment cells (Eq. 2,
+    soft alignment ``d FSD / d mu`` of the top ``fsd_len`` proposals, weighted by their
+    probability), the share whose two snippets carry the **same planted phase**: both inside an
+    action, same class, same phase index. Background-background is *not* agreement. Its chance
+    rate is the same share over all cells of the same grids (every snippet pair equally).
+    The FSD grids use ``mu = g = h`` = cosine similarity of the backbone embeddings (the same
+    for ACM-Net, which has no FSD projection, and FTCL), so that the two models are compared on
+    one measure of their representation.
+(b) **Action purity** (:func:`proposal_purity`): the share of the FSD action proposal's
+    snippets (top ``fsd_len`` by attention) inside a planted action instance, and the same share
+    for the "background" proposal of the release (ranks ``fsd_len + 1 .. 2 fsd_len``); beside
+    the share of action snippets in the video (what a random pick would give).
+(c) **Completeness** (:func:`completeness`): for every planted instance of a test video's labelled
+    class, the share of its phases that the CAS covers (some snippet of the phase has the class's
+    CAS at or above the lowest CAS threshold of the localizer). A detector that finds only the
+    most discriminative phase scores ``1 / K``.
+
+Each measure is computed for the stage-1 model (the shared starting point) and for the reported
+model of the run (after stage 2) by :func:`analyse_run`, right after training (the training
+notebook calls it), and stored as ``results/<profile>/mechanism/<run_id>.json``
+(:func:`write_record`): the book reads those files and never trains.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .io import atomic_write_json
+
+FORMAT = "ftcl-mechanism"
+VERSION = 1
+# The methods whose runs are analysed by default (the chapter compares them, paired by seed).
+DEFAULT_METHODS = ("acmnet", "ftcl")
+MEASURES = ("lcs_same_phase", "lcs_chance", "lcs_matches", "fsd_same_phase", "fsd_chance",
+            "action_purity", "background_proposal_action_share", "action_share",
+            "completeness")
+
+
+# ------------------------------------------------------------------------------ the measures
+
+
+def same_phase(labels_a: np.ndarray, labels_b: np.ndarray) -> np.ndarray:
+    """``[M, N]`` bool: snippet ``i`` of ``a`` and ``j`` of ``b`` carry the same planted phase.
+
+    ``labels_*``: ``[M, 4]`` / ``[N, 4]`` snippet labels (class, phase, instance, region). Same
+    phase = both inside an action (phase >= 0), same class, same phase index. Background (phase
+    -1) never agrees, not even with background.
+    """
+    ca, pa = labels_a[:, 0][:, None], labels_a[:, 1][:, None]
+    cb, pb = labels_b[:, 0][None, :], labels_b[:, 1][None, :]
+    return (pa >= 0) & (pb >= 0) & (ca == cb) & (pa == pb)
+
+
+def phase_agreement(weights: np.ndarray, labels_a: np.ndarray, labels_b: np.ndarray
+                    ) -> tuple[float, float]:
+    """Weighted share of cells with the same planted phase, and its chance rate.
+
+    ``weights`` ``[M, N]`` >= 0: 0/1 for mined LCS matches, alignment probabilities for FSD.
+    Returns ``(share, chance)``: ``sum(w * same) / sum(w)`` (NaN if ``sum(w) == 0``) and the
+    unweighted mean of ``same`` over the grid.
+    """
+    same = same_phase(labels_a, labels_b)
+    if weights.shape != same.shape:
+        raise ValueError(f"weights {weights.shape} and labels ({same.shape}) do not match")
+    total = float(weights.sum())
+    share = float((weights * same).sum() / total) if total > 0 else math.nan
+    return share, float(same.mean())
+
+
+def proposal_purity(attention: np.ndarray, labels: np.ndarray, fsd_len: int) -> dict[str, float]:
+    """Share of action snippets (phase >= 0) in the FSD action proposal (top ``fsd_len`` by
+    attention), in the release's background proposal (the next ``fsd_len``), and in the video."""
+    order = np.argsort(-attention, kind="stable")
+    action = labels[:, 1] >= 0
+    return {"action_purity": float(action[order[:fsd_len]].mean()),
+            "background_proposal_action_share": float(action[order[fsd_len:2 * fsd_len]].mean()),
+            "action_share": float(action.mean())}
+
+
+def completeness(cas: np.ndarray, labels: np.ndarray, threshold: float) -> list[float]:
+    """For each planted instance: the share of its phases where the CAS of its class reaches
+    ``threshold`` on at least one of the phase's snippets. ``cas`` ``[T, C]``, ``labels``
+    ``[T, 4]`` (sampled like ``cas``)."""
+    out = []
+    for inst in np.unique(labels[:, 2]):
+        if inst < 0:
+            continue
+        rows = labels[:, 2] == inst
+        cls = int(labels[rows, 0][0])
+        phases = np.unique(labels[rows, 1])
+        phases = phases[phases >= 0]
+        if phases.size == 0:
+            continue
+        covered = [bool((cas[rows & (labels[:, 1] == p), cls] >= threshold).any())
+                   for p in phases]
+        out.append(float(np.mean(covered)))
+    return out
+
+
+# ------------------------------------------------------------------------------ one model
+
+
+def _mean(values: Sequence[float]) -> float:
+    v = [x for x in values if not math.isnan(x)]
+    return float(np.mean(v)) if v else math.nan
+
+
+@torch.no_grad()
+def measure_model(model, dataset, root: str | Path, spec, ftcl_cfg, max_pairs: int = 200,
+                  seed: int = 0, batch_size: int = 32) -> dict[str, float]:
+    """The measures (a)-(c) of one trained backbone on the test split of a synthetic data set.
+
+    Parameters
+    ----------
+    model : ftcl.models.Backbone
+    dataset : ftcl.data.VideoDataset
+        The test split (uniform sampling).
+    root : path
+        The data set folder (holds ``phases/test/<video>.npy``).
+    spec : ftcl.data.DatasetSpec
+    ftcl_cfg : ftcl.config.FTCLConfig
+        ``fsd_len``, ``lcs_len``, ``tau``, ``gamma``, the loss form and LCS rescaling (the same
+        settings for every model compared).
+    max_pairs : int
+        Pairs of test videos sharing a class, drawn at random (``seed``) when there are more.
+    """
+    from . import dp
+    from .data.synthetic import load_snippet_labels
+    from .inference import THUMOS14_INFERENCE
+    from .losses.contrast import cosine_matrix
+
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    ids = list(dataset.video_ids)
+    feats, att, cas, labels = [], [], [], []
+    try:
+        for start in range(0, len(ids), batch_size):
+            idx = range(start, min(start + batch_size, len(ids)))
+            items = [dataset[i] for i in idx]
+            out = model(torch.stack([it["features"] for it in items]).to(device))
+            feats.append(out.embeddings.float().cpu())
+            att.append(out.attention.float().cpu().numpy())
+            cas.append(out.cas.float().cpu().numpy())
+            for i in idx:
+                lab = load_snippet_labels(root, "test", ids[i])
+                labels.append(lab[np.minimum(dataset.sample_indices(i), len(lab) - 1)])
+    finally:
+        model.train(was_training)
+    emb, att_a, cas_a = torch.cat(feats), np.concatenate(att), np.concatenate(cas)
+    inference = getattr(spec, "inference", None) or THUMOS14_INFERENCE
+    threshold = min(inference.cas_thresholds) if inference.cas_thresholds else 0.15
+
+    # (b), (c): per video
+    purity = [proposal_purity(att_a[v], labels[v], ftcl_cfg.fsd_len) for v in range(len(ids))]
+    complete: list[float] = []
+    for v in range(len(ids)):
+        complete += completeness(cas_a[v], labels[v], threshold)
+
+    # (a): pairs of test videos sharing a class
+    sets = dataset.label_sets()
+    pairs = [(i, j) for i in range(len(ids)) for j in range(i + 1, len(ids)) if sets[i] & sets[j]]
+    rng = np.random.default_rng(seed)
+    if len(pairs) > max_pairs:
+        pairs = [pairs[k] for k in sorted(rng.choice(len(pairs), max_pairs, replace=False))]
+    result = {"videos": len(ids), "pairs": len(pairs), "instances": len(complete),
+              "cas_threshold": threshold}
+    if pairs:
+        def top(v: int, count: int) -> np.ndarray:
+            order = np.argsort(-att_a[v], kind="stable")[:count]
+            return np.sort(order)
+
+        a_idx = [top(i, ftcl_cfg.lcs_len) for i, _ in pairs]
+        b_idx = [top(j, ftcl_cfg.lcs_len) for _, j in pairs]
+        xa = torch.stack([emb[i][torch.as_tensor(ix)] for (i, _), ix in zip(pairs, a_idx,
+                                                                                strict=True)])
+        xb = torch.stack([emb[j][torch.as_tensor(ix)] for (_, j), ix in zip(pairs, b_idx,
+                                                                                strict=True)])
+        c = cosine_matrix(xa.double(), xb.double())
+        if ftcl_cfg.loss_form == "code" and ftcl_cfg.lcs_rescale:
+            c = 5.0 * torch.relu(c - 0.8)
+        paths = dp.lcs_path(c, tau=ftcl_cfg.tau)
+        lcs_share, lcs_chance, matches = [], [], []
+        for (i, j), ia, ib, path in zip(pairs, a_idx, b_idx, paths, strict=True):
+            w = np.zeros((len(ia), len(ib)))
+            for r, s in path:
+                w[r, s] = 1.0
+            share, chance = phase_agreement(w, labels[i][ia], labels[j][ib])
+            lcs_share.append(share)
+            lcs_chance.append(chance)
+            matches.append(len(path))
+        fa = [top(i, ftcl_cfg.fsd_len) for i, _ in pairs]
+        fb = [top(j, ftcl_cfg.fsd_len) for _, j in pairs]
+        pa = torch.stack([emb[i][torch.as_tensor(ix)] for (i, _), ix in zip(pairs, fa,
+                                                                                strict=True)])
+        pb = torch.stack([emb[j][torch.as_tensor(ix)] for (_, j), ix in zip(pairs, fb,
+                                                                                strict=True)])
+        mu = cosine_matrix(pa.double(), pb.double())
+        align = dp.fsd_alignment(mu, mu, mu, gamma=ftcl_cfg.gamma).numpy()
+        fsd_share, fsd_chance = [], []
+        for k, ((i, j), ia, ib) in enumerate(zip(pairs, fa, fb, strict=True)):
+            share, chance = phase_agreement(align[k], labels[i][ia], labels[j][ib])
+            fsd_share.append(share)
+            fsd_chance.append(chance)
+        result.update({
+            "lcs_same_phase": _mean(lcs_share), "lcs_chance": _mean(lcs_chance),
+            "lcs_matches": float(np.mean(matches)),
+            "lcs_pairs_with_matches": int(sum(m > 0 for m in matches)),
+            "fsd_same_phase": _mean(fsd_share), "fsd_chance": _mean(fsd_chance)})
+    else:
+        result.update({k: math.nan for k in ("lcs_same_phase", "lcs_chance", "lcs_matches",
+                                             "fsd_same_phase", "fsd_chance")})
+        result["lcs_pairs_with_matches"] = 0
+    result.update({k: _mean([p[k] for p in purity]) for k in purity[0]} if purity else {})
+    result["completeness"] = _mean(complete)
+    return result
+
+
+# ------------------------------------------------------------------------------ one run
+
+
+def analyse_run(cfg, record: dict, max_pairs: int = 200) -> dict[str, Any] | None:
+    """The mechanism record of a finished run: measures of its stage-1 and its reported model.
+
+    Returns None for runs this analysis does not apply to (real data without planted phases).
+    ``cfg``: the run's :class:`~ftcl.config.RunConfig` (as trained); ``record``: its run record.
+    All models are measured with the FTCL settings of the THUMOS14/ActivityNet defaults of the
+    run's configuration (``cfg.ftcl``: ``fsd_len``, ``lcs_len``, ``tau``, ``gamma``), so an
+    ACM-Net run and an FTCL run of one seed are measured alike.
+    """
+    from .data import get_spec
+    from .train import load_data, model_from_checkpoint, run_directory
+
+    spec = get_spec(cfg.dataset, cfg.profile)
+    if not getattr(spec, "synthetic", False):
+        return None
+    data = load_data(cfg)
+    test = data.test
+    run_dir = run_directory(cfg)
+    reported = record.get("selection", {}).get("reported", "last")
+    final_path = run_dir / ("best.pt" if reported == "selected" else "last.pt")
+    models = {"final": final_path}
+    stage1 = (record.get("schedule", {}).get("stage1", {}) or {}).get("path")
+    if stage1 and Path(stage1).is_file():
+        models["stage1"] = Path(stage1)
+    measures = {}
+    for name, path in models.items():
+        model, _, _ = model_from_checkpoint(path, "cpu")
+        measures[name] = measure_model(model, test, data.root, spec, cfg.ftcl,
+                                       max_pairs=max_pairs, seed=cfg.seed)
+    return {"format": FORMAT, "version": VERSION, "run_id": record.get("run_id"),
+            "method": cfg.method, "dataset": cfg.dataset, "profile": cfg.profile,
+            "seed": cfg.seed, "data_seed": cfg.data_seed, "reported_model": reported,
+            "settings": {"fsd_len": cfg.ftcl.fsd_len, "lcs_len": cfg.ftcl.lcs_len,
+                         "tau": cfg.ftcl.tau, "gamma": cfg.ftcl.gamma,
+                         "loss_form": cfg.ftcl.loss_form, "max_pairs": max_pairs},
+            "measures": measures,
+            "git_commit": (record.get("provenance") or {}).get("git_commit")}
+
+
+def destination(run_record_path: str | Path) -> Path:
+    """``<results>/<profile>/mechanism/<run_id>.json`` beside ``.../runs/<run_id>.json``."""
+    p = Path(run_record_path)
+    return p.parent.parent / "mechanism" / p.name
+
+
+def write_record(mechanism: dict, path: str | Path) -> Path:
+    """Write a mechanism record atomically."""
+    return atomic_write_json(Path(path), mechanism)
+
+
+# ------------------------------------------------------------------------------ the chapter
+
+
+def load_records(results_dir: str | Path, profile: str = "quick") -> list[dict]:
+    """Every ``<results_dir>/<profile>/mechanism/*.json`` (validated: format and fields)."""
+    import json
+
+    folder = Path(results_dir) / profile / "mechanism"
+    out = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"mechanism record {path} is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a mechanism record (format {FORMAT!r})")
+        for key in ("method", "dataset", "seed", "measures"):
+            if key not in data:
+                raise ValueError(f"mechanism record {path}: missing field {key!r}")
+        out.append(data)
+    return out
+
+
+def frame(records: Sequence[dict]):
+    """Long table: one line per (run, model, measure) with its value."""
+    import pandas as pd
+
+    rows = [{"method": r["method"], "dataset": r["dataset"], "seed": r["seed"], "model": model,
+             "measure": k, "value": v}
+            for r in records for model, m in r["measures"].items() for k, v in m.items()
+            if k in MEASURES and v is not None]
+    return pd.DataFrame(rows, columns=["method", "dataset", "seed", "model", "measure", "value"])
+
+
+def summary(records: Sequence[dict], methods: Sequence[str] = DEFAULT_METHODS):
+    """Per dataset and measure: each method's mean over seeds (stage-1 and final model), and the
+    paired differences, each with its 95 % paired t interval (:func:`ftcl.stats.
+    paired_difference`): FTCL - ACM-Net after training, final - stage 1 of each method, and the
+    same-phase share minus its chance rate."""
+    import pandas as pd
+
+    from .stats import paired_difference
+
+    long = frame(records)
+    rows = []
+    if long.empty:
+        return pd.DataFrame(columns=["dataset", "comparison", "measure", "mean", "low", "high",
+                                     "n", "excludes 0"])
+
+    def values(dataset, method, model, measure) -> dict[int, float]:
+        sel = long[(long.dataset == dataset) & (long.method == method) & (long.model == model)
+                   & (long.measure == measure)]
+        return {int(s): float(v) for s, v in zip(sel.seed, sel.value, strict=True)
+                if not math.isnan(v)}
+
+    def add(dataset, comparison, measure, x, y):
+        d = paired_difference(x, y) if y is not None else paired_difference(
+            x, {s: 0.0 for s in x})
+        rows.append({"dataset": dataset, "comparison": comparison, "measure": measure,
+                     "mean": d.mean, "low": d.low, "high": d.high, "n": d.n,
+                     "excludes 0": d.excludes_zero})
+
+    for dataset in sorted(long.dataset.unique()):
+        for measure in MEASURES:
+            for method in methods:
+                for model in ("stage1", "final"):
+                    v = values(dataset, method, model, measure)
+                    if v:
+                        add(dataset, f"{method} ({model})", measure, v, None)
+            if len(methods) >= 2:
+                add(dataset, f"{methods[1]} - {methods[0]} (final)", measure,
+                    values(dataset, methods[1], "final", measure),
+                    values(dataset, methods[0], "final", measure))
+            for method in methods:
+                add(dataset, f"{method}: final - stage 1", measure,
+                    values(dataset, method, "final", measure),
+                    values(dataset, method, "stage1", measure))
+        for kind in ("lcs", "fsd"):
+            for method in methods:
+                for model in ("stage1", "final"):
+                    add(dataset, f"{method} ({model}): same phase - chance", kind,
+                        values(dataset, method, model, f"{kind}_same_phase"),
+                        values(dataset, method, model, f"{kind}_chance"))
+    out = pd.DataFrame(rows)
+    return out[out["n"] > 0].reset_index(drop=True)
+
+
+LABELS = {
+    "lcs_same_phase": "LCS matches with the same planted phase",
+    "lcs_chance": "chance rate (LCS grids)",
+    "lcs_matches": "LCS matches per pair",
+    "fsd_same_phase": "FSD alignment mass on the same planted phase",
+    "fsd_chance": "chance rate (FSD grids)",
+    "action_purity": "action share of the FSD action proposal",
+    "background_proposal_action_share": "action share of the FSD background proposal",
+    "action_share": "action share of the video",
+    "completeness": "share of an instance's phases the CAS covers",
+}
+
+
+def _interval(row) -> str:
+    if not math.isfinite(row["low"]):
+        return f"{row['mean']:+.3f} (no interval: {int(row['n'])} seed)"
+    return f"{row['mean']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]"
+
+
+def findings_paragraph(table, methods: Sequence[str] = DEFAULT_METHODS) -> str:
+    """A paragraph generated from :func:`summary` (no typed numbers): for each data set, whether
+    FTCL's alignment pairs the same phases more often than chance and than ACM-Net, whether its
+    proposals are purer, and whether its CAS covers more of each instance."""
+    if table.empty:
+        return ("No mechanism records yet: run `python -m ftcl reproduce` (the training notebook "
+                "measures every ACM-Net and FTCL run on synthetic data right after training).")
+    base, ftcl = methods[0], methods[1]
+    out = []
+
+    def pick(dataset, comparison, measure):
+        sel = table[(table.dataset == dataset) & (table.comparison == comparison)
+                    & (table.measure == measure)]
+        return None if sel.empty else sel.iloc[0]
+
+    def word(row) -> str:
+        if row is None or not math.isfinite(row["low"]):
+            return "cannot be resolved"
+        if not row["excludes 0"]:
+            return "is not distinguishable from 0"
+        return "is above 0" if row["mean"] > 0 else "is below 0"
+
+    from .tables import DATA_NAMES
+
+    for dataset in sorted(table.dataset.unique()):
+        parts = [f"On {DATA_NAMES.get(dataset, dataset)} (95 % paired t intervals over seeds):"]
+        for kind, what in (("lcs", "LCS matches"), ("fsd", "FSD alignment mass")):
+            r = pick(dataset, f"{ftcl} (final): same phase - chance", kind)
+            if r is not None:
+                parts.append(f"for FTCL the share of {what} on the same planted phase minus its "
+                             f"chance rate is {_interval(r)}, which {word(r)};")
+            r = pick(dataset, f"{ftcl} - {base} (final)", f"{kind}_same_phase")
+            if r is not None:
+                parts.append(f"FTCL minus ACM-Net on that share: {_interval(r)}, which "
+                             f"{word(r)};")
+        for measure in ("action_purity", "background_proposal_action_share", "completeness"):
+            r = pick(dataset, f"{ftcl} - {base} (final)", measure)
+            if r is not None:
+                parts.append(f"{LABELS[measure]}, FTCL minus ACM-Net: {_interval(r)}, which "
+                             f"{word(r)};")
+        r = pick(dataset, f"{ftcl}: final - stage 1", "completeness")
+        if r is not None:
+            parts.append(f"completeness after FTCL training minus before (stage 1): "
+                         f"{_interval(r)}, which {word(r)}.")
+        out.append(" ".join(parts))
+    return " ".join(out)
+
+
+def figure(records: Sequence[dict], measures: Sequence[str] = (
+        "lcs_same_phase", "fsd_same_phase", "action_purity", "completeness")):
+    """Per-seed values of ``measures`` for each method and model (stage 1, final), one row of
+    panels per data set, with the mean and seaborn's bootstrap 95 % interval over seeds, and the
+    chance rate of the phase-agreement measures (the video's action share for the purity) as a
+    dashed grey line (seaborn; static)."""
+    import textwrap
+
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from .tables import DATA_NAMES
+
+    long = frame(records)
+    datasets = sorted(long.dataset.unique()) or ["(no records)"]
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, axes = plt.subplots(len(datasets), len(measures), squeeze=False,
+                             figsize=(3.3 * len(measures), 3.9 * len(datasets)))
+    chance_of = {"lcs_same_phase": "lcs_chance", "fsd_same_phase": "fsd_chance",
+                 "action_purity": "action_share"}
+    for row, dataset in zip(axes, datasets, strict=True):
+        for ax, measure in zip(row, measures, strict=True):
+            sel = long[(long.measure == measure) & (long.dataset == dataset)].copy()
+            if sel.empty:
+                ax.text(0.5, 0.5, "no records", ha="center", va="center",
+                        transform=ax.transAxes)
+            else:
+                sel["run"] = sel["method"] + " / " + sel["model"]
+                order = [f"{m} / {k}" for m in DEFAULT_METHODS for k in ("stage1", "final")
+                         if f"{m} / {k}" in set(sel["run"])]
+                sns.stripplot(data=sel, x="run", y="value", order=order, ax=ax, alpha=0.45,
+                              color="#0072B2", jitter=0.15)
+                sns.pointplot(data=sel, x="run", y="value", order=order, ax=ax,
+                              errorbar=("ci", 95), color="black", linestyle="none",
+                              markers="o", capsize=0.2)
+                chance = chance_of.get(measure)
+                if chance is not None:
+                    level = long[(long.measure == chance) & (long.dataset == dataset)][
+                        "value"].mean()
+                    if math.isfinite(level):
+                        ax.axhline(level, color="grey", ls="--", lw=1)
+                ax.tick_params(axis="x", rotation=30)
+            name = DATA_NAMES.get(dataset, dataset)
+            ax.set_title(textwrap.fill(f"{name}: {LABELS[measure]}", 34), fontsize="small")
+            ax.set_xlabel("")
+            ax.set_ylabel("share")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+__all__ = ["DEFAULT_METHODS", "FORMAT", "LABELS", "MEASURES", "analyse_run", "completeness",
+           "destination", "figure", "findings_paragraph", "frame", "load_records",
+           "measure_model", "phase_agreement", "proposal_purity", "same_phase", "summary",
+           "write_record"]

@@ -1,0 +1,134 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Does FTCL align?
+#
+# FTCL's argument is about a mechanism: FSD contrasting (Eq. 2-4) aligns the *fine-grained
+# sequential stages* of action proposals, and LCS contrasting (Eq. 6-7) mines the common
+# sub-sequence of two videos of the same action; learning to make those alignments score high
+# should give features whose stages line up, hence more complete localization. The paper reports
+# mAP only; neither it nor the release measures whether the alignments pair the same stages.
+#
+# The synthetic benchmarks can: every action instance of SynTHUMOS14 / SynANet is built from
+# `K` ordered sub-action **phases** (`ftcl.data.synthetic`), and each snippet's phase is stored
+# beside its features. `ftcl.mechanism` measures, on the test split, for the trained ACM-Net
+# and FTCL models of every seed and for their shared stage-1 starting point:
+#
+# - **(a) phase agreement**: the share of the snippet pairs matched by LCS (Eq. 6, hard, on the
+#   top attended snippets as in the loss) and of the FSD alignment mass (Eq. 2's soft alignment
+#   of the action proposals) that falls on two snippets of the **same planted phase** (same class,
+#   same phase; two background snippets do *not* agree), against its chance rate (every cell of
+#   the same grids alike);
+# - **(b) action purity**: the share of action snippets in the FSD action proposal (top-attended
+#   snippets) and in the release's "background" proposal (the next ones);
+# - **(c) completeness**: the share of each planted instance's phases that the CAS covers, before
+#   (stage 1) and after training.
+#
+# Nothing is trained here: the training notebook measures each ACM-Net and FTCL run right after
+# training and the batch stores `results/<profile>/mechanism/<run_id>.json`; this chapter reads
+# those files. Differences are paired by seed (same data, same stage 1), with 95 % paired t
+# intervals (`ftcl.stats`).
+
+# %% tags=["remove-cell"]
+# In Google Colab: clone the repository (notebooks/ and the committed results/ come
+# with it) and install ftcl from it, keeping the runtime's torch. A no-op everywhere else.
+# The URL is ftcl.project.REPOSITORY_URL (`python -m ftcl.project` rewrites this cell).
+import sys
+
+if "google.colab" in sys.modules:
+    import importlib.metadata
+    import os
+    import subprocess
+
+    REPOSITORY_URL = "https://github.com/ftcl-companion/ftcl"
+    BRANCH, CLONE = "main", "/content/ftcl"
+    if not os.path.isdir(CLONE):
+        subprocess.run(["git", "clone", "--depth", "1", "--branch", BRANCH, REPOSITORY_URL,
+                        CLONE], check=True)
+    with open("/tmp/keep-torch.txt", "w") as f:
+        f.write(f"torch=={importlib.metadata.version('torch')}\n")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/keep-torch.txt",
+                    "-e", CLONE, "plotly==7.1.0"], check=True)
+    os.chdir(CLONE)
+    sys.path.insert(0, CLONE)
+
+# %% tags=["parameters"]
+# Papermill parameters.
+results_dir = None  # the results root; None: the repository's results/ folder
+profile = "quick"  # which results/<profile>/ to read: quick or full
+
+# %%
+from IPython.display import Image, Markdown, display  # noqa: E402 (after Colab's install)
+
+from ftcl import mechanism, tables  # noqa: E402
+
+results = tables.resolve_results_dir(results_dir)
+records = mechanism.load_records(results, profile)
+runs = sorted({(r["dataset"], r["method"], r["seed"]) for r in records})
+if records:
+    methods = ", ".join(sorted({m for _, m, _ in runs}))
+    datasets = ", ".join(sorted({d for d, _, _ in runs}))
+    print(f"Read {len(records)} mechanism records from {results / profile / 'mechanism'}: "
+          f"{len({s for _, _, s in runs})} seeds, methods {methods}, data {datasets}.")
+else:
+    print(f"NO MECHANISM RECORDS in {results / profile / 'mechanism'}: they are written by "
+          f"`python -m ftcl reproduce --profile {profile}` (the training notebook measures each "
+          "ACM-Net and FTCL run on synthetic data). The sections below stay empty until then.")
+
+# %% [markdown]
+# ## What the measurements say
+#
+# Generated from the intervals below: no number in this paragraph is typed by hand.
+
+# %%
+summary = mechanism.summary(records)
+Markdown(mechanism.findings_paragraph(summary))
+
+# %% [markdown]
+# ## Per seed
+#
+# Each dot is one seed; black: the mean over seeds with seaborn's bootstrap 95 % interval (the
+# paired t intervals of the differences are in the next section); the dashed grey line is the
+# chance rate (for the phase-agreement shares: every cell of the same grids alike; for the
+# proposal purity: the share of action snippets in the video).
+
+# %%
+Image(tables.figure_png(mechanism.figure(records)))
+
+# %% [markdown]
+# ## The numbers
+#
+# Mean over seeds of each measure for each model (`stage1`: the shared starting point; `final`:
+# the model each run reports), and the paired differences: FTCL minus ACM-Net after training,
+# each method after minus before stage 2, and the same-phase share minus its chance rate.
+# `low`/`high`: 95 % paired t interval; `excludes 0`: whether it resolves the difference.
+
+# %%
+display(summary.round(4).style.hide(axis="index")) if not summary.empty else print("(none)")
+
+# %% [markdown]
+# ## How the measures are defined
+#
+# The functions are in `ftcl.mechanism`; the unit tests check them on hand-made label grids.
+# The FSD grids use the cosine similarity of the backbone embeddings for the match and the
+# insert/delete scores of Eq. 2 (`mu = g = h`), for ACM-Net (which has no FSD projection) and for
+# FTCL alike, so that both models are compared on one measure of their representation; the LCS
+# grids use the loss's own similarity, rescaling and threshold `tau`. The completeness threshold
+# is the lowest CAS threshold of the localizer (`ftcl.inference`).
+
+# %%
+mechanism.frame(records).groupby(["dataset", "method", "model", "measure"])["value"].agg(
+    ["mean", "std", "count"]).round(4) if records else print("(none)")
