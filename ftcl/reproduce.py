@@ -220,16 +220,17 @@ def notebook_parameters(run: PlannedRun, device: str = "auto", cache_dir: str | 
 
 def prepare_data(runs: Sequence[PlannedRun], cache_dir: str | None = None) -> list[Path]:
     """Prepare each dataset of ``runs`` once (generate synthetic data, validate real folders)."""
-    from .data import prepare_dataset
+    from .data import get_spec, prepare_dataset
 
     roots, seen = [], set()
     for run in runs:
         cfg = run.config
-        key = (cfg.dataset, cfg.profile, cfg.data_dir, cfg.data_seed)
+        key = (cfg.dataset, cfg.profile, cfg.data_dir, cfg.data_seed, cfg.data_version)
         if key not in seen:
             seen.add(key)
+            spec = get_spec(cfg.dataset, cfg.profile, data_version=cfg.data_version)
             roots.append(prepare_dataset(cfg.dataset, cfg.profile, data_dir=cfg.data_dir,
-                                         seed=cfg.data_seed or 0, cache_dir=cache_dir))
+                                         seed=cfg.data_seed or 0, cache_dir=cache_dir, spec=spec))
     return roots
 
 
