@@ -177,10 +177,11 @@ V2_DESIGN = {
 SYNTHUMOS14_V2 = {**V2_DESIGN, "action_strength": 2.0}
 SYNANET_V2 = {**V2_DESIGN}
 
-# SynANet full profile size (classes, train videos per class, test videos per class): the v1 size
-# (100, 20, 10) was ~4.5 GB of 2048-d float32 features; v2 keeps 50 classes, 12 / 6 videos.
+# SynANet size (classes, train videos per class, test videos per class). The v1 full size
+# (100, 20, 10) was ~4.5 GB of 2048-d float32 features; v2 full keeps 40 classes with the quick
+# profile's 15 / 10 videos each (1,000 videos, about 1.5 GB; quick stays a subset of full).
 SYNANET_QUICK_SIZE = (20, 15, 10)
-SYNANET_FULL_SIZE = {1: (100, 20, 10), 2: (50, 12, 6)}
+SYNANET_FULL_SIZE = {1: (100, 20, 10), 2: (40, 15, 10)}
 
 
 def synthetic_knobs(name: str, profile: str, data_version: int = DEFAULT_DATA_VERSION):

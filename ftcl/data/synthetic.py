@@ -23,6 +23,7 @@ receptive fields. At a grid point ``u`` of a video ``v``::
                          + class_scene_strength * S[c_i]
         + [context]    context_strength * S[c]      # around an instance of class c
         + [distractor] distractor_strength * Q[j]   # class-free motion in the background
+        + [hard negative, v2] hard_negative_strength * action_strength * P[c', k']
     snippet_t = smooth(mean of x_u over the snippet + noise * e_t / sqrt(D))
 
 - ``P[c, k]``: the ``k``-th of ``K_c`` (``phases_min``..``phases_max``) **ordered sub-action
@@ -31,7 +32,16 @@ receptive fields. At a grid point ``u`` of a video ``v``::
   order with different speeds: what FSD/LCS alignment can exploit. ``P[c, k]`` mixes a phase-
   specific direction, a class direction shared by the class's phases (``phase_separation``) and a
   generic phase-``k`` direction shared by all classes (``prototype_separation``: 1 = unrelated
-  classes, 0 = identical).
+  classes, 0 = identical). **Version 2** (``phase_library > 0``, :mod:`ftcl.data.knobs`): the
+  phase-specific directions are ``specific_phases`` own directions of the class plus phases of a
+  library shared by all classes (Zipf(``library_popularity``) popularity, so a few phases are in
+  many classes), each mixed with the class direction (``phase_separation``); a share
+  ``anagram_fraction`` of the classes holds the phase vectors (and scene) of an earlier class in
+  another order. ``meta.json`` lists every class's phase ids (``phase_ids``: ids below
+  ``phase_library`` are library phases).
+- **Hard negatives** (version 2): per instance ``Poisson(hard_negative_rate)`` background segments
+  of ``0.3-1.0 x`` its length holding either the class's own phases in a wrong order
+  (``hard_negative_own``) or one phase ``P[c', k']`` of another class.
 - ``S[c]``: the **class scene** (a diving pool), present in actions *and* in the ``context``
   snippets just before and after each instance (``context_seconds + context_fraction * length``,
   jittered, per side): hard negatives that a video-level classifier happily fires on.
@@ -48,8 +58,9 @@ Ground truth per snippet, beside the features: ``phases/<split>/<video>.npy``, i
 instance index in the video's ``gt.json`` annotation list, region) taken at the snippet centre;
 class, phase and instance are -1 outside actions (the class is also set in context and the
 instance index there is the instance the context belongs to); region is 0 background, 1 action,
-2 context, 3 distractor. Where instances overlap (CliffDiving is annotated as Diving too) their
-action terms are averaged and the label is the first instance's.
+2 context, 3 distractor, 4 hard negative (class and phase -1, the instance it was planted for).
+Where instances overlap (CliffDiving is annotated as Diving too) their action terms are averaged
+and the label is the first instance's.
 
 Annotations past the rendered end (``n_snippets x 0.64 s``, at most one snippet short of the true
 duration) are clipped for rendering and counted as ``clipped`` in ``meta.json``; instances entirely
@@ -58,6 +69,10 @@ released, so those instances remain in the evaluation (as misses where nothing w
 
 Difficulty knobs and their values
 ---------------------------------
+The data sets are **version 2** by default (``get_spec(..., data_version=2)``): the values and why
+are in :mod:`ftcl.data.spec` (``SYNTHUMOS14_V2``, ``SYNANET_V2``) and the ACM-Net calibration in
+:data:`CALIBRATION_V2`. What follows is the record of **version 1**, kept for its records.
+
 The generic ``SyntheticKnobs()`` (SynTHUMOS14 adds the calibration changes below):
 4 sub-steps; 2-4 phases, concentration 4;
 phase separation 0.6, prototype separation 0.6; action 1.0 (amplitude +-0.4), style 0.5, class
@@ -207,9 +222,11 @@ def _make_library_bank(classes, dim, seed, knobs: SyntheticKnobs, atoms, distrac
 
     Class ``c`` has ``K_c`` phases: ``specific_phases`` own ones and ``K_c - specific_phases``
     distinct library phases drawn with probability ``(l + 1) ** -library_popularity``, in a random
-    order. With probability ``anagram_fraction`` a class (not the first) instead takes the phases
-    and the scene of an earlier class in another order. The library assignment is drawn class by
-    class in the spec's class order; vectors of a class are seeded by its name.
+    order; each phase vector is mixed with a class direction (weight ``1 - phase_separation``;
+    1 = the library vectors themselves). With probability ``anagram_fraction`` a class (not the
+    first) instead takes the phase vectors and the scene of an earlier class in another order.
+    The library assignment is drawn class by class in the spec's class order; vectors of a class
+    are seeded by its name.
     """
     n_lib = knobs.phase_library
     library = _draw(np.random.default_rng([seed, 6]), n_lib, dim, "motion", knobs)
@@ -221,6 +238,7 @@ def _make_library_bank(classes, dim, seed, knobs: SyntheticKnobs, atoms, distrac
         rng = np.random.default_rng([seed, 2, _crc(name)])
         k = int(rng.integers(knobs.phases_min, knobs.phases_max + 1))
         scene = _draw(rng, 1, dim, "appearance", knobs)[0]
+        class_dir = _draw(rng, 1, dim, "motion", knobs)
         own = _draw(rng, max(knobs.specific_phases, 1), dim, "motion", knobs)
         own_ids = [n_lib + knobs.phases_max * c + j for j in range(knobs.specific_phases)]
         vec = {n_lib + knobs.phases_max * c + j: own[j] for j in range(knobs.specific_phases)}
@@ -237,8 +255,10 @@ def _make_library_bank(classes, dim, seed, knobs: SyntheticKnobs, atoms, distrac
             lib = plan.choice(n_lib, size=k - knobs.specific_phases, replace=False, p=weight)
             seq = [int(x) for x in lib] + own_ids
             seq = [seq[j] for j in plan.permutation(len(seq))]
+            vec = {p: _mix(library[p][None] if p < n_lib else vec[p][None], class_dir,
+                           knobs.phase_separation)[0] for p in seq}
         ids[c] = seq
-        prototypes[c] = np.stack([vec[p] if p in vec else library[p] for p in seq])
+        prototypes[c] = np.stack([vec[p] for p in seq])
         scenes.append(scene)
     return _Bank(prototypes, np.stack(scenes), atoms, distractors, ids, anagram_of)
 
@@ -440,7 +460,7 @@ def _hard_negatives(video_id, seed, knobs, bank, spans, centers, free, lab, t_en
     """Plant hard-negative segments in the background grid points ``free`` (updated in place).
 
     Per rendered instance, ``Poisson(hard_negative_rate)`` segments of ``U(0.3, 1.0)`` times its
-    length at a uniform position; a segment keeps only its free grid points (up to 5 positions
+    length at a uniform position; a segment keeps only its free grid points (up to 20 positions
     are tried when none is free). With probability ``hard_negative_own`` it holds the instance's
     class phases in another order (Dirichlet proportions, as an instance), else one phase of
     another class. Uses its own random stream, so version-1 output is unchanged.
@@ -455,7 +475,7 @@ def _hard_negatives(video_id, seed, knobs, bank, spans, centers, free, lab, t_en
             own = rng.random() < knobs.hard_negative_own or n_cls < 2
             length = (e0 - s0) * rng.uniform(0.3, 1.0)
             sel = np.empty(0, dtype=int)
-            for _try in range(5):
+            for _try in range(20):
                 t0 = rng.uniform(0.0, max(t_end_video - length, 1e-6))
                 sel = np.arange(np.searchsorted(centers, t0), np.searchsorted(centers, t0 + length))
                 sel = sel[free[sel]]
