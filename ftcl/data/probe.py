@@ -239,12 +239,15 @@ def _train_subset(spec, n_videos: int | None) -> list[str] | None:
 
     if n_videos is None:
         return None
-    return source_annotations(spec)[1]["train"][:n_videos]
+    ids = source_annotations(spec)[1]["train"]
+    # evenly spread over the split (THUMOS14's video names group the classes)
+    pick = np.unique(np.linspace(0, len(ids) - 1, min(n_videos, len(ids))).round().astype(int))
+    return [ids[i] for i in pick]
 
 
 def probe_spec(spec, seed: int = 0, n_videos: int | None = None) -> dict:
-    """Generate ``spec`` (its first ``n_videos`` training videos, or all) in a temporary folder and
-    :func:`probe` it."""
+    """Generate ``spec`` (``n_videos`` training videos evenly spread over the split, or all) in a
+    temporary folder and :func:`probe` it."""
     from .synthetic import generate_synthetic
 
     with tempfile.TemporaryDirectory(prefix="ftcl-probe-") as tmp:
