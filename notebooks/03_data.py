@@ -245,8 +245,8 @@ separation.round(3)
 # - **hard negatives** in the background: the video's own phases in a wrong order, or a phase of
 #   another class, beside the class scene in the context margins.
 #
-# Which phases each class holds (library phases by their id, a class's own phases as "own"; for
-# an anagram, the class whose phases it permutes):
+# Which phases each class holds (library phases by their id, class-specific phases as
+# "specific"; for an anagram, the class whose phases, specific one included, it permutes):
 
 # %% tags=["hide-input"]
 if spec.synthetic:
@@ -254,7 +254,7 @@ if spec.synthetic:
     library_size = spec.knobs.phase_library
     phase_table = pd.DataFrame([
         {"class": name, "phases": len(ids), "phases in order": " -> ".join(
-            str(p) if p < library_size or not library_size else "own" for p in ids)}
+            str(p) if p < library_size or not library_size else "specific" for p in ids)}
         for name, ids in meta.get("phase_ids", {}).items()]).set_index("class")
     if library_size:
         use = pd.Series([p for ids in meta["phase_ids"].values() for p in ids
@@ -298,7 +298,7 @@ if spec.synthetic:
     probe_table = pd.DataFrame.from_dict(probes, orient="index").round(1)
 else:
     probe_table = pd.DataFrame({"note": ["real features carry no planted ground truth"]})
-probe_table
+probe_table.T
 
 # %% [markdown]
 # ### How the knobs move the probes
