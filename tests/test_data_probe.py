@@ -106,7 +106,7 @@ DESIGN = {"phase_library": 16, "library_popularity": 1.0, "specific_phases": 1,
 
 @pytest.fixture(scope="module")
 def small_roots(tmp_path_factory):
-    """60 training videos spread over SynTHUMOS14 quick: v1, and v2 with 0 / 80 % anagrams."""
+    """67 training videos spread over SynTHUMOS14 quick: v1, and v2 with 0 / 80 % anagrams."""
     roots = {}
     v2 = get_spec("synthumos14", "quick", data_version=2).replace(knobs=DESIGN)
     specs = {"v1": get_spec("synthumos14", "quick", data_version=1),

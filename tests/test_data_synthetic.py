@@ -363,3 +363,8 @@ def test_data_version_is_part_of_the_run_identity():
     assert run_id(v1) != run_id(v2)
     with pytest.raises(ValueError, match="data_version"):
         make_config("acmnet", "synthumos14", "quick", data_version=0)
+    from ftcl.runs import record_data_version
+
+    assert record_data_version({"config": {"seed": 0}}) == 1  # records from before v2
+    assert record_data_version({"config": {"data_version": 2}}) == 2
+    assert record_data_version({"data_version": 2, "config": {}}) == 2
