@@ -134,3 +134,16 @@ def test_anagrams_open_an_alignment_headroom(small_roots):
                                                                          "all").instances)
     with pytest.raises(ValueError, match="part"):
         load_planted(root, "train", "rest")
+
+
+def test_sweep_figure_draws_every_probe():
+    from ftcl import viz
+
+    rows = [{"knob": k, "value": v, "bag": 0.5, "order": 0.7 + v / 10, "headroom": 0.2 + v / 10,
+             "background": 0.1, "hard_negative": 0.4} for k in ("a", "b") for v in (0.0, 1.0)]
+    fig = viz.probe_sweep_figure(rows, title="t")
+    assert len(fig.data) == 2 * 5  # 5 series in each of the 2 knob panels
+    headroom = [t for t in fig.data if t.name.startswith("alignment")][0]
+    assert list(headroom.x) == [0.0, 1.0] and list(headroom.y) == pytest.approx([20.0, 30.0])
+    with pytest.raises(ValueError):
+        viz.probe_sweep_figure([])

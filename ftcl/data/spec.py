@@ -4,7 +4,7 @@ A :class:`DatasetSpec` says everything the rest of the package needs to know abo
 its classes, feature width, how many snippets a video is sampled to (``num_segments``, the
 paper's T), the snippet clock (``fps``, ``frames_per_snippet``), the evaluation thresholds and the
 inference defaults. Synthetic datasets also carry their generator knobs
-(:class:`ftcl.data.synthetic.SyntheticKnobs`, documented there with the chosen values).
+(:class:`ftcl.data.knobs.SyntheticKnobs`; the chosen values and why are below).
 
 Named specs (``get_spec(name, profile)``):
 
@@ -14,10 +14,19 @@ name          profile  D      T       what
 synthumos14   quick    128    256     SynTHUMOS14 on a laptop (the default of the book)
 synthumos14   full     2048   750     SynTHUMOS14 at the paper's size (a GPU job, ~1.1 GB)
 synanet       quick    128    75      SynANet: 20 ActivityNet classes, 300 train / 199 test
-synanet       full     2048   75      SynANet: 100 classes, 2,000 train / 999 test (~4.5 GB)
+synanet       full     2048   75      SynANet: 40 classes, 600 train / 399 test (~1.5 GB; v1:
+                                       100 classes, 2,000 / 999, ~4.5 GB)
 thumos14      full     2048   750     real I3D features, ACM-Net/FTCL layout
 activitynet13 full     2048   75      real I3D features, ACM-Net/FTCL layout
 ============  =======  =====  ======  ==========================================================
+
+Synthetic specs come in two **data versions** (``get_spec(name, profile, data_version)``,
+:mod:`ftcl.data.knobs`): version 2, the default, where fine-grained temporal structure decides
+(a shared phase library, anagram classes, hard negatives; values and why below, next to
+``V2_DESIGN``), and version 1, kept so that its run records can be re-run. The version is part of
+the spec, of ``meta.json``, of the run configuration (``RunConfig.data_version``), its hash and
+its record. The full profiles (2048-d) are not calibrated: calibrating them needs ACM-Net runs
+on a GPU, which this work did not have (see ``ftcl.data.synthetic.CALIBRATION_V2``).
 
 THUMOS14-like datasets are evaluated at tIoU 0.1:0.1:0.7 (the values of the release's
 ``np.arange(0.1, 1.0, 0.1)``, e.g. 0.30000000000000004) and the paper averages over 0.1-0.7;
