@@ -134,6 +134,7 @@ class RunConfig:
     seed: int = 0  # seeds training (and the synthetic data set, unless data_seed is given)
     data_seed: int | None = None  # seed of the synthetic data set; None = 0 (same data for all)
     # (the reproduction batch sets data_seed = seed: ftcl.reproduce.DATA_SEED_SCHEME)
+    data_version: int = 2  # synthetic benchmark version (ftcl.data.knobs): 2, or 1 for old runs
     data_dir: str | None = None  # real features: folder in the release layout
     cache_dir: str | None = None  # synthetic data cache; None = $FTCL_CACHE or ~/.cache/ftcl
     out_dir: str = "runs"  # runs go to <out_dir>/<dataset>-<profile>/<run_name>/seed<k>
@@ -331,6 +332,7 @@ def validate(cfg: RunConfig) -> None:
 
     m, f, t = cfg.model, cfg.ftcl, cfg.train
     check(cfg.method in METHODS, "method", f"unknown method; choose one of {sorted(METHODS)}")
+    check(cfg.data_version in (1, 2), "data_version", "must be 1 or 2 (ftcl.data.knobs)")
     check(m.backbone in BACKBONE_NAMES, "model.backbone", f"must be one of {BACKBONE_NAMES}")
     check(m.embed_dim is None or m.embed_dim > 0, "model.embed_dim", "must be positive or null")
     check(0 <= m.dropout < 1, "model.dropout", "must be in [0, 1)")

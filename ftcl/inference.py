@@ -36,13 +36,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ftcl.data.spec import DatasetSpec
+
+class SnippetClock(Protocol):
+    """What :func:`localize` reads of a dataset spec (a :class:`ftcl.data.spec.DatasetSpec`).
+
+    A protocol rather than an import of the spec, so that ``ftcl.data.spec`` (which takes its
+    inference defaults from here) and this module do not import each other.
+    """
+
+    fps: float
+    frames_per_snippet: int
+    inference: InferenceConfig
 
 PREDICTION_COLUMNS = ("video-id", "t-start", "t-end", "label", "score")
 
@@ -348,7 +357,7 @@ def localize(
     video_ids: Sequence[str],
     n_snippets: Sequence[int],
     classes: Sequence[str],
-    spec: DatasetSpec | None = None,
+    spec: SnippetClock | None = None,
     config: InferenceConfig | None = None,
 ) -> pd.DataFrame:
     """Proposals of a batch of videos as a ``video-id, t-start, t-end, label, score`` frame.
@@ -366,7 +375,7 @@ def localize(
         Stored length ``T_video`` of each video's feature file (converts indices to seconds).
     classes : sequence of str
         Class names, in column order of ``cas``.
-    spec : DatasetSpec, optional
+    spec : DatasetSpec (any :class:`SnippetClock`), optional
         Supplies ``fps``, ``frames_per_snippet`` and the default ``config``.
     config : InferenceConfig, optional
         Overrides ``spec.inference``; the THUMOS14 settings if both are None.

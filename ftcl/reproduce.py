@@ -242,18 +242,20 @@ def prepare_data(runs: Sequence[PlannedRun], cache_dir: str | None = None) -> li
     Each is checked as a run would check it (:func:`ftcl.validate.check_data`: splits, ground
     truth, video pairs, finite features), so bad data fails here, before any worker starts.
     """
-    from .data import prepare_dataset
+    from .data import get_spec, prepare_dataset
     from .train import load_data
     from .validate import check_data
 
     roots, seen = [], set()
     for run in runs:
         cfg = run.config
-        key = (cfg.dataset, cfg.profile, cfg.data_dir, cfg.data_seed)
+        key = (cfg.dataset, cfg.profile, cfg.data_dir, cfg.data_seed, cfg.data_version)
         if key not in seen:
             seen.add(key)
+            spec = get_spec(cfg.dataset, cfg.profile, data_version=cfg.data_version)
             roots.append(prepare_dataset(cfg.dataset, cfg.profile, data_dir=cfg.data_dir,
-                                         seed=cfg.data_seed or 0, cache_dir=cache_dir))
+                                         seed=cfg.data_seed or 0, cache_dir=cache_dir,
+                                         spec=spec))
             cfg = dataclasses.replace(cfg, cache_dir=cache_dir)
             check_data(load_data(cfg), cfg)
     return roots

@@ -96,6 +96,16 @@ def record_destination(record_path: str | os.PathLike | None, results_dir: str |
     return resolve_results_dir(results_dir) / cfg.profile / "runs" / f"{run_id(cfg)}.json"
 
 
+def record_data_version(record: dict) -> int:
+    """The synthetic benchmark version a run record was trained on: its ``data_version`` (run
+    records and configurations carry it since version 2 of the data sets), else 1 (older
+    records). Use it to keep v1 and v2 records out of one table; the version is also part of
+    the configuration hash, so the two never share a run id."""
+    if "data_version" in record:
+        return int(record["data_version"])
+    return int(record.get("config", {}).get("data_version", 1))
+
+
 def _run_key(data: dict) -> tuple:
     return tuple(data.get(k) for k in ("dataset", "profile", "method", "seed"))
 

@@ -194,6 +194,7 @@ class RunRecord:
     classification_percent: float
     provenance: dict
     selection_rule: str | None
+    data_version: int | None = None  # synthetic benchmark version (ftcl.data.knobs); None: real
 
 
 def _is_number(x: Any) -> bool:
@@ -210,6 +211,7 @@ def load_record(path: str | Path) -> RunRecord:
     from .config import METHODS
     from .data import get_spec
     from .evaluation import average_map
+    from .runs import record_data_version
 
     path = Path(path)
     if not path.is_file():
@@ -275,6 +277,7 @@ def load_record(path: str | Path) -> RunRecord:
         classification_percent=100.0 * float(data["classification_map"]),
         provenance=dict(data["provenance"]),
         selection_rule=selection.get("rule") if isinstance(selection, dict) else None,
+        data_version=record_data_version(data) if spec.synthetic else None,
     )
 
 
@@ -377,6 +380,21 @@ def _provenance(records: Sequence[RunRecord]) -> dict[str, Any]:
         "created_utc": distinct(r.provenance.get("created_utc") for r in records),
         "files": [str(r.path) for r in records],
     }
+
+
+def check_single_data_version(records: Sequence[RunRecord]) -> None:
+    """Refuse records of one synthetic data set made with different benchmark versions
+    (``data_version``, :mod:`ftcl.data.knobs`): v1 and v2 numbers never share a table."""
+    versions: dict[str, set] = {}
+    for r in records:
+        if r.data_version is not None:
+            versions.setdefault(r.dataset, set()).add(r.data_version)
+    mixed = {d: sorted(v) for d, v in versions.items() if len(v) > 1}
+    if mixed:
+        raise ValueError(
+            f"run records of {', '.join(sorted(mixed))} come from several data versions "
+            f"({mixed}): v1 and v2 of the synthetic benchmark never share a table; move the "
+            "older records out of the runs folder (or re-run the batch into a fresh one)")
 
 
 def check_single_commit(records: Sequence[RunRecord], allow_mixed: bool = False) -> None:
@@ -505,7 +523,8 @@ def build_table(key: str, records: Sequence[RunRecord]) -> pd.DataFrame:
         "references": [{"method": r.method, "name": r.name, "label": r.label,
                         "url": paper_results.FTCL_PAPER_URL, "location": r.location}
                        for r in paper_results.reference_rows(key)],
-        "measured_data": sorted({f"{DATA_NAMES.get(r.dataset, r.dataset)} ({r.profile})"
+        "measured_data": sorted({f"{DATA_NAMES.get(r.dataset, r.dataset)}"
+                                 f"{f' v{r.data_version}' if r.data_version else ''} ({r.profile})"
                                  for r in mine}),
     })
     table.attrs["caption"] = caption(table)
@@ -755,6 +774,7 @@ def build_tables(results_dir: str | Path = "results", profile: str = "quick",
         run record holds only its reference rows, and its caption says so.
     """
     records = load_records(find_run_files(results_dir, profile))
+    check_single_data_version(records)
     if write:
         check_single_commit(records, allow_mixed)
     tables = {key: build_table(key, records) for key in TABLES}

@@ -94,10 +94,10 @@ def load_data(cfg: RunConfig) -> RunData:
     """Prepare (or validate) the dataset of ``cfg`` and open its splits."""
     from .data import VideoDataset, get_spec, prepare_dataset
 
-    spec = get_spec(cfg.dataset, cfg.profile)
+    spec = get_spec(cfg.dataset, cfg.profile, data_version=cfg.data_version)
     data_seed = cfg.data_seed if cfg.data_seed is not None else 0
     root = Path(prepare_dataset(cfg.dataset, cfg.profile, data_dir=cfg.data_dir, seed=data_seed,
-                                cache_dir=cfg.cache_dir))
+                                cache_dir=cfg.cache_dir, spec=spec))
     train = VideoDataset(root, "train", spec, sampling=cfg.train.sampling,
                          seed=derive_seed(cfg.seed, "sampling"))
     test = VideoDataset(root, "test", spec, sampling="uniform", seed=cfg.seed)
@@ -731,6 +731,7 @@ class Trainer:
                 "action_measure": cfg.ftcl.action_measure, "pair_measure": cfg.ftcl.pair_measure,
                 "loss_form": cfg.ftcl.loss_form} if cfg.ftcl.enabled else None,
             "dataset": cfg.dataset, "profile": cfg.profile, "seed": cfg.seed,
+            "data_version": cfg.data_version,
             "device": str(self.device),
             "iterations": n1 + n2,
             "schedule": {

@@ -29,6 +29,7 @@ __all__ = [
     "lcs_links_figure",
     "phase_agreement",
     "phase_chance",
+    "probe_sweep_figure",
     "to_offline_html",
 ]
 
@@ -514,3 +515,34 @@ def to_offline_html(fig: go.Figure, div_id: str | None = None) -> OfflineFigure:
         auto_play=False, div_id=div_id,
     )
     return OfflineFigure(html, json.loads(fig.to_json()))
+
+
+def probe_sweep_figure(rows: Sequence[dict], title: str = "") -> go.Figure:
+    """The data-probe knob sweep (:func:`ftcl.data.probe.sweep`): one panel per knob, the knob's
+    value on x, and as lines the bag-of-snippets and order-aware accuracies, the alignment
+    headroom (their difference) and the share of background / hard-negative snippets that a
+    snippet classifier scores as action (all in %)."""
+    from plotly.subplots import make_subplots
+
+    if not rows:
+        raise ValueError("probe_sweep_figure: no rows")
+    knobs = list(dict.fromkeys(r["knob"] for r in rows))
+    fig = make_subplots(rows=1, cols=len(knobs), subplot_titles=knobs, shared_yaxes=True)
+    series = (("bag", "(a) bag of snippets"), ("order", "(b) order-aware (DTW)"),
+              ("headroom", "alignment headroom (b - a)"),
+              ("background", "(c) background scored as action"),
+              ("hard_negative", "(c) hard negatives scored as action"))
+    for col, knob in enumerate(knobs, start=1):
+        sel = [r for r in rows if r["knob"] == knob]
+        for k, (key, name) in enumerate(series):
+            fig.add_trace(go.Scatter(
+                x=[r["value"] for r in sel], y=[100 * r[key] for r in sel], name=name,
+                mode="lines+markers", legendgroup=key, showlegend=col == 1,
+                line={"color": _PALETTE[k % len(_PALETTE)],
+                      "dash": "dot" if key in ("background", "hard_negative") else "solid"},
+            ), row=1, col=col)
+        fig.update_xaxes(title_text="value", row=1, col=col)
+    fig.update_yaxes(title_text="%", row=1, col=1)
+    fig.update_layout(title=title or None, height=420, legend={"orientation": "h", "y": -0.25},
+                      margin={"t": 60, "b": 40})
+    return fig

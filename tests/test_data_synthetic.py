@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from ftcl.data import (
     load_snippet_labels,
     prepare_dataset,
     spec_from_meta,
+    validate_root,
 )
 from ftcl.data.annotations import thumos14_database, thumos14_true_durations
 from ftcl.data.synthetic import n_snippets_for, source_annotations
@@ -117,7 +119,8 @@ def test_snippet_labels_follow_the_instances(quick_root):
                 first_phases.append(phases[0])
         background = lab[:, 3] != 1
         assert (lab[background, 1] == -1).all()
-        assert set(np.unique(lab[:, 3])) <= {0, 1, 2, 3}
+        assert set(np.unique(lab[:, 3])) <= {0, 1, 2, 3, 4}
+        assert (lab[lab[:, 3] == 4, 0] == -1).all()  # hard negatives are background
         assert (lab[lab[:, 3] == 2, 0] >= 0).all()  # context carries its class
     assert len(first_phases) >= 5 and np.mean(np.array(first_phases) == 0) > 0.8
 
@@ -168,7 +171,10 @@ def test_synanet_quick(tmp_path):
     full = get_spec("synanet", "full")
     _, full_splits, _ = source_annotations(full)
     assert set(splits["train"]) <= set(full_splits["train"])  # quick is a subset of full
-    assert len(full_splits["train"]) == 2000 and full.num_classes == 100
+    assert set(splits["test"]) <= set(full_splits["test"])
+    assert len(full_splits["train"]) == 600 and full.num_classes == 40  # v2: ~1.5 GB
+    full_v1 = get_spec("synanet", "full", data_version=1)
+    assert len(source_annotations(full_v1)[1]["train"]) == 2000 and full_v1.num_classes == 100
     meta = generate_synthetic(
         spec, tmp_path, seed=0, video_ids=splits["train"][:3] + splits["test"][:2]
     )
@@ -235,3 +241,130 @@ def test_specs():
         get_spec("thumos15")
     with pytest.raises(ValueError):
         get_spec("synthumos14", "medium")
+
+
+# ------------------------------------------------------------------------------ version 2
+
+
+def test_v2_phase_library_is_shared_across_classes():
+    from ftcl.data.synthetic import _make_bank
+
+    spec = get_spec("synthumos14", "quick")
+    k = spec.knobs
+    assert spec.data_version == 2 and k.version == 2 and k.phase_library > 0
+    bank = _make_bank(spec.classes, spec.feature_dim, 0, k)
+    n_lib = k.phase_library
+    users: dict[int, set] = {}
+    for c, ids in bank.phase_ids.items():
+        assert k.phases_min <= len(ids) <= k.phases_max and len(set(ids)) == len(ids)
+        for p in ids:
+            users.setdefault(p, set()).add(c)
+        if c in bank.anagram_of:  # the phases of an earlier class, in another order
+            src = bank.anagram_of[c]
+            assert sorted(ids) == sorted(bank.phase_ids[src]) and ids != bank.phase_ids[src]
+        else:  # specific_phases own phases, the others from the library
+            assert sum(p >= n_lib for p in ids) == k.specific_phases
+    lib_users = sorted((len(u) for p, u in users.items() if p < n_lib), reverse=True)
+    assert lib_users[0] >= len(spec.classes) // 3  # a phase common to many classes
+    assert min(lib_users) <= 2  # and rare ones
+    assert 0 < len(bank.anagram_of) < len(spec.classes)
+    # a library phase is the same vector in every class that uses it, up to each class's own
+    # direction (weight 1 - phase_separation): the cosine of two unrelated classes' versions is
+    # about phase_separation, and exactly 1 without class directions
+    common = max((p for p in users if p < n_lib), key=lambda p: len(users[p]))
+    roots = {}  # one class per family of anagrams (an anagram copies its source's vectors)
+    for c in sorted(users[common]):
+        r = c
+        while r in bank.anagram_of:
+            r = bank.anagram_of[r]
+        roots.setdefault(r, c)
+    assert len(roots) >= 3
+    rows = np.array([bank.prototypes[c][bank.phase_ids[c].index(common)] for c in roots.values()])
+    cos = (rows @ rows.T)[~np.eye(len(rows), dtype=bool)]
+    assert abs(cos.mean() - k.phase_separation) < 0.15
+    pure = _make_bank(spec.classes, spec.feature_dim, 0, dataclasses.replace(k,
+                                                                              phase_separation=1))
+    rows = [pure.prototypes[c][pure.phase_ids[c].index(common)] for c in sorted(users[common])]
+    assert all(np.allclose(r, rows[0]) for r in rows)
+    # own phases are nearly orthogonal to each other (random directions)
+    own = [bank.prototypes[c][i] for c, ids in bank.phase_ids.items() if c not in bank.anagram_of
+           for i, p in enumerate(ids) if p >= n_lib]
+    gram = np.array(own) @ np.array(own).T
+    assert np.abs(gram[~np.eye(len(own), dtype=bool)]).max() < 0.5
+
+
+@pytest.mark.parametrize("rate", [0.0, 1.0])
+def test_v2_hard_negatives_at_the_knobs_rate(tmp_path, rate):
+    from ftcl.data.synthetic import _make_bank
+
+    spec = get_spec("synthumos14", "quick").replace(knobs={"hard_negative_rate": rate,
+                                                           "hard_negative_own": 0.5})
+    vids = FEW[:3] + ["video_validation_0000051", "video_validation_0000052"]
+    meta = generate_synthetic(spec, tmp_path, seed=0, video_ids=vids)
+    c = meta["counts"]["train"]
+    n = c["instances"] - c["outside"]
+    assert c["hard_negatives_planned"] == pytest.approx(rate * n, abs=4 * np.sqrt(rate * n) + 1e-9)
+    assert c["hard_negatives"] <= c["hard_negatives_planned"]
+    labs = [load_snippet_labels(tmp_path, "train", v) for v in vids if "validation" in v]
+    feats = [np.load(tmp_path / "train" / f"{v}.npy") for v in vids if "validation" in v]
+    lab, x = np.concatenate(labs), np.concatenate(feats)
+    hard = lab[:, 3] == 4
+    if rate == 0:
+        assert not hard.any() and c["hard_negatives"] == 0
+        return
+    # dense videos (validation 205: 128 instances) leave little background to plant them in
+    assert c["hard_negatives"] >= 0.25 * c["hard_negatives_planned"]
+    assert 0.3 <= c["hard_negatives_own"] / c["hard_negatives"] <= 0.7
+    assert hard.any() and (lab[hard, 0] == -1).all() and (lab[hard, 1] == -1).all()
+    # they hold action phases: closer to the phase prototypes than plain background is
+    bank = _make_bank(spec.classes, spec.feature_dim, 0, spec.knobs)
+    protos = np.concatenate(list(bank.prototypes.values()))
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    best = (x @ protos.T).max(1)
+    assert best[hard].mean() > best[lab[:, 3] == 0].mean() + 0.2
+
+
+def test_v1_stays_available_and_versions_differ(tmp_path):
+    from ftcl.data import SyntheticKnobs
+
+    v1, v2 = get_spec("synthumos14", "quick", data_version=1), get_spec("synthumos14", "quick")
+    assert v1.knobs == SyntheticKnobs(prototype_separation=1.0, action_strength=2.0)
+    assert v1.knobs.version == 1 and v1.data_version == 1 and v2.data_version == 2
+    with pytest.raises(ValueError, match="data_version"):
+        get_spec("synthumos14", "quick", data_version=3)
+    a = generate_synthetic(v1, tmp_path / "a", video_ids=FEW[:1])
+    b = generate_synthetic(v2, tmp_path / "b", video_ids=FEW[:1])
+    assert a["data_version"] == 1 and b["data_version"] == 2
+    fa, fb = files_of(tmp_path / "a"), files_of(tmp_path / "b")
+    assert fa.keys() == fb.keys() and fa[f"train/{FEW[0]}.npy"] != fb[f"train/{FEW[0]}.npy"]
+
+
+def test_v2_real_layout_round_trip(quick_root):
+    from ftcl.data.features import split_path
+
+    spec = get_spec("synthumos14", "quick")
+    assert spec_from_meta(quick_root) == spec  # data_version and the v2 knobs included
+    sizes = validate_root(quick_root, spec, full=True)
+    assert set(FEW) <= set(sizes["train"]) | set(sizes["test"])
+    assert split_path(quick_root, "train").read_text().split() == list(sizes["train"])
+    ds = VideoDataset(quick_root, "train", spec)
+    vid = ds.video_ids[0]
+    assert ds.features(vid).shape == (sizes["train"][vid], 128)
+    assert ds[0]["features"].shape == (256, 128)
+
+
+def test_data_version_is_part_of_the_run_identity():
+    from ftcl.config import make_config
+    from ftcl.runs import identity, run_id
+
+    v2 = make_config("acmnet", "synthumos14", "quick")
+    v1 = make_config("acmnet", "synthumos14", "quick", data_version=1)
+    assert v2.data_version == 2 and identity(v2)["data_version"] == 2
+    assert run_id(v1) != run_id(v2)
+    with pytest.raises(ValueError, match="data_version"):
+        make_config("acmnet", "synthumos14", "quick", data_version=0)
+    from ftcl.runs import record_data_version
+
+    assert record_data_version({"config": {"seed": 0}}) == 1  # records from before v2
+    assert record_data_version({"config": {"data_version": 2}}) == 2
+    assert record_data_version({"data_version": 2, "config": {}}) == 2

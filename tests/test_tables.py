@@ -149,7 +149,7 @@ def test_table1_rows_labels_and_values(results):
     assert attrs["provenance"]["runs"] == 6
     assert attrs["provenance"]["git_commits"] == ["abc123"]
     assert attrs["provenance"]["devices"] == ["cpu"]
-    for text in ("mAP in %", "0.1:0.1:0.7", "0.1-0.7", "SynTHUMOS14 (quick)", "6 run records",
+    for text in ("mAP in %", "0.1:0.1:0.7", "0.1-0.7", "SynTHUMOS14 v1 (quick)", "6 run records",
                  "abc123", "ftcl 0.1.0", "Device: cpu", "held-out"):
         assert text in attrs["caption"], text
 
@@ -288,6 +288,16 @@ def test_writing_refuses_mixed_commits(results):
     built = tables.build_tables(results, "quick", write=True, allow_mixed=True)
     assert "MIXED commit states" in built["table4"].attrs["caption"]
     tables.build_tables(results, "quick", write=False)  # reading for display is allowed
+
+
+def test_v1_and_v2_records_never_share_a_table(results):
+    """The fixture's records carry no data_version (v1); a v2 record of the same data set is
+    refused, for display too; the caption names the version."""
+    assert "SynTHUMOS14 v1 (quick)" in tables.build_tables(
+        results, "quick", write=False)["table1"].attrs["caption"]
+    write(results / "quick" / "runs", make_record("ftcl-dtw", 0, falling(0.3), data_version=2))
+    with pytest.raises(ValueError, match="several data versions.*synthumos14"):
+        tables.build_tables(results, "quick", write=False)
 
 
 def test_build_tables_writes_csv_and_markdown(results):

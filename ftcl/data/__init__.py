@@ -5,7 +5,9 @@
 - :mod:`ftcl.data.features` -- the ACM-Net/FTCL layout: reading, writing, validating features.
 - :mod:`ftcl.data.sampling` -- T-snippet sampling (uniform / stratified random).
 - :mod:`ftcl.data.dataset` -- :class:`VideoDataset`.
-- :mod:`ftcl.data.synthetic` -- the generator (:class:`SyntheticKnobs`, :func:`generate_synthetic`).
+- :mod:`ftcl.data.knobs` -- :class:`SyntheticKnobs`, the generator's knobs (data versions 1 and 2).
+- :mod:`ftcl.data.synthetic` -- the generator (:func:`generate_synthetic`).
+- :mod:`ftcl.data.probe` -- probes of the planted structure (``python -m ftcl.data.probe``).
 - :mod:`ftcl.data.prepare` -- :func:`prepare_dataset` (validate real, generate/cache synthetic).
 - :mod:`ftcl.data.pairs` -- :class:`PairBatches` for the contrastive losses.
 """
