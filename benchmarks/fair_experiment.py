@@ -30,7 +30,8 @@ from ftcl.io import atomic_write_json
 
 # Stage-2 learning rates/schedules tried for ACM-Net (stage 1 stays at the quick profile's 2e-3).
 LR_CANDIDATES = [(2e-3, "constant"), (5e-4, "constant"), (2e-4, "constant"),
-                 (1e-4, "constant"), (2e-4, "cosine")]
+                 (1e-4, "constant"), (2e-4, "cosine"), (5e-5, "constant"), (2e-5, "constant"),
+                 (2e-4, "warmup-cosine")]
 COMPARE_METHODS = ["acmnet", "ftcl", "ftcl-paper-form", "control-meanpool",
                    "control-shuffled-pairs", "control-stage1-only"]
 

@@ -440,6 +440,12 @@ class Trainer:
         base = t.stage2_lr if t.stage2_lr is not None else t.lr
         if t.stage2_schedule == "cosine" and t.iterations > 0:
             return base * 0.5 * (1.0 + float(np.cos(np.pi * iteration / t.iterations)))
+        if t.stage2_schedule == "warmup-cosine" and t.iterations > 0:
+            warm = max(1, t.iterations // 10)  # linear warm-up over the first 10 %, then cosine
+            if iteration < warm:
+                return base * (iteration + 1) / warm
+            frac = (iteration - warm) / max(1, t.iterations - warm)
+            return base * 0.5 * (1.0 + float(np.cos(np.pi * frac)))
         return base
 
     def _checkpoint(self, kind: str, **extra: Any) -> dict:

@@ -296,6 +296,10 @@ def test_stage2_cosine_schedule(tiny_root, tmp_path):
     lrs = [trainer._lr(2, i) for i in range(6)]
     assert lrs[0] == pytest.approx(1e-3) and lrs == sorted(lrs, reverse=True)
     assert lrs[3] == pytest.approx(0.5e-3) and trainer._lr(1, 0) == cfg.train.lr
+    warm = Trainer(dataclasses.replace(cfg, train=dataclasses.replace(
+        cfg.train, iterations=20, stage2_schedule="warmup-cosine")), data=trainer.data)
+    lrs = [warm._lr(2, i) for i in range(20)]  # 2 warm-up steps (10 %), then cosine from 1e-3
+    assert lrs[:3] == pytest.approx([0.5e-3, 1e-3, 1e-3]) and lrs[2:] == sorted(lrs[2:])[::-1]
 
 
 @pytest.mark.parametrize("method", ["control-meanpool", "control-shuffled-pairs",

@@ -66,20 +66,6 @@ def cosine_matrix(x: Tensor, y: Tensor) -> Tensor:
     return F.normalize(x, dim=-1, eps=1e-8) @ F.normalize(y, dim=-1, eps=1e-8).transpose(1, 2)
 
 
-def select_by_attention(attention: Tensor, embeddings: Tensor,
-                        spans: list[tuple[int, int]]) -> list[Tensor]:
-    """For each ``(start, count)``: the embeddings ``[B, count, E]`` of the snippets ranked
-    ``start .. start+count-1`` by attention, in time order.
-
-    The ranking is on the detached attention (selection passes no gradient); one sort and one
-    gather serve all spans.
-    """
-    order = attention.detach().argsort(dim=1, descending=True, stable=True)
-    idx = torch.cat([order[:, s:s + c].sort(dim=1).values for s, c in spans], dim=1)
-    picked = embeddings.gather(1, idx.unsqueeze(-1).expand(-1, -1, embeddings.shape[-1]))
-    return list(picked.split([c for _, c in spans], dim=1))
-
-
 def proposal_indices(attention: Tensor, fsd_len: int, lcs_len: int | None = None,
                      background: str = "paper") -> dict[str, Tensor]:
     """Snippet indices ``[B, n]`` (time order) of the FTCL proposals, ranked on ``attention``.
