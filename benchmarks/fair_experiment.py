@@ -32,6 +32,15 @@ from ftcl.io import atomic_write_json
 LR_CANDIDATES = [(2e-3, "constant"), (5e-4, "constant"), (2e-4, "constant"),
                  (1e-4, "constant"), (2e-4, "cosine"), (5e-5, "constant"), (2e-5, "constant"),
                  (2e-4, "warmup-cosine")]
+# FTCL variants run beside the methods (same seeds, same stage 1).
+VARIANTS = {
+    "ftcl-release-background": {"ftcl.background": "release"},
+    "ftcl-release-acmloss-lcs": {"ftcl.lcs_threshold_form": "release-acmloss"},
+    # the defaults before issue 10: raw terms, release lambdas, release background, ACMLoss LCS
+    "ftcl-previous-default": {"ftcl.term_scale": "raw", "ftcl.lambda_fsd": 0.8,
+                              "ftcl.lambda_lcs": 0.1, "ftcl.background": "release",
+                              "ftcl.lcs_threshold_form": "release-acmloss"},
+}
 COMPARE_METHODS = ["acmnet", "ftcl", "ftcl-paper-form", "control-meanpool",
                    "control-shuffled-pairs", "control-stage1-only"]
 
@@ -132,11 +141,11 @@ def study_compare(args) -> dict:
     from ftcl.train import load_data, model_from_checkpoint
 
     jobs = [(m, s, {}, m, args.out) for m in COMPARE_METHODS for s in args.seeds]
-    jobs += [("ftcl", s, {"ftcl.background": "release"}, "ftcl-release-background", args.out)
-             for s in args.seeds]
+    for name, over in VARIANTS.items():
+        jobs += [("ftcl", s, over, name, args.out) for s in args.seeds]
     records = _run_all(jobs, args.workers)
     by = {(r["run_name"], r["seed"]): r for r in records}
-    names = COMPARE_METHODS + ["ftcl-release-background"]
+    names = COMPARE_METHODS + list(VARIANTS)
     table = {n: {"test_average_map": [by[(n, s)]["average_map"] for s in args.seeds],
                  "selected_iteration": [by[(n, s)]["selection"]["selected_iteration"]
                                         for s in args.seeds]} for n in names}
@@ -144,7 +153,9 @@ def study_compare(args) -> dict:
     for a, b in [("acmnet", "control-stage1-only"), ("ftcl", "acmnet"),
                  ("ftcl", "control-stage1-only"), ("control-meanpool", "ftcl"),
                  ("control-shuffled-pairs", "ftcl"), ("control-stage1-only", "ftcl"),
-                 ("ftcl-paper-form", "ftcl"), ("ftcl-release-background", "ftcl")]:
+                 ("ftcl-paper-form", "ftcl"), ("ftcl-release-background", "ftcl"),
+                 ("ftcl-release-acmloss-lcs", "ftcl"), ("ftcl-previous-default", "ftcl"),
+                 ("ftcl-previous-default", "acmnet")]:
         diffs = [100 * (by[(a, s)]["average_map"] - by[(b, s)]["average_map"])
                  for s in args.seeds]
         pairs[f"{a} - {b}"] = {"points": diffs, "mean_sd": _mean_sd(diffs)}
@@ -155,7 +166,7 @@ def study_compare(args) -> dict:
     # Gradient norms of each term (stage 2, all evaluations after iteration 0).
     grads = {}
     for n in ["ftcl", "ftcl-paper-form", "control-meanpool", "control-shuffled-pairs",
-              "ftcl-release-background"]:
+              *VARIANTS]:
         ratios: dict[str, list[float]] = {}
         for s in args.seeds:
             for h in by[(n, s)]["history"]:
