@@ -41,6 +41,7 @@ VARIANTS = {
                               "ftcl.lambda_lcs": 0.1, "ftcl.background": "release",
                               "ftcl.lcs_threshold_form": "release-acmloss"},
 }
+EXTRA: dict = {}  # --set overrides for every run of a study (e.g. train.stage2_lr=2e-3)
 COMPARE_METHODS = ["acmnet", "ftcl", "ftcl-paper-form", "control-meanpool",
                    "control-shuffled-pairs", "control-stage1-only"]
 
@@ -51,6 +52,7 @@ def _run(job: tuple[str, int, dict, str, str]) -> dict:
     from ftcl.train import train
 
     method, seed, overrides, name, out = job
+    overrides = {**overrides, **EXTRA}
     torch.set_num_threads(1)
     cfg = make_config(method, "synthumos14", "quick", seed=seed, out_dir=out, run_name=name,
                       overrides={"train.progress": False, **overrides})
@@ -199,11 +201,18 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "ftcl-fair"))
     p.add_argument("--results", default="results/fair-experiment")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override for every run (e.g. train.stage2_lr=2e-3); --tag names it")
+    p.add_argument("--tag", default="", help="suffix of the summary file name")
     args = p.parse_args(argv)
+    from ftcl.config import parse_assignment
+
+    EXTRA.update(dict(parse_assignment(a) for a in args.set))
     if args.seeds is None:
         args.seeds = [0, 1] if args.study == "lambda" else [0, 1, 2]
     summary = {"lr": study_lr, "lambda": study_lambda, "compare": study_compare}[args.study](args)
-    path = atomic_write_json(Path(args.results) / f"{args.study}.json", summary)
+    summary["overrides"] = dict(EXTRA)
+    path = atomic_write_json(Path(args.results) / f"{args.study}{args.tag}.json", summary)
     print(json.dumps(summary, indent=1)[:6000])
     print(f"written: {path}")
     return 0
