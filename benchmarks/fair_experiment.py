@@ -52,7 +52,6 @@ def _run(job: tuple[str, int, dict, str, str]) -> dict:
     from ftcl.train import train
 
     method, seed, overrides, name, out = job
-    overrides = {**overrides, **EXTRA}
     torch.set_num_threads(1)
     cfg = make_config(method, "synthumos14", "quick", seed=seed, out_dir=out, run_name=name,
                       overrides={"train.progress": False, **overrides})
@@ -60,6 +59,8 @@ def _run(job: tuple[str, int, dict, str, str]) -> dict:
 
 
 def _run_all(jobs, workers: int) -> list[dict]:
+    # --set overrides travel inside each job (not through a global: any start method works).
+    jobs = [(m, s, {**o, **EXTRA}, n, out) for m, s, o, n, out in jobs]
     # One run first: it generates the cached data set and stage-1 checkpoints are then shared.
     first = [_run(jobs[0])]
     with ProcessPoolExecutor(max_workers=workers) as pool:
