@@ -42,17 +42,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .config import (
-    LAMBDA_CHOICE,
-    LAMBDA_GRID,
-    LAMBDA_SOURCE,
-    METHODS,
-    RunConfig,
-    check_lengths,
-    from_dict,
-    to_dict,
-    validate,
-)
+from .config import METHODS, RunConfig, check_lengths, from_dict, to_dict, validate
 from .device import choose_device
 from .io import atomic_torch_save, atomic_write_json, atomic_write_text
 from .losses import FTCLObjective, total_loss
@@ -666,6 +656,8 @@ class Trainer:
                 "checkpoint": str(self.run_dir / "last.pt")}
 
     def _final_record(self) -> dict:
+        from .config import LAMBDA_CHOICE, LAMBDA_GRID, LAMBDA_SOURCE
+
         cfg, st, data = self.cfg, self.state, self.data
         t0 = time.perf_counter()
         last_metrics, last_props = evaluate(self.model, data.test, data.spec,
