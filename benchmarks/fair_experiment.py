@@ -5,6 +5,7 @@ Usage::
     python benchmarks/fair_experiment.py lr       # stage-2 lr/schedule of ACM-Net (seeds 0-2)
     python benchmarks/fair_experiment.py lambda   # lambda per backbone from LAMBDA_GRID (seeds 0-1)
     python benchmarks/fair_experiment.py compare  # ACM-Net, FTCL, paper form, controls (seeds 0-2)
+    python benchmarks/fair_experiment.py purity --out DIR  # proposals of a compare's last models
     options: --seeds 0 1 2  --workers 2  --out /tmp/ftcl-fair  --results results/fair-experiment
 
 Every run is an ordinary :func:`ftcl.train.train` run (runs with the same seed share the stage-1
@@ -195,9 +196,31 @@ def study_compare(args) -> dict:
             "proposal_action_purity_test": purity}
 
 
+def study_purity(args) -> dict:
+    """Action purity of the proposals of the *last* checkpoints of a finished compare study
+    (stage 2 trained to the end, whatever the selection kept); test split, both backgrounds."""
+    import torch
+
+    from ftcl.diagnostics import proposal_purity
+    from ftcl.train import load_data, model_from_checkpoint
+
+    torch.set_num_threads(1)
+    out = {}
+    for n in ["acmnet", "ftcl", "ftcl-release-background", "ftcl-previous-default"]:
+        rows = []
+        for s in args.seeds:
+            run = Path(args.out) / "synthumos14-quick" / n / f"seed{s}"
+            model, cfg, _ = model_from_checkpoint(run / "last.pt")
+            rows.append(proposal_purity(model, load_data(cfg).test, cfg.ftcl.fsd_len))
+        out[n] = {k: _mean_sd([r[k] for r in rows]) for k in rows[0]
+                  if k.startswith(("action", "background"))}
+    return {"study": "action purity of the proposals, last checkpoints (test split)",
+            "runs": str(args.out), "seeds": list(args.seeds), "purity": out}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("study", choices=["lr", "lambda", "compare"])
+    p.add_argument("study", choices=["lr", "lambda", "compare", "purity"])
     p.add_argument("--seeds", type=int, nargs="+", default=None)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "ftcl-fair"))
@@ -211,7 +234,8 @@ def main(argv=None) -> int:
     EXTRA.update(dict(parse_assignment(a) for a in args.set))
     if args.seeds is None:
         args.seeds = [0, 1] if args.study == "lambda" else [0, 1, 2]
-    summary = {"lr": study_lr, "lambda": study_lambda, "compare": study_compare}[args.study](args)
+    summary = {"lr": study_lr, "lambda": study_lambda, "compare": study_compare,
+               "purity": study_purity}[args.study](args)
     summary["overrides"] = dict(EXTRA)
     path = atomic_write_json(Path(args.results) / f"{args.study}{args.tag}.json", summary)
     print(json.dumps(summary, indent=1)[:6000])
