@@ -189,7 +189,7 @@ def study_compare(args) -> dict:
             data = load_data(cfg)
             rows.append(proposal_purity(model, data.test, cfg.ftcl.fsd_len))
         purity[n] = {k: _mean_sd([r[k] for r in rows]) for k in rows[0]
-                     if k.startswith(("action", "background"))}
+                     if k.startswith(("action", "background", "all_snippets"))}
     return {"study": "quick profile, paired by seed (test split; nothing chosen here)",
             "seeds": list(args.seeds), "test_average_map": table, "paired_points": pairs,
             "acmnet_holdout_stage2_vs_stage1": holdout_acm, "grad_norm_ratios": grads,
@@ -213,7 +213,7 @@ def study_purity(args) -> dict:
             model, cfg, _ = model_from_checkpoint(run / "last.pt")
             rows.append(proposal_purity(model, load_data(cfg).test, cfg.ftcl.fsd_len))
         out[n] = {k: _mean_sd([r[k] for r in rows]) for k in rows[0]
-                  if k.startswith(("action", "background"))}
+                  if k.startswith(("action", "background", "all_snippets"))}
     return {"study": "action purity of the proposals, last checkpoints (test split)",
             "runs": str(args.out), "seeds": list(args.seeds), "purity": out}
 

@@ -64,8 +64,12 @@ def proposal_purity(model: torch.nn.Module, dataset, fsd_len: int,
     ``root``: the dataset folder (default ``dataset.root``).
 
     Returns ``{"action": share, "background/paper": share, "background/release": share,
-    "videos": n, "snippets_per_proposal": fsd_len}``; shares are fractions over all picked
-    snippets of all videos. The model is put in eval mode for the forward pass and restored.
+    "all_snippets": share, "videos": n, "snippets_per_proposal": fsd_len}``; shares are fractions
+    over all picked snippets of all videos; ``all_snippets`` is the share of action snippets among
+    all sampled snippets (what a random pick would give). For ACM-Net also
+    ``"background/acmnet-branch"``: the top ``fsd_len`` snippets of its background attention branch
+    (a diagnostic; not a selection the loss offers). The model is put in eval mode for the
+    forward pass and restored.
     """
     from .data.synthetic import REGION_ACTION, SNIPPET_LABEL_COLUMNS, load_snippet_labels
 
@@ -75,7 +79,7 @@ def proposal_purity(model: torch.nn.Module, dataset, fsd_len: int,
     region_col = SNIPPET_LABEL_COLUMNS.index("region")
     device = next(model.parameters()).device
     hits = {"action": 0, **{f"background/{b}": 0 for b in backgrounds}}
-    total = 0
+    total, all_action, all_count = 0, 0, 0
     was_training = model.training
     model.eval()
     try:
@@ -83,21 +87,30 @@ def proposal_purity(model: torch.nn.Module, dataset, fsd_len: int,
             chunk = ids[start:start + batch_size]
             items = [dataset[index[v]] for v in chunk]
             feats = torch.stack([it["features"] for it in items]).to(device)
-            attention = model(feats).attention.float().cpu()
+            out = model(feats)
+            attention = out.attention.float().cpu()
+            branches = out.extras.get("branch_attention")  # ACM-Net: [B, T, 3]
             regions = np.stack([load_snippet_labels(root, dataset.split, v)[:, region_col]
                                 [it["sample_index"].numpy()] for v, it in zip(chunk, items,
                                                                   strict=True)])
             is_action = torch.from_numpy(regions == REGION_ACTION)
+            all_action += int(is_action.sum())
+            all_count += is_action.numel()
             for background in backgrounds:
                 picked = proposal_indices(attention, fsd_len, None, background)
                 if background == backgrounds[0]:
                     hits["action"] += int(is_action.gather(1, picked["action"]).sum())
                 hits[f"background/{background}"] += int(
                     is_action.gather(1, picked["background"]).sum())
+            if branches is not None:  # diagnostic only: ACM-Net's background branch
+                top_bkg = proposal_indices(branches[..., 2].float().cpu(), fsd_len)["action"]
+                hits["background/acmnet-branch"] = hits.get("background/acmnet-branch", 0) + int(
+                    is_action.gather(1, top_bkg).sum())
             total += len(chunk) * fsd_len
     finally:
         model.train(was_training)
-    return {**{k: v / max(total, 1) for k, v in hits.items()}, "videos": len(ids),
+    return {**{k: v / max(total, 1) for k, v in hits.items()},
+            "all_snippets": all_action / max(all_count, 1), "videos": len(ids),
             "snippets_per_proposal": fsd_len}
 
 
