@@ -8,10 +8,14 @@
    cached under ``<out_dir>/_stage1/`` and reused by every method with the same backbone, data,
    seed and stage-1 settings (the key is a hash of exactly those).
 2. **Stage 2** (``train.iterations``): from the stage-1 weights, with a fresh Adam optimiser and a
-   fresh seed, the method's full loss (Eq. 8; for a plain backbone its own loss again). Every
-   ``train.eval_every`` iterations the model is evaluated on held-out *training* videos
-   (``train.selection = "holdout"``) and the best one is kept; the test set is never used for
-   selection. With ``"last"`` the last model is reported.
+   fresh seed, the method's full loss (Eq. 8; for a plain backbone its own loss again), Adam at
+   ``train.stage2_lr`` (``train.stage2_schedule``). Every ``train.eval_every`` iterations the model
+   is evaluated on held-out *training* videos (``train.selection = "holdout"``) and the best one is
+   kept; the stage-1 checkpoint itself ("iteration 0", ``train.select_stage1``) is evaluated
+   first and is a candidate too, so stage 2 is kept only where it beats stage 1 on held-out
+   videos. The test set is never used for selection. With ``"last"`` the last model is reported.
+   At each evaluation the gradient norm of each loss term is recorded
+   (:func:`ftcl.diagnostics.term_gradient_norms`, ``train.grad_norms``).
 3. The selected and the last model are evaluated on the test split; the record holds both.
 
 Checkpoints (``best.pt``, ``last.pt``) are written atomically. ``last.pt`` holds the full training
@@ -453,8 +457,25 @@ class Trainer:
         params = list(self.model.parameters())
         if stage == 2 and self.objective is not None:
             params += list(self.objective.parameters())
-        return torch.optim.Adam(params, lr=self.cfg.train.lr,
+        return torch.optim.Adam(params, lr=self._lr(stage, 0),
                                 weight_decay=self.cfg.train.weight_decay)
+
+    def _lr(self, stage: int, iteration: int) -> float:
+        """Learning rate of ``iteration`` (0-based) of ``stage``: ``train.lr`` in stage 1; in
+        stage 2 ``train.stage2_lr`` (or ``lr``), constant or cosine-annealed to 0."""
+        t = self.cfg.train
+        if stage == 1:
+            return t.lr
+        base = t.stage2_lr if t.stage2_lr is not None else t.lr
+        if t.stage2_schedule == "cosine" and t.iterations > 0:
+            return base * 0.5 * (1.0 + float(np.cos(np.pi * iteration / t.iterations)))
+        if t.stage2_schedule == "warmup-cosine" and t.iterations > 0:
+            warm = max(1, t.iterations // 10)  # linear warm-up over the first 10 %, then cosine
+            if iteration < warm:
+                return base * (iteration + 1) / warm
+            frac = (iteration - warm) / max(1, t.iterations - warm)
+            return base * 0.5 * (1.0 + float(np.cos(np.pi * frac)))
+        return base
 
     def _checkpoint(self, kind: str, **extra: Any) -> dict:
         spec = self.data.spec
@@ -505,9 +526,13 @@ class Trainer:
     def _step(self, batch: dict, use_objective: bool) -> dict:
         features = torch.cat([batch["features_a"], batch["features_b"]]).to(self.device)
         labels = torch.cat([batch["labels_a"], batch["labels_b"]]).to(self.device)
+        self._last_batch = (features, labels, use_objective)
         out = self.model(features)
         objective = self.objective if use_objective else None
         loss, parts = total_loss(self.cfg.model.backbone, out, labels, self.cfg.loss, objective)
+        if self.state.stage == 2:
+            for group in self.optimizer.param_groups:
+                group["lr"] = self._lr(2, self.state.iteration)
         self.optimizer.zero_grad(set_to_none=True)
         if torch.isfinite(loss):
             loss.backward()
@@ -539,8 +564,16 @@ class Trainer:
         if st.loss_count:
             entry["train"] = {k: v / st.loss_count for k, v in st.loss_sums.items()}
         st.loss_sums, st.loss_count = {}, 0
+        if self.cfg.train.grad_norms and getattr(self, "_last_batch", None) is not None:
+            from .diagnostics import term_gradient_norms
+
+            features, labels, use_objective = self._last_batch
+            with preserved_rng():
+                entry["grad_norms"] = term_gradient_norms(
+                    self.model, self.objective if use_objective else None,
+                    self.cfg.model.backbone, self.cfg.loss, features, labels)
         if self.data.holdout_ids:
-            metrics, _ = evaluate(self.model, self.data.train, self.data.spec,
+            metrics, _ = evaluate(self.model, self._selection_videos(), self.data.spec,
                                   self.data.holdout_ids, self.cfg.train.eval_batch_size)
             entry["holdout"] = {k: metrics[k] for k in ("map", "average_map",
                                                         "classification_map")}
@@ -561,6 +594,19 @@ class Trainer:
             st.elapsed["test_history"] = (st.elapsed.get("test_history", 0.0)
                                           + time.perf_counter() - t1)
         st.history.append(entry)
+
+    def _selection_videos(self):
+        """The training split sampled uniformly, for the held-out evaluation: the same snippets
+        at every evaluation (not the training sampler's current epoch), so a score does not
+        depend on how many epochs ran or on whether stage 1 was trained or loaded."""
+        if self.data.train.sampling == "uniform":
+            return self.data.train
+        if getattr(self, "_uniform_train", None) is None:
+            from .data import VideoDataset
+
+            self._uniform_train = VideoDataset(self.data.root, "train", self.data.spec,
+                                               sampling="uniform")
+        return self._uniform_train
 
     def _run_stage(self, stage: int, iterations: int, stop_at: int | None, progress: bool,
                    offset: int) -> bool:
@@ -648,6 +694,9 @@ class Trainer:
         st.loss_sums, st.loss_count = {}, 0
         seed_everything(derive_seed(self.cfg.seed, "stage", 2), self.cfg.train.deterministic)
         self.optimizer = self._optimizer(stage=2)
+        if self.cfg.train.select_stage1:  # "iteration 0": the stage-1 checkpoint is a candidate
+            self._last_batch = None
+            self._evaluate_selection()
 
     def run(self, resume: bool = True, stop_after: int | None = None) -> dict:
         """Run (or resume) the schedule; return the run record, or a status if stopped early.
@@ -695,6 +744,8 @@ class Trainer:
                 "checkpoint": str(self.run_dir / "last.pt")}
 
     def _final_record(self) -> dict:
+        from .config import LAMBDA_CHOICE, LAMBDA_GRID, LAMBDA_SOURCE
+
         cfg, st, data = self.cfg, self.state, self.data
         t0 = time.perf_counter()
         last_metrics, last_props = evaluate(self.model, data.test, data.spec,
@@ -720,7 +771,8 @@ class Trainer:
         if cfg.train.selection == "holdout":
             rule = (f"best average mAP on {len(data.holdout_ids)} held-out training videos, "
                     f"evaluated every {cfg.train.eval_every} stage-2 iterations "
-                    "(test set not used)")
+                    + ("and at iteration 0 (the stage-1 checkpoint) " if cfg.train.select_stage1
+                       else "") + "(test set not used)")
         else:
             rule = "last checkpoint (no selection)"
         return {
@@ -729,7 +781,14 @@ class Trainer:
             "description": method.description, "paper_table": method.table,
             "backbone": cfg.model.backbone, "ftcl_terms": {
                 "action_measure": cfg.ftcl.action_measure, "pair_measure": cfg.ftcl.pair_measure,
-                "loss_form": cfg.ftcl.loss_form} if cfg.ftcl.enabled else None,
+                "loss_form": cfg.ftcl.loss_form, "term_scale": cfg.ftcl.term_scale,
+                "background": cfg.ftcl.background,
+                "lcs_threshold_form": cfg.ftcl.lcs_threshold_form,
+                "shuffle_pairs": cfg.ftcl.shuffle_pairs,
+                "lambda_fsd": cfg.ftcl.lambda_fsd, "lambda_lcs": cfg.ftcl.lambda_lcs,
+                "lambda_grid": list(LAMBDA_GRID.get(cfg.model.backbone, ())),
+                "lambda_choice": LAMBDA_CHOICE.get(cfg.model.backbone),
+                "lambda_chosen_by": LAMBDA_SOURCE} if cfg.ftcl.enabled else None,
             "dataset": cfg.dataset, "profile": cfg.profile, "seed": cfg.seed,
             "data_version": cfg.data_version,
             "device": str(self.device),
@@ -740,8 +799,9 @@ class Trainer:
                 "stage2": {"iterations": n2, "init": "stage-1 weights" if n1 else "scratch",
                            "loss": "Eq. 8 (backbone objective + FTCL terms)" if cfg.ftcl.enabled
                            else f"{cfg.model.backbone} objective only",
-                           "optimizer": f"Adam lr={cfg.train.lr} wd={cfg.train.weight_decay}, "
-                                        "fresh at stage start",
+                           "optimizer": f"Adam lr={self._lr(2, 0)} "
+                                        f"({cfg.train.stage2_schedule}) "
+                                        f"wd={cfg.train.weight_decay}, fresh at stage start",
                            "batch_size_pairs": cfg.train.batch_size},
             },
             "selection": {"rule": rule, "reported": selected,

@@ -8,10 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ftcl.config import MEASURES, FTCLConfig, LossConfig, ModelConfig
+from ftcl import dp
+from ftcl.config import MEASURES, FTCLConfig, LossConfig, ModelConfig, make_config
 from ftcl.dp_reference import fsd_reference, lcs_reference
 from ftcl.losses import FTCLObjective, total_loss
 from ftcl.losses.backbones import acmnet_loss, cola_loss, info_nce, stpn_loss, wtalc_loss
+from ftcl.losses.contrast import fsd_bound, proposal_indices, sequence_score
 from ftcl.models import ModelOutput, build_backbone
 
 
@@ -165,6 +167,17 @@ def _top(att, emb, start, count):
     return emb[idx]
 
 
+def _lowest(att, emb, count):
+    idx = sorted(sorted(range(len(att)), key=lambda i: float(att[i]))[:count])
+    return emb[idx]
+
+
+def _fsd_max(m, n, gamma):
+    """Written out independently of ftcl: (m+n-1) cells of mu <= 1, each entered by a gap of
+    g <= 1, and log(3)/gamma per cell from the smooth max."""
+    return (m + n - 1) + (m + n - 1) + (m + n - 1) * math.log(3) / gamma
+
+
 def _cos(x, y):
     return F.normalize(x, dim=-1) @ F.normalize(y, dim=-1).T
 
@@ -176,19 +189,26 @@ def _reference_terms(obj, out, labels, cfg):
     proj = obj.project if obj.projection is not None else (lambda x: x)
     half = cfg.proj_dim // 2
 
+    norm = cfg.term_scale == "normalised"
+
     def fsd(x, y):
         mu, g = _cos(x[:, :half], y[:, :half]), _cos(x[:, half:], y[:, half:])
-        return fsd_reference(mu, g, g, gamma=cfg.gamma)
+        value = fsd_reference(mu, g, g, gamma=cfg.gamma)
+        return value / _fsd_max(len(x), len(y), cfg.gamma) if norm else value
 
     def lcs(x, y):
         c = _cos(x, y)
-        if cfg.loss_form == "code" and cfg.lcs_rescale:
+        if cfg.loss_form == "code" and cfg.lcs_threshold_form == "release-acmloss":
             c = 5 * F.relu(c - 0.8)
-        return lcs_reference(c, tau=cfg.tau)
+        value = lcs_reference(c, tau=cfg.tau)
+        return value / cfg.lcs_len if norm else value
 
     att, emb = out.attention, out.embeddings
     act = [proj(_top(att[v], emb[v], 0, cfg.fsd_len)) for v in range(2 * n)]
-    bkg = [proj(_top(att[v], emb[v], cfg.fsd_len, cfg.fsd_len)) for v in range(2 * n)]
+    if cfg.background == "paper":
+        bkg = [proj(_lowest(att[v], emb[v], cfg.fsd_len)) for v in range(2 * n)]
+    else:
+        bkg = [proj(_top(att[v], emb[v], cfg.fsd_len, cfg.fsd_len)) for v in range(2 * n)]
     seq = [_top(att[v], emb[v], 0, cfg.lcs_len) for v in range(2 * n)]
     if cfg.loss_form == "code":
         fsd_s = [fsd(act[i], act[i + n] if pos[i] else bkg[i + n]) for i in range(n)]
@@ -204,16 +224,19 @@ def _reference_terms(obj, out, labels, cfg):
              for i in range(n) if pos[i]]
     bce = []
     for i in range(n):
-        r = (lcs(seq[i], seq[i + n]) / cfg.lcs_len).clamp(1e-6, 1 - 1e-6)
+        r = lcs(seq[i], seq[i + n]) / (1 if norm else cfg.lcs_len)
+        r = r.clamp(1e-6, 1 - 1e-6)
         bce.append(-torch.log(r) if pos[i] else -torch.log(1 - r))
     return sum(hinge) / len(hinge), sum(bce) / len(bce)
 
 
+@pytest.mark.parametrize("scale", ["normalised", "raw"])
+@pytest.mark.parametrize("background", ["paper", "release"])
 @pytest.mark.parametrize("form", ["code", "paper"])
-def test_ftcl_terms_match_per_pair_reference(form):
+def test_ftcl_terms_match_per_pair_reference(form, background, scale):
     cfg = FTCLConfig(action_measure="fsd", pair_measure="lcs", loss_form=form, fsd_len=3,
-                     lcs_len=6, tau=0.85, proj_dim=10, lcs_rescale=False, activation="tanh",
-                     lambda_fsd=0.8, lambda_lcs=0.1)
+                     lcs_len=6, tau=0.85, proj_dim=10, activation="tanh", background=background,
+                     term_scale=scale, lambda_fsd=0.8, lambda_lcs=0.1)
     torch.manual_seed(0)
     obj = FTCLObjective(8, cfg)
     out, labels = _pair_batch()
@@ -225,10 +248,10 @@ def test_ftcl_terms_match_per_pair_reference(form):
     assert parts["lcs"].item() != 0.0  # the test inputs do produce matches
 
 
-def test_code_form_lcs_rescale():
-    """``c -> 5 max(0, c - 0.8)`` before the strict test ``c > tau``."""
+def test_release_acmloss_lcs_rescale():
+    """``lcs_threshold_form="release-acmloss"``: ``c -> 5 max(0, c - 0.8)`` before ``c > tau``."""
     cfg = FTCLConfig(action_measure="none", pair_measure="lcs", loss_form="code", lcs_len=5,
-                     tau=0.92, lcs_rescale=True)
+                     tau=0.92, lcs_threshold_form="release-acmloss")
     obj = FTCLObjective(8, cfg)
     out, labels = _pair_batch(seed=3)
     out.embeddings = (out.embeddings.detach() + 20.0).requires_grad_()  # cosines close to 1
@@ -241,7 +264,7 @@ def test_ftcl_gradients_reach_f_mu_f_g_and_the_backbone():
     torch.manual_seed(0)
     model = build_backbone("acmnet", 16, 3, ModelConfig(embed_dim=12, dropout=0.0))
     cfg = FTCLConfig(action_measure="fsd", pair_measure="lcs", proj_dim=8, fsd_len=3, lcs_len=6,
-                     tau=0.5, lcs_rescale=False)
+                     tau=0.5)
     obj = FTCLObjective(12, cfg)
     x = torch.randn(8, 20, 16)
     labels = torch.eye(3)[[0, 1, 2, 0, 0, 2, 2, 1]]
@@ -254,8 +277,7 @@ def test_ftcl_gradients_reach_f_mu_f_g_and_the_backbone():
 
     # The LCS term alone also reaches the backbone (through the matched similarities).
     model.zero_grad()
-    only_lcs = FTCLObjective(12, FTCLConfig(pair_measure="lcs", lcs_len=6, tau=0.5,
-                                            lcs_rescale=False))
+    only_lcs = FTCLObjective(12, FTCLConfig(pair_measure="lcs", lcs_len=6, tau=0.5))
     loss, parts = only_lcs(model(x), labels)
     loss.backward()
     assert model.embedding[1].weight.grad.abs().sum() > 0
@@ -265,7 +287,7 @@ def test_ftcl_gradients_reach_f_mu_f_g_and_the_backbone():
 @pytest.mark.parametrize("measure", [m for m in MEASURES if m != "none"])
 def test_every_measure_in_every_slot(measure, form):
     cfg = FTCLConfig(action_measure=measure, pair_measure=measure, loss_form=form, fsd_len=3,
-                     lcs_len=6, tau=0.5, proj_dim=8, lcs_rescale=False)
+                     lcs_len=6, tau=0.5, proj_dim=8)
     torch.manual_seed(0)
     obj = FTCLObjective(8, cfg)
     out, labels = _pair_batch()
@@ -277,7 +299,7 @@ def test_every_measure_in_every_slot(measure, form):
 
 def test_positive_pairs_share_a_class():
     """The contrast of a batch with only positive pairs has no negative mean: it is -mean(pos)."""
-    cfg = FTCLConfig(pair_measure="lcs", lcs_len=4, tau=0.5, lcs_rescale=False)
+    cfg = FTCLConfig(pair_measure="lcs", lcs_len=4, tau=0.5)
     obj = FTCLObjective(8, cfg)
     out, _ = _pair_batch(n=2)
     labels = torch.tensor([[1.0, 1, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1.0]])  # both share a class
@@ -307,3 +329,91 @@ def test_objective_needs_pairs():
     out, _ = _pair_batch(n=2)
     with pytest.raises(ValueError, match="pairs"):
         obj(out.select(slice(0, 3)), torch.eye(3))
+
+
+# ------------------------------------------------------------------ issue 10: defaults, bounds
+
+
+def _pair_with_cosine(cos: float, j: int = 4, e: int = 16) -> torch.Tensor:
+    """Two sequences ``[2, j, e]``: snippet k of one has cosine ``cos`` with snippet k of the
+    other and 0 with the others (orthogonal directions)."""
+    base = torch.eye(e)
+    a = base[:j]
+    b = cos * base[:j] + math.sqrt(1 - cos ** 2) * base[j:2 * j]
+    return torch.stack([a, b]).requires_grad_()
+
+
+def test_default_lcs_matches_a_same_class_pair_at_cosine_095():
+    """With the defaults (release FTCLLoss: raw c > tau = 0.92) a same-class pair whose matched
+    cosines are 0.95 gives a non-zero LCS term with a gradient; the release's ACMLoss rescale
+    (5 (c - 0.8) = 0.75 < 0.92) finds no match at all."""
+    cfg = make_config("ftcl").ftcl
+    assert cfg.lcs_threshold_form == "release-ftcl" and cfg.tau == 0.92
+    seq = _pair_with_cosine(0.95)
+    loss, _ = FTCLObjective(16, cfg).pair_loss(seq, torch.tensor([True]))
+    # Only a positive pair: loss = -LCS / J = -(4 * 0.95) / 4.
+    assert loss.item() == pytest.approx(-0.95, abs=1e-9)
+    loss.backward()
+    assert seq.grad.abs().sum() > 0
+
+    acm = FTCLConfig(**{**cfg.__dict__, "lcs_threshold_form": "release-acmloss"})
+    seq = _pair_with_cosine(0.95)
+    loss, _ = FTCLObjective(16, acm).pair_loss(seq, torch.tensor([True]))
+    assert loss.item() == 0.0
+
+
+@pytest.mark.parametrize("m,n", [(5, 5), (3, 7), (1, 4)])
+def test_fsd_is_bounded_as_documented(m, n):
+    """FSD in [-min(m, n), fsd_bound]; all-ones scores reach at least the hard maximum
+    2 (m + n - 1); the normalised score lies in [-min(m, n) / bound, 1]."""
+    gamma = 10.0
+    bound = fsd_bound(m, n, gamma)
+    assert bound == pytest.approx(_fsd_max(m, n, gamma))
+    g = torch.Generator().manual_seed(m * 10 + n)
+    mu = torch.rand(64, m, n, generator=g) * 2 - 1
+    gap = torch.rand(64, m, n, generator=g) * 2 - 1
+    mu[0], gap[0] = 1.0, 1.0
+    mu[1], gap[1] = -1.0, -1.0
+    value = dp.fsd(mu, gap, gap, gamma=gamma)
+    assert value.max() <= bound + 1e-9 and value.min() >= -min(m, n) - 1e-9
+    assert value[0] >= 2 * (m + n - 1) - 1e-9
+    cfg = FTCLConfig(action_measure="fsd", proj_dim=8)
+    x, y = torch.randn(16, m, 8), torch.randn(16, n, 8)
+    score, _ = sequence_score("fsd", x, y, cfg)
+    assert score.max() <= 1 + 1e-9 and score.min() >= -min(m, n) / bound - 1e-9
+    raw, _ = sequence_score("fsd", x, y, FTCLConfig(proj_dim=8, term_scale="raw"))
+    assert torch.allclose(score * bound, raw)
+
+
+def test_paper_background_takes_the_lowest_alpha_snippets():
+    alpha = torch.tensor([[0.9, 0.1, 0.5, 0.05, 0.8, 0.3, 0.7, 0.2]])
+    paper = proposal_indices(alpha, fsd_len=2, lcs_len=3, background="paper")
+    assert paper["action"].tolist() == [[0, 4]]  # alpha 0.9, 0.8 (time order)
+    assert paper["background"].tolist() == [[1, 3]]  # alpha 0.1, 0.05: the lowest two
+    assert paper["lcs"].tolist() == [[0, 4, 6]]
+    release = proposal_indices(alpha, fsd_len=2, background="release")
+    assert release["background"].tolist() == [[2, 6]]  # ranks 3-4: alpha 0.7, 0.5
+    with pytest.raises(ValueError, match="background"):
+        proposal_indices(alpha, 2, background="context")
+    assert make_config("ftcl").ftcl.background == "paper"
+
+
+def test_meanpool_control_is_the_cosine_of_the_means():
+    x, y = torch.randn(3, 4, 6), torch.randn(3, 5, 6)
+    score, _ = sequence_score("meanpool", x, y, FTCLConfig())
+    ref = [_cos(x[i].mean(0, keepdim=True), y[i].mean(0, keepdim=True)).item() for i in range(3)]
+    assert score.tolist() == pytest.approx(ref)
+
+
+def test_shuffled_pairs_permute_the_pair_labels():
+    """Same inputs, same RNG: only the positive/negative labels of the pairs differ."""
+    cfg = FTCLConfig(pair_measure="lcs", lcs_len=4, tau=0.5)
+    out, labels = _pair_batch(n=4)
+    _, base = FTCLObjective(8, cfg)(out, labels)
+    shuffled = FTCLConfig(**{**cfg.__dict__, "shuffle_pairs": True})
+    values = set()
+    for seed in range(6):
+        torch.manual_seed(seed)
+        _, parts = FTCLObjective(8, shuffled)(out, labels)
+        values.add(round(parts["lcs"].item(), 12))
+    assert len(values) > 1 and any(v != round(base["lcs"].item(), 12) for v in values)

@@ -52,7 +52,7 @@ def test_quick_plan_holds_every_run_of_tables_1_to_5():
     expected = ({("synthumos14", m) for m in THUMOS_METHODS}
                 | {("synanet", m) for m in ANET_METHODS})
     assert pairs == expected
-    assert len(pairs) == 17 and len(runs) == 17 * 3
+    assert len(pairs) == 21 and len(runs) == 21 * 3  # 15 THUMOS14 rows + 4 beyond the paper + 2
     assert len({r.run_id for r in runs}) == len(runs)
     for r in runs:
         assert r.profile == "quick" and r.data_dir is None

@@ -13,7 +13,7 @@ import signal
 import pytest
 import torch
 
-from ftcl.config import METHODS, make_config
+from ftcl.config import LAMBDA_CHOICE, LAMBDA_GRID, METHODS, make_config
 from ftcl.data import get_spec, prepare_dataset
 from ftcl.data.annotations import synanet_selection
 from ftcl.losses import FTCLObjective, total_loss
@@ -82,7 +82,7 @@ def _assert_same_weights(a, b):
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_every_method_lowers_its_loss(method, tiny_root):
     """A few Adam steps on one fixed batch of pairs lower the method's full loss (Eq. 8)."""
-    cfg = tiny_config(method, "unused", **{"ftcl.tau": 0.5, "ftcl.lcs_rescale": False})
+    cfg = tiny_config(method, "unused", **{"ftcl.tau": 0.5})
     data = tiny_data(tiny_root, cfg)
     torch.manual_seed(0)
     model = build_backbone(cfg.model.backbone, 16, 3, dataclasses.replace(cfg.model, dropout=0.0))
@@ -123,7 +123,14 @@ def test_run_record_checkpoints_and_stage1_reuse(tiny_root, tmp_path):
     assert len(record["map"]) == len(record["tiou_thresholds"]) == 10  # ActivityNet thresholds
     assert record["provenance"]["ftcl_version"] and record["provenance"]["git_commit"]
     assert record["selection"]["holdout_videos"] == 4 and record["schedule"]["stage1"]
-    assert [h["iteration"] for h in record["history"]] == [3, 6]
+    assert [h["iteration"] for h in record["history"]] == [0, 3, 6]  # 0: stage-1 checkpoint
+    assert "grad_norms" not in record["history"][0]
+    assert {"cls", "fsd", "lcs", "fsd/cls", "lcs/cls"} <= set(record["history"][1]["grad_norms"])
+    terms = record["ftcl_terms"]
+    assert terms["lambda_fsd"] == terms["lambda_lcs"] == LAMBDA_CHOICE["acmnet"]
+    assert terms["lambda_grid"] == list(LAMBDA_GRID["acmnet"]) and terms["lambda_chosen_by"]
+    assert (terms["background"], terms["lcs_threshold_form"], terms["term_scale"]) == (
+        "paper", "release-ftcl", "normalised")
     assert not record["schedule"]["stage1"]["reused"]
 
     # ACM-Net with the same seed reuses the cached stage 1 (FTCL terms play no part in it).
@@ -253,3 +260,122 @@ def test_proposals_must_fit_in_t(tiny_root, tmp_path):
     cfg = tiny_config("ftcl", tmp_path, **{"ftcl.lcs_len": 30})
     with pytest.raises(ValueError, match="lcs_len"):
         Trainer(cfg, data=tiny_data(tiny_root, cfg))
+
+
+# ------------------------------------------------------------------ issue 10: selection, controls
+
+
+def test_selection_considers_the_stage1_checkpoint(tiny_root, tmp_path):
+    """Iteration 0 (the stage-1 weights) is evaluated and wins where stage 2 only damages: a
+    stage-2 learning rate of 50 wrecks the model, so the held-out score cannot improve on it."""
+    cfg = tiny_config("acmnet", tmp_path, **{"train.stage2_lr": 50.0})
+    record = train(cfg, data=tiny_data(tiny_root, cfg))
+    history = record["history"]
+    assert history[0]["iteration"] == 0 and "holdout" in history[0]
+    best = max(h["holdout"]["average_map"] for h in history)
+    assert history[0]["holdout"]["average_map"] == best
+    assert record["selection"]["selected_iteration"] == 0
+    run = tmp_path / "synanet-quick" / "acmnet" / "seed0"
+    stage1 = record["schedule"]["stage1"]["path"]
+    _assert_same_weights(_state(run / "best.pt"), _state(stage1))
+    assert "iteration 0" in record["selection"]["rule"]
+    assert "lr=50.0" in record["schedule"]["stage2"]["optimizer"]
+
+    # Without select_stage1 the first candidate is iteration 3.
+    cfg = tiny_config("acmnet", tmp_path / "no0", **{"train.stage2_lr": 50.0,
+                                                    "train.select_stage1": False})
+    record = train(cfg, data=tiny_data(tiny_root, cfg))
+    assert record["history"][0]["iteration"] == 3
+    assert record["selection"]["selected_iteration"] in (3, 6)
+
+
+def test_stage2_cosine_schedule(tiny_root, tmp_path):
+    cfg = tiny_config("acmnet", tmp_path, **{"train.stage2_lr": 1e-3,
+                                            "train.stage2_schedule": "cosine"})
+    trainer = Trainer(cfg, data=tiny_data(tiny_root, cfg))
+    lrs = [trainer._lr(2, i) for i in range(6)]
+    assert lrs[0] == pytest.approx(1e-3) and lrs == sorted(lrs, reverse=True)
+    assert lrs[3] == pytest.approx(0.5e-3) and trainer._lr(1, 0) == cfg.train.lr
+    warm = Trainer(dataclasses.replace(cfg, train=dataclasses.replace(
+        cfg.train, iterations=20, stage2_schedule="warmup-cosine")), data=trainer.data)
+    lrs = [warm._lr(2, i) for i in range(20)]  # 2 warm-up steps (10 %), then cosine from 1e-3
+    assert lrs[:3] == pytest.approx([0.5e-3, 1e-3, 1e-3]) and lrs[2:] == sorted(lrs[2:])[::-1]
+
+
+@pytest.mark.parametrize("method", ["control-meanpool", "control-shuffled-pairs",
+                                    "control-stage1-only"])
+def test_controls_build_train_and_write_a_record(method, tiny_root, tmp_path):
+    assert METHODS[method].table == "Table 3 (control, beyond the paper)"
+    assert make_config(method).train.iterations == (0 if method == "control-stage1-only" else 100)
+    # TINY's user-level "train.iterations" would override the method's 0: keep the method's.
+    extra = {"train.iterations": 0} if method == "control-stage1-only" else {}
+    cfg = tiny_config(method, tmp_path, **extra)
+    record = train(cfg, data=tiny_data(tiny_root, cfg))
+    run = tmp_path / "synanet-quick" / method / "seed0"
+    assert (run / "record.json").is_file() and record["method"] == method
+    assert 0.0 <= record["average_map"] <= 1.0
+    if method == "control-stage1-only":
+        assert record["iterations"] == 4 and record["schedule"]["stage2"]["iterations"] == 0
+        assert [h["iteration"] for h in record["history"]] == [0]
+        assert record["selection"]["selected_iteration"] == 0
+        _assert_same_weights(_state(run / "last.pt"), _state(record["schedule"]["stage1"]["path"]))
+    else:
+        assert record["ftcl_terms"]["shuffle_pairs"] == (method == "control-shuffled-pairs")
+        measure = "meanpool" if method == "control-meanpool" else "fsd"
+        assert record["ftcl_terms"]["action_measure"] == measure
+        assert "fsd/cls" in record["history"][-1]["grad_norms"]
+
+
+def test_paper_form_is_its_own_method():
+    cfg = make_config("ftcl-paper-form")
+    assert cfg.ftcl.loss_form == "paper" and make_config("ftcl").ftcl.loss_form == "code"
+    with pytest.raises(ValueError, match="'ftcl.background'"):
+        make_config("ftcl", overrides={"ftcl.background": "context"})
+    with pytest.raises(ValueError, match="'ftcl.lcs_threshold_form'"):
+        make_config("ftcl", overrides={"ftcl.lcs_threshold_form": "rescale"})
+    with pytest.raises(ValueError, match="'train.iterations'"):
+        make_config("acmnet", overrides={"train.iterations": 0, "train.select_stage1": False})
+
+
+def test_proposal_purity_against_planted_labels(tiny_root):
+    """An oracle attention (1 on planted action snippets, 0 elsewhere, tiny noise to break ties)
+    gives action proposals of pure action and "paper" background proposals of none, where the
+    videos have enough of each; the "release" background then takes the next-ranked snippets."""
+    import numpy as np
+
+    from ftcl.data import VideoDataset
+    from ftcl.data.synthetic import REGION_ACTION, load_snippet_labels
+    from ftcl.diagnostics import proposal_purity
+    from ftcl.models import ModelOutput
+
+    spec = tiny_spec()
+    test = VideoDataset(tiny_root, "test", spec, sampling="uniform")
+    regions = np.stack([load_snippet_labels(tiny_root, "test", v)[:, 3][test[i]["sample_index"]]
+                        for i, v in enumerate(test.video_ids)])
+    action = torch.from_numpy(regions == REGION_ACTION).float()
+    counts = action.sum(dim=1)
+    keep = [v for v, c in zip(test.video_ids, counts.tolist(), strict=True) if 4 <= c <= 20]
+    assert keep, "the tiny data set needs videos with >= 4 action and >= 4 other snippets"
+    oracle = action + 1e-3 * torch.rand(action.shape, generator=torch.Generator().manual_seed(0))
+    index = {v: i for i, v in enumerate(test.video_ids)}
+
+    class Oracle(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+            self.calls = []
+
+        def forward(self, feats):
+            ids = self.calls.pop(0)
+            att = oracle[[index[v] for v in ids]]
+            return ModelOutput(cas=att[..., None], attention=att, video_scores=att[:, :1],
+                               embeddings=feats)
+
+    model = Oracle()
+    model.calls = [keep]
+    result = proposal_purity(model, test, fsd_len=2, video_ids=keep, batch_size=len(keep))
+    assert result["action"] == 1.0 and result["background/paper"] == 0.0
+    expected = float(np.mean([min(c - 2, 2) / 2 for c in counts[[index[v] for v in keep]]
+                              .tolist()]))
+    assert result["background/release"] == pytest.approx(expected)
+    assert result["videos"] == len(keep) and 0 < result["all_snippets"] < 1

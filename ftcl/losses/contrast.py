@@ -3,9 +3,13 @@
 Both terms compare *sequences of snippets* of two videos with a dynamic program from
 :mod:`ftcl.dp`, batched over all pairs of the batch at once (one call per term, not one per pair).
 
-**FSD slot** (action vs background, Eq. 2-4). The proposals come from the attention: the top
-``fsd_len`` snippets (in time order) are a video's action proposal, the next ``fsd_len`` its
-"background" proposal (as in the release). One linear layer maps each snippet's embedding to
+**FSD slot** (action vs background, Eq. 2-4). The proposals come from the attention (the
+backbone's importance score alpha; ACM-Net's instance branch): the top ``fsd_len`` snippets (in
+time order) are a video's action proposal. Its background proposal (``FTCLConfig.background``):
+``"paper"`` (default, Sec. 3.2: the ``fsd_len`` snippets of *lowest* alpha) or ``"release"`` (the
+release's ranks ``fsd_len .. 2 fsd_len - 1``: the next-best attended snippets, mostly action
+snippets too; :func:`ftcl.diagnostics.proposal_purity` measures both). One linear layer maps each
+snippet's embedding to
 ``proj_dim`` numbers, split in halves: ``f_mu`` and ``f_g`` (``f_h = f_g``). The match score
 ``mu(i, j)`` is the cosine similarity of the ``f_mu`` halves, the insert/delete score ``g = h`` that
 of the ``f_g`` halves (in the paper form, after an activation sigma). ``FSD = ftcl.dp.fsd(mu, g, g,
@@ -17,19 +21,28 @@ The contrast: pairs sharing a class must have a longer common subsequence than p
 
 A pair counts as positive when the two videos share at least one class (as in the release).
 
+**Scale** (``FTCLConfig.term_scale``). ``"normalised"`` (default): FSD is divided by its attainable
+maximum :func:`fsd_bound` (so it lies in ``[-min(M, N) / bound, 1]``), LCS by J (``r = LCS / J`` in
+``[0, 1]``), the DTW scores by the longest path ``M + N - 1``; each term's size then does not
+depend on the proposal length, and one lambda per backbone (``ftcl.config.LAMBDA_CHOICE``) sets its
+weight against that backbone's loss. ``"raw"``: the release's unnormalised scores.
+
 **Two forms** (``FTCLConfig.loss_form``):
 
 - ``"code"`` (the authors' release): each term is ``mean(score of negatives) - mean(score of
   positives)``; in the FSD slot a negative pair compares the action proposal of ``a`` with the
-  background proposal of ``b``; LCS similarities are rescaled ``5 * max(0, c - 0.8)`` first
-  (``lcs_rescale``); no activation on the projections.
+  background proposal of ``b``; no activation on the projections. The LCS test
+  (``lcs_threshold_form``) is the release's ``FTCLLoss`` (``"release-ftcl"``, default, its
+  documented ``--ftcl`` path: raw cosine, ``c > tau``) or its ``ACMLoss`` (``"release-acmloss"``,
+  used without ``--ftcl``: ``c -> 5 max(0, c - 0.8)`` first, a match needs ``c > 0.984``).
 - ``"paper"``: Eq. 4 as a ranking hinge over the positive pairs,
   ``relu(margin - FSD(A_a, A_b) + FSD(A_a, B_b))``; Eq. 7 as a binary cross-entropy on
   ``r = LCS / J`` (the paper's ``r`` normalised to [0, 1]) with target 1 for positive pairs.
 
 **Table 3-4 variants.** Each slot takes any *measure*: ``fsd``, ``lcs``, ``dtw`` (soft-DTW on cosine
 distances, score = ``-soft_dtw``), ``ccdtw`` (soft-DTW + a cycle-consistency term on its alignment),
-``dropdtw`` (Drop-DTW, drop cost = a quantile of each pair's costs), or ``none``. The FSD slot
+``dropdtw`` (Drop-DTW, drop cost = a quantile of each pair's costs), ``meanpool`` (a control, not
+in the paper: cosine of the two sequences' mean vectors, no alignment), or ``none``. The FSD slot
 always compares projected proposals, the LCS slot raw embeddings (the ``fsd`` measure projects
 them, as it needs ``f_mu`` and ``f_g``). In the paper form, a measure other than ``lcs`` in the LCS
 slot has no probability to put in Eq. 7, so it uses the ranking hinge between all positive and
@@ -53,18 +66,48 @@ def cosine_matrix(x: Tensor, y: Tensor) -> Tensor:
     return F.normalize(x, dim=-1, eps=1e-8) @ F.normalize(y, dim=-1, eps=1e-8).transpose(1, 2)
 
 
-def select_by_attention(attention: Tensor, embeddings: Tensor,
-                        spans: list[tuple[int, int]]) -> list[Tensor]:
-    """For each ``(start, count)``: the embeddings ``[B, count, E]`` of the snippets ranked
-    ``start .. start+count-1`` by attention, in time order.
+def proposal_indices(attention: Tensor, fsd_len: int, lcs_len: int | None = None,
+                     background: str = "paper") -> dict[str, Tensor]:
+    """Snippet indices ``[B, n]`` (time order) of the FTCL proposals, ranked on ``attention``.
 
-    The ranking is on the detached attention (selection passes no gradient); one sort and one
-    gather serve all spans.
+    ``"action"``: the top ``fsd_len`` by attention; ``"background"``: the ``fsd_len`` of lowest
+    attention (``background="paper"``, Sec. 3.2) or ranks ``fsd_len .. 2 fsd_len - 1``
+    (``"release"``); ``"lcs"``: the top ``lcs_len`` (if given). Ties keep time order (stable sort);
+    the attention is detached (selection passes no gradient).
     """
+    if background not in ("paper", "release"):
+        raise ValueError(f"background must be 'paper' or 'release', got {background!r}")
     order = attention.detach().argsort(dim=1, descending=True, stable=True)
-    idx = torch.cat([order[:, s:s + c].sort(dim=1).values for s, c in spans], dim=1)
-    picked = embeddings.gather(1, idx.unsqueeze(-1).expand(-1, -1, embeddings.shape[-1]))
-    return list(picked.split([c for _, c in spans], dim=1))
+    length = order.shape[1]
+    if 2 * fsd_len > length:
+        raise ValueError(f"two proposals of fsd_len={fsd_len} snippets need T >= {2 * fsd_len}, "
+                         f"got T={length}")
+    bkg = order[:, length - fsd_len:] if background == "paper" else order[:, fsd_len:2 * fsd_len]
+    out = {"action": order[:, :fsd_len].sort(dim=1).values, "background": bkg.sort(dim=1).values}
+    if lcs_len is not None:
+        out["lcs"] = order[:, :lcs_len].sort(dim=1).values
+    return out
+
+
+def gather_snippets(embeddings: Tensor, index: Tensor) -> Tensor:
+    """``embeddings[b, index[b, k]]`` -> ``[B, n, E]``."""
+    return embeddings.gather(1, index.unsqueeze(-1).expand(-1, -1, embeddings.shape[-1]))
+
+
+def fsd_bound(m: int, n: int, gamma: float | None) -> float:
+    """The attainable maximum of ``ftcl.dp.fsd`` on ``[m, n]`` grids with scores in ``[-1, 1]``.
+
+    A path from the zero boundary visits at most ``m + n - 1`` cells (each adds ``mu <= 1``) and
+    can enter every one of them by an insert/delete step (each adds ``g <= 1``; the staircase from
+    ``S(0, 1)``): the hard maximum is ``2 (m + n - 1)``, reached when all scores are 1. The smooth
+    max (Eq. 5, ``(1/gamma) logsumexp`` of three terms) adds at most ``log(3) / gamma`` per cell.
+    Bound: ``(m + n - 1) (2 + log(3) / gamma)``. The value is at least ``-min(m, n)`` (the
+    diagonal path with ``mu = -1``; the smooth max is >= the max).
+    """
+    import math
+
+    soft = 0.0 if gamma is None or math.isinf(gamma) else math.log(3.0) / gamma
+    return (m + n - 1) * (2.0 + soft)
 
 
 def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
@@ -107,28 +150,35 @@ def sequence_score(measure: str, x: Tensor, y: Tensor, cfg: FTCLConfig) -> tuple
     from .. import dp
 
     zero = x.new_zeros(())
+    norm = cfg.term_scale == "normalised"
+    m, n = x.shape[1], y.shape[1]
+    if measure == "meanpool":
+        return F.cosine_similarity(x.mean(dim=1), y.mean(dim=1), dim=-1, eps=1e-8), zero
     if measure == "fsd":
         half = x.shape[-1] // 2
         mu = cosine_matrix(x[..., :half], y[..., :half])
         g = cosine_matrix(x[..., half:], y[..., half:])
-        return dp.fsd(mu, g, g, gamma=cfg.gamma), zero
+        score = dp.fsd(mu, g, g, gamma=cfg.gamma)
+        return (score / fsd_bound(m, n, cfg.gamma) if norm else score), zero
     if measure == "lcs":
         c = cosine_matrix(x, y)
-        if cfg.loss_form == "code" and cfg.lcs_rescale:
+        if cfg.loss_form == "code" and cfg.lcs_threshold_form == "release-acmloss":
             c = 5.0 * F.relu(c - 0.8)
-        return dp.lcs(c, tau=cfg.tau), zero
+        score = dp.lcs(c, tau=cfg.tau)
+        return (score / min(m, n) if norm else score), zero
     cost = 1.0 - cosine_matrix(x, y)
+    scale = 1.0 / (m + n - 1) if norm else 1.0
     if measure == "dtw":
-        return -dp.soft_dtw(cost, gamma=cfg.dtw_gamma), zero
+        return -scale * dp.soft_dtw(cost, gamma=cfg.dtw_gamma), zero
     if measure == "ccdtw":
-        score = -dp.soft_dtw(cost, gamma=cfg.dtw_gamma)
+        score = -scale * dp.soft_dtw(cost, gamma=cfg.dtw_gamma)
         alignment = dp.soft_dtw_alignment(cost, gamma=cfg.dtw_gamma)
         return score, cfg.cc_weight * cycle_consistency(alignment, x, y)
     if measure == "dropdtw":
         drop = torch.quantile(cost.detach().flatten(1), cfg.drop_quantile, dim=1)  # [P]
         drop_x = drop[:, None].expand(-1, cost.shape[1]).contiguous()
         drop_z = drop[:, None].expand(-1, cost.shape[2]).contiguous()
-        return -dp.drop_dtw(cost, drop_x, drop_z, gamma=cfg.dtw_gamma), zero
+        return -scale * dp.drop_dtw(cost, drop_x, drop_z, gamma=cfg.dtw_gamma), zero
     raise ValueError(f"unknown measure {measure!r}")
 
 
@@ -159,29 +209,39 @@ class FTCLObjective(nn.Module):
 
     def forward(self, out: ModelOutput, labels: Tensor) -> tuple[Tensor, dict]:
         """Return ``(lambda_FSD * L_FSD + lambda_LCS * L_LCS, parts)``."""
+        terms, parts = self.terms(out, labels)
+        total = out.embeddings.new_zeros(())
+        for term in terms.values():
+            total = total + term
+        return total, parts
+
+    def terms(self, out: ModelOutput, labels: Tensor) -> tuple[dict[str, Tensor], dict]:
+        """The weighted terms ``{"fsd": lambda_FSD L_FSD (+ aux), "lcs": ...}`` (with graph) and
+        the detached unweighted losses (``parts``); keys only for the active slots."""
         cfg = self.cfg
         n = labels.shape[0] // 2
         if labels.shape[0] != 2 * n or n == 0:
             raise ValueError(f"FTCL needs pairs laid out as cat([a, b]); got {labels.shape[0]} "
                              "videos")
         positive = (labels[:n] * labels[n:]).sum(dim=-1) > 0
-        total = out.embeddings.new_zeros(())
+        if cfg.shuffle_pairs:  # control: the pair labels no longer say which videos match
+            positive = positive[torch.randperm(n, device=positive.device)]
+        terms: dict[str, Tensor] = {}
         parts: dict[str, Tensor] = {}
-        spans = []
+        index = proposal_indices(out.attention, cfg.fsd_len,
+                                 cfg.lcs_len if cfg.pair_measure != "none" else None,
+                                 cfg.background)
         if cfg.action_measure != "none":
-            spans += [(0, cfg.fsd_len), (cfg.fsd_len, cfg.fsd_len)]
-        if cfg.pair_measure != "none":
-            spans.append((0, cfg.lcs_len))
-        picked = select_by_attention(out.attention, out.embeddings, spans)
-        if cfg.action_measure != "none":
-            loss, aux = self.action_background_loss(picked[0], picked[1], positive)
-            total = total + cfg.lambda_fsd * loss + aux
+            loss, aux = self.action_background_loss(
+                gather_snippets(out.embeddings, index["action"]),
+                gather_snippets(out.embeddings, index["background"]), positive)
+            terms["fsd"] = cfg.lambda_fsd * loss + aux
             parts["fsd"] = loss.detach()
         if cfg.pair_measure != "none":
-            loss, aux = self.pair_loss(picked[-1], positive)
-            total = total + cfg.lambda_lcs * loss + aux
+            loss, aux = self.pair_loss(gather_snippets(out.embeddings, index["lcs"]), positive)
+            terms["lcs"] = cfg.lambda_lcs * loss + aux
             parts["lcs"] = loss.detach()
-        return total, parts
+        return terms, parts
 
     def action_background_loss(self, action: Tensor, background: Tensor, positive: Tensor
                                ) -> tuple[Tensor, Tensor]:
@@ -219,7 +279,8 @@ class FTCLObjective(nn.Module):
         if cfg.loss_form == "code":
             return masked_mean(score, ~positive) - masked_mean(score, positive), aux
         if cfg.pair_measure == "lcs":
-            r = (score / cfg.lcs_len).clamp(_EPS, 1.0 - _EPS)
+            r = score if cfg.term_scale == "normalised" else score / seq.shape[1]
+            r = r.clamp(_EPS, 1.0 - _EPS)
             return F.binary_cross_entropy(r, positive.to(r.dtype)), aux
         pos, neg = score[positive], score[~positive]
         if pos.numel() == 0 or neg.numel() == 0:
