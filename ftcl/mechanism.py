@@ -84,13 +84,20 @@ def phase_agreement(weights: np.ndarray, labels_a: np.ndarray, labels_b: np.ndar
     return share, float(same.mean())
 
 
-def proposal_purity(attention: np.ndarray, labels: np.ndarray, fsd_len: int) -> dict[str, float]:
+def proposal_purity(attention: np.ndarray, labels: np.ndarray, fsd_len: int,
+                    background: str = "paper") -> dict[str, float]:
     """Share of action snippets (phase >= 0) in the FSD action proposal (top ``fsd_len`` by
-    attention), in the release's background proposal (the next ``fsd_len``), and in the video."""
-    order = np.argsort(-attention, kind="stable")
+    attention), in the background proposal the loss uses (``background``: ``"paper"``, the
+    ``fsd_len`` of lowest attention, or ``"release"``, ranks ``fsd_len .. 2 fsd_len - 1``; the
+    same selection as :func:`ftcl.losses.contrast.proposal_indices`), and in the video."""
+    from .losses.contrast import proposal_indices
+
+    idx = proposal_indices(torch.as_tensor(np.asarray(attention, dtype=np.float64))[None],
+                           fsd_len, background=background)
     action = labels[:, 1] >= 0
-    return {"action_purity": float(action[order[:fsd_len]].mean()),
-            "background_proposal_action_share": float(action[order[fsd_len:2 * fsd_len]].mean()),
+    return {"action_purity": float(action[idx["action"][0].numpy()].mean()),
+            "background_proposal_action_share": float(
+                action[idx["background"][0].numpy()].mean()),
             "action_share": float(action.mean())}
 
 
@@ -102,7 +109,7 @@ def completeness(cas: np.ndarray, labels: np.ndarray, threshold: float) -> list[
     for inst in np.unique(labels[:, 2]):
         if inst < 0:
             continue
-        rows = labels[:, 2] == inst
+        rows = (labels[:, 2] == inst) & (labels[:, 1] >= 0)  # its action snippets only
         cls = int(labels[rows, 0][0])
         phases = np.unique(labels[rows, 1])
         phases = phases[phases >= 0]
@@ -169,7 +176,8 @@ def measure_model(model, dataset, root: str | Path, spec, ftcl_cfg, max_pairs: i
     threshold = min(inference.cas_thresholds) if inference.cas_thresholds else 0.15
 
     # (b), (c): per video
-    purity = [proposal_purity(att_a[v], labels[v], ftcl_cfg.fsd_len) for v in range(len(ids))]
+    purity = [proposal_purity(att_a[v], labels[v], ftcl_cfg.fsd_len, ftcl_cfg.background)
+              for v in range(len(ids))]
     complete: list[float] = []
     for v in range(len(ids)):
         complete += completeness(cas_a[v], labels[v], threshold)
@@ -194,7 +202,7 @@ def measure_model(model, dataset, root: str | Path, spec, ftcl_cfg, max_pairs: i
         xb = torch.stack([emb[j][torch.as_tensor(ix)] for (_, j), ix in zip(pairs, b_idx,
                                                                                 strict=True)])
         c = cosine_matrix(xa.double(), xb.double())
-        if ftcl_cfg.loss_form == "code" and ftcl_cfg.lcs_rescale:
+        if ftcl_cfg.loss_form == "code" and ftcl_cfg.lcs_threshold_form == "release-acmloss":
             c = 5.0 * torch.relu(c - 0.8)
         paths = dp.lcs_path(c, tau=ftcl_cfg.tau)
         lcs_share, lcs_chance, matches = [], [], []

@@ -46,10 +46,13 @@ def test_phase_agreement_and_chance():
 def test_proposal_purity():
     lab = labels([BG, (0, 0, 0), (0, 1, 0), BG, (0, 0, 1), BG])
     att = np.array([0.9, 0.8, 0.7, 0.1, 0.6, 0.5])
-    out = mechanism.proposal_purity(att, lab, fsd_len=2)
+    out = mechanism.proposal_purity(att, lab, fsd_len=2, background="release")
     # top 2: snippets 0 (bg), 1 (action) -> 1/2; next 2: snippets 2, 4 (both action) -> 1
     assert out == {"action_purity": 0.5, "background_proposal_action_share": 1.0,
                    "action_share": 0.5}
+    # the paper's background: the 2 of lowest attention, snippets 3 (bg) and 5 (bg) -> 0
+    paper = mechanism.proposal_purity(att, lab, fsd_len=2)
+    assert paper["background_proposal_action_share"] == 0.0
 
 
 def test_completeness_per_instance():
@@ -61,6 +64,10 @@ def test_completeness_per_instance():
     cas[5, 1] = cas[6, 1] = 0.3  # instance 1: both phases
     assert mechanism.completeness(cas, lab, threshold=0.2) == pytest.approx([2 / 3, 1.0])
     assert mechanism.completeness(cas, lab, threshold=0.6) == [0.0, 0.0]
+    # a hard negative carrying instance 0's index (region 4, no phase) is not part of it
+    hard = np.vstack([[[1, -1, 0, 4]], lab])  # first, so it would set the instance's class
+    cas_hard = np.vstack([[[0.0, 0.0]], cas])
+    assert mechanism.completeness(cas_hard, hard, threshold=0.2) == pytest.approx([2 / 3, 1.0])
 
 
 def _mech(method, seed, model_values):
