@@ -110,6 +110,8 @@ def completeness(cas: np.ndarray, labels: np.ndarray, threshold: float) -> list[
         if inst < 0:
             continue
         rows = (labels[:, 2] == inst) & (labels[:, 1] >= 0)  # its action snippets only
+        if not rows.any():  # only a hard negative of it was sampled
+            continue
         cls = int(labels[rows, 0][0])
         phases = np.unique(labels[rows, 1])
         phases = phases[phases >= 0]

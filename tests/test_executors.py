@@ -133,6 +133,7 @@ def _batch(tmp_path, *extra):
     cmd = [sys.executable, "-m", "ftcl", "reproduce", "--only", "acmnet", "--seeds", "0",
            "--jobs", "2", "--threads", "1", "--device", "cpu", "--results",
            str(tmp_path / "results"), "--work-dir", str(tmp_path / "work"), "--no-tables",
+           "--allow-mixed",  # the checkout may hold uncommitted changes while testing
            "--no-progress", *extra]
     for key, value in TINY.items():
         cmd += ["--set", f"{key}={value}"]

@@ -68,6 +68,9 @@ def test_completeness_per_instance():
     hard = np.vstack([[[1, -1, 0, 4]], lab])  # first, so it would set the instance's class
     cas_hard = np.vstack([[[0.0, 0.0]], cas])
     assert mechanism.completeness(cas_hard, hard, threshold=0.2) == pytest.approx([2 / 3, 1.0])
+    only_hard = labels([BG, BG])
+    only_hard[1] = (1, -1, 3, 4)  # an instance of which only a hard negative was sampled
+    assert mechanism.completeness(np.zeros((2, 2)), only_hard, threshold=0.2) == []
 
 
 def _mech(method, seed, model_values):

@@ -149,7 +149,7 @@ def _reproduce(tmp_path: Path, name: str, *options: str, env: dict) -> tuple[str
     """``python -m ftcl.reproduce`` on the 4 tiny runs; return its output and wall time."""
     tiny = [arg for key, value in TINY.items() for arg in ("--set", f"{key}={value}")]
     cmd = [sys.executable, "-m", "ftcl.reproduce", "--only", "acmnet", "ftcl", "--seeds", "0",
-           *tiny, "--device", "cpu", "--no-progress", "--no-tables",
+           *tiny, "--device", "cpu", "--no-progress", "--no-tables", "--allow-mixed",
            "--results", str(tmp_path / name), "--work-dir", str(tmp_path / f"work-{name}"),
            "--cache-dir", str(tmp_path / "cache"), *options]
     t0 = time.perf_counter()
