@@ -39,6 +39,7 @@ import dataclasses
 import json
 import math
 import re
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,14 +163,10 @@ def table_rows(key: str) -> list[tuple[str, str | None, bool]]:
 
 
 def row_label(key: str, method: str) -> str:
-    """The row's label: the paper's name for it, or the method's description for an extra."""
-    from .config import METHODS
-
+    """The row's label: the paper's name for it, or the method's name for a row beyond the
+    paper's table (its description stands in the table's description column)."""
     spec = TABLES[key]
-    if method in spec.labels:
-        return spec.labels[method]
-    info = METHODS.get(method)
-    return f"{method}: {info.description}" if info else method
+    return spec.labels.get(method, method)
 
 
 # ------------------------------------------------------------------------------ run records
@@ -877,14 +874,14 @@ def delta_figure(table: pd.DataFrame):
 
     a = table.attrs
     comps = a["comparisons"]
-    names = [f"{c['label']} − {c['baseline_label']}" for c in comps]
+    names = [textwrap.fill(f"{c['label']} − {c['baseline_label']}", 42) for c in comps]
     points = pd.DataFrame(
         [{"comparison": n, "Δ AVG (points)": d, "seed": s}
          for n, c in zip(names, comps, strict=True)
          for s, d in zip(c["seeds"], c["differences"], strict=True)],
         columns=["comparison", "Δ AVG (points)", "seed"])
     sns.set_theme(style="whitegrid", context="notebook")
-    fig, ax = plt.subplots(figsize=(8.5, 0.7 * max(len(comps), 1) + 2.0))
+    fig, ax = plt.subplots(figsize=(9.5, 0.8 * max(len(comps), 1) + 2.0), layout="constrained")
     if comps:
         sns.stripplot(data=points, x="Δ AVG (points)", y="comparison", order=names, ax=ax,
                       color="#0072B2", alpha=0.55, size=6, jitter=0.12, zorder=1)
@@ -911,7 +908,6 @@ def delta_figure(table: pd.DataFrame):
                  f"{a['data_title'].split(':')[0]} ({', '.join(map(str, n)) or 0} seeds)",
                  fontsize="medium", pad=26)
     ax.set_ylabel("")
-    fig.tight_layout()
     plt.close(fig)
     return fig
 
