@@ -35,16 +35,18 @@ if "google.colab" in sys.modules:
     import importlib.metadata
     import os
     import subprocess
+    import tempfile
 
     REPOSITORY_URL = "https://github.com/ftcl-companion/ftcl"
     BRANCH, CLONE = "main", "/content/ftcl"
     if not os.path.isdir(CLONE):
         subprocess.run(["git", "clone", "--depth", "1", "--branch", BRANCH, REPOSITORY_URL,
                         CLONE], check=True)
-    with open("/tmp/keep-torch.txt", "w") as f:
+    KEEP = os.path.join(tempfile.gettempdir(), "keep-torch.txt")
+    with open(KEEP, "w") as f:
         f.write(f"torch=={importlib.metadata.version('torch')}\n")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/keep-torch.txt",
-                    "-e", CLONE, "plotly==7.1.0"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", KEEP, "-e", CLONE,
+                    "plotly==7.1.0"], check=True)
     os.chdir(CLONE)
     sys.path.insert(0, CLONE)
 
@@ -104,8 +106,8 @@ pd.DataFrame({"a": [a], "b": [b], "LCS(a, b)": [common],
 # (insertion or deletion):
 #
 # $$
-# S(i, j) = \mu_{ij}
-#   + \max\!\big(S(i{-}1, j{-}1),\, g_{ij} + S(i{-}1, j),\, h_{ij} + S(i, j{-}1)\big)
+# S(i, j) = \mu_{ij} +
+#   \max\!\big(S(i{-}1, j{-}1),\, g_{ij} + S(i{-}1, j),\, h_{ij} + S(i, j{-}1)\big)
 # $$
 #
 # with $S(0, \cdot) = S(\cdot, 0) = 0$.

@@ -11,10 +11,10 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from test_train import tiny_spec  # the same tiny SynANet as the trainer tests
 
 from ftcl.config import make_config, validate
-from ftcl.data import PairBatches, VideoDataset, get_spec, prepare_dataset
-from ftcl.data.annotations import synanet_selection
+from ftcl.data import PairBatches, VideoDataset, prepare_dataset
 from ftcl.data.device_batches import (
     DeviceFeatures,
     DevicePairBatches,
@@ -32,12 +32,6 @@ TINY = {
     "train.holdout_fraction": 0.25, "device": "cpu",
 }
 
-
-def tiny_spec():
-    classes = tuple(sorted(synanet_selection()["classes"][:3]))
-    return get_spec("synanet", "quick").replace(
-        classes=classes, anet_num_classes=3, anet_train_per_class=6, anet_test_per_class=3,
-        feature_dim=16, num_segments=24)
 
 
 @pytest.fixture(scope="module")
