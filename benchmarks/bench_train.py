@@ -60,19 +60,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_iterations(method: str, batches: list[dict], feature_dim: int, num_classes: int,
-                    cfg_overrides: dict, device: torch.device, steps: int, warmup: int = 3
-                    ) -> dict:
-    """Median seconds of one training iteration of ``method`` (forward, backward, Adam step)."""
-    cfg = make_config(method, overrides=cfg_overrides)
+def training_step(cfg, feature_dim: int, num_classes: int, device: torch.device):
+    """A fresh model (seed 0) of ``cfg``'s method and one training iteration on a pair batch
+    (forward, backward, Adam step), as a function of the batch."""
     torch.manual_seed(0)
     model = build_backbone(cfg.model.backbone, feature_dim, num_classes, cfg.model).to(device)
     objective = (FTCLObjective(model.embed_dim, cfg.ftcl).to(device) if cfg.ftcl.enabled
                  else None)
     params = list(model.parameters()) + (list(objective.parameters()) if objective else [])
     opt = torch.optim.Adam(params, lr=cfg.train.lr)
-    if device.type != "cpu":
-        torch.cuda.reset_peak_memory_stats(device)
 
     def step(batch: dict) -> None:
         features = torch.cat([batch["features_a"], batch["features_b"]])
@@ -81,6 +77,18 @@ def time_iterations(method: str, batches: list[dict], feature_dim: int, num_clas
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+
+    return step
+
+
+def time_iterations(method: str, batches: list[dict], feature_dim: int, num_classes: int,
+                    cfg_overrides: dict, device: torch.device, steps: int, warmup: int = 3
+                    ) -> dict:
+    """Median seconds of one training iteration of ``method`` (forward, backward, Adam step)."""
+    cfg = make_config(method, overrides=cfg_overrides)
+    step = training_step(cfg, feature_dim, num_classes, device)
+    if device.type != "cpu":
+        torch.cuda.reset_peak_memory_stats(device)
 
     for i in range(warmup):
         step(batches[i % len(batches)])
@@ -175,20 +183,7 @@ def _throughput_worker(method: str, iterations: int, barrier, results, device: s
     """One process of the runs-per-GPU measurement: ``iterations`` full-size iterations."""
     device = torch.device(device)
     batches = random_batches(2, 16, size[0], size[1], 20, device)
-    cfg = make_config(method)
-    torch.manual_seed(0)
-    model = build_backbone(cfg.model.backbone, size[1], 20, cfg.model).to(device)
-    objective = FTCLObjective(model.embed_dim, cfg.ftcl).to(device) if cfg.ftcl.enabled else None
-    params = list(model.parameters()) + (list(objective.parameters()) if objective else [])
-    opt = torch.optim.Adam(params, lr=cfg.train.lr)
-
-    def step(batch):
-        features = torch.cat([batch["features_a"], batch["features_b"]])
-        labels = torch.cat([batch["labels_a"], batch["labels_b"]])
-        loss, _ = total_loss(cfg.model.backbone, model(features), labels, cfg.loss, objective)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    step = training_step(make_config(method), size[1], 20, device)
 
     for i in range(3):
         step(batches[i % 2])

@@ -153,7 +153,12 @@ def measure_model(model, dataset, root: str | Path, spec, ftcl_cfg, max_pairs: i
     from . import dp
     from .data.synthetic import load_snippet_labels
     from .inference import THUMOS14_INFERENCE
-    from .losses.contrast import cosine_matrix
+    from .losses.contrast import (
+        cosine_matrix,
+        gather_snippets,
+        lcs_similarity,
+        proposal_indices,
+    )
 
     device = next(model.parameters()).device
     was_training = model.training
@@ -193,19 +198,18 @@ def measure_model(model, dataset, root: str | Path, spec, ftcl_cfg, max_pairs: i
     result = {"videos": len(ids), "pairs": len(pairs), "instances": len(complete),
               "cas_threshold": threshold}
     if pairs:
-        def top(v: int, count: int) -> np.ndarray:
-            order = np.argsort(-att_a[v], kind="stable")[:count]
-            return np.sort(order)
+        # the loss's own proposals (ftcl.losses.contrast), on the test videos' attention
+        chosen = proposal_indices(torch.as_tensor(att_a), ftcl_cfg.fsd_len, ftcl_cfg.lcs_len,
+                                  ftcl_cfg.background)
+        rows_a = torch.tensor([i for i, _ in pairs])
+        rows_b = torch.tensor([j for _, j in pairs])
 
-        a_idx = [top(i, ftcl_cfg.lcs_len) for i, _ in pairs]
-        b_idx = [top(j, ftcl_cfg.lcs_len) for _, j in pairs]
-        xa = torch.stack([emb[i][torch.as_tensor(ix)] for (i, _), ix in zip(pairs, a_idx,
-                                                                                strict=True)])
-        xb = torch.stack([emb[j][torch.as_tensor(ix)] for (_, j), ix in zip(pairs, b_idx,
-                                                                                strict=True)])
-        c = cosine_matrix(xa.double(), xb.double())
-        if ftcl_cfg.loss_form == "code" and ftcl_cfg.lcs_threshold_form == "release-acmloss":
-            c = 5.0 * torch.relu(c - 0.8)
+        def side(rows: torch.Tensor, key: str) -> tuple[torch.Tensor, np.ndarray]:
+            index = chosen[key][rows]
+            return gather_snippets(emb[rows].double(), index), index.numpy()
+
+        (xa, a_idx), (xb, b_idx) = side(rows_a, "lcs"), side(rows_b, "lcs")
+        c = lcs_similarity(xa, xb, ftcl_cfg)
         paths = dp.lcs_path(c, tau=ftcl_cfg.tau)
         lcs_share, lcs_chance, matches = [], [], []
         for (i, j), ia, ib, path in zip(pairs, a_idx, b_idx, paths, strict=True):
@@ -216,13 +220,8 @@ def measure_model(model, dataset, root: str | Path, spec, ftcl_cfg, max_pairs: i
             lcs_share.append(share)
             lcs_chance.append(chance)
             matches.append(len(path))
-        fa = [top(i, ftcl_cfg.fsd_len) for i, _ in pairs]
-        fb = [top(j, ftcl_cfg.fsd_len) for _, j in pairs]
-        pa = torch.stack([emb[i][torch.as_tensor(ix)] for (i, _), ix in zip(pairs, fa,
-                                                                                strict=True)])
-        pb = torch.stack([emb[j][torch.as_tensor(ix)] for (_, j), ix in zip(pairs, fb,
-                                                                                strict=True)])
-        mu = cosine_matrix(pa.double(), pb.double())
+        (pa, fa), (pb, fb) = side(rows_a, "action"), side(rows_b, "action")
+        mu = cosine_matrix(pa, pb)
         align = dp.fsd_alignment(mu, mu, mu, gamma=ftcl_cfg.gamma).numpy()
         fsd_share, fsd_chance = [], []
         for k, ((i, j), ia, ib) in enumerate(zip(pairs, fa, fb, strict=True)):

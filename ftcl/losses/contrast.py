@@ -66,6 +66,16 @@ def cosine_matrix(x: Tensor, y: Tensor) -> Tensor:
     return F.normalize(x, dim=-1, eps=1e-8) @ F.normalize(y, dim=-1, eps=1e-8).transpose(1, 2)
 
 
+def lcs_similarity(x: Tensor, y: Tensor, cfg: FTCLConfig) -> Tensor:
+    """The similarities LCS (Eq. 6) tests against ``tau``: cosine ``c`` ``[P, M, N]``, or, on the
+    release's ACMLoss path (``lcs_threshold_form="release-acmloss"``, code form),
+    ``5 max(0, c - 0.8)``."""
+    c = cosine_matrix(x, y)
+    if cfg.loss_form == "code" and cfg.lcs_threshold_form == "release-acmloss":
+        c = 5.0 * F.relu(c - 0.8)
+    return c
+
+
 def proposal_indices(attention: Tensor, fsd_len: int, lcs_len: int | None = None,
                      background: str = "paper") -> dict[str, Tensor]:
     """Snippet indices ``[B, n]`` (time order) of the FTCL proposals, ranked on ``attention``.
@@ -161,10 +171,7 @@ def sequence_score(measure: str, x: Tensor, y: Tensor, cfg: FTCLConfig) -> tuple
         score = dp.fsd(mu, g, g, gamma=cfg.gamma)
         return (score / fsd_bound(m, n, cfg.gamma) if norm else score), zero
     if measure == "lcs":
-        c = cosine_matrix(x, y)
-        if cfg.loss_form == "code" and cfg.lcs_threshold_form == "release-acmloss":
-            c = 5.0 * F.relu(c - 0.8)
-        score = dp.lcs(c, tau=cfg.tau)
+        score = dp.lcs(lcs_similarity(x, y, cfg), tau=cfg.tau)
         return (score / min(m, n) if norm else score), zero
     cost = 1.0 - cosine_matrix(x, y)
     scale = 1.0 / (m + n - 1) if norm else 1.0
