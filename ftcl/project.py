@@ -17,14 +17,14 @@ import re
 import sys
 from pathlib import Path
 
+from .paths import ROOT, notebooks_dir
+
 #: The public Git repository of this companion (a placeholder until it is published, see above).
 REPOSITORY_URL = "https://github.com/ftcl-companion/ftcl"
 #: The branch the book's launch buttons and the Colab cell use.
 REPOSITORY_BRANCH = "main"
 
-ROOT = Path(__file__).resolve().parent.parent
 COLAB_MARKER = "# In Google Colab:"
-NOTEBOOKS = "notebooks"
 
 
 def colab_cell(url: str | None = None, branch: str | None = None) -> str:
@@ -80,7 +80,7 @@ def check(root: str | Path = ROOT) -> list[str]:
         problems.append(f"_config.yml: repository {url}@{branch}, expected "
                         f"{REPOSITORY_URL}@{REPOSITORY_BRANCH}")
     want = colab_cell()
-    for path in sorted((root / NOTEBOOKS).glob("[0-9][0-9]_*.py")):
+    for path in sorted(notebooks_dir(root).glob("[0-9][0-9]_*.py")):
         cells = [c for c in jupytext.read(path).cells if c.cell_type == "code"]
         if not cells or not cells[0].source.startswith(COLAB_MARKER):
             problems.append(f"{path.relative_to(root)}: the first code cell is not the Colab cell")
@@ -107,7 +107,7 @@ def sync(root: str | Path = ROOT) -> list[Path]:
         cfg.write_text(new, encoding="utf-8")
         changed.append(cfg)
     want = colab_cell()
-    for path in sorted((root / NOTEBOOKS).glob("[0-9][0-9]_*.py")):
+    for path in sorted(notebooks_dir(root).glob("[0-9][0-9]_*.py")):
         text = path.read_text(encoding="utf-8")
         m = re.search(r"^# %%[^\n]*\n(# In Google Colab.*?)\n+(?=# %%)", text, re.M | re.S)
         if m is None:

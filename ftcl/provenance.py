@@ -9,11 +9,12 @@ import subprocess
 from pathlib import Path
 
 from . import __version__
+from .paths import ROOT, TRAINING_NOTEBOOK
 
 
 def git_commit(repo: str | os.PathLike | None = None) -> str:
     """The git commit of the checkout holding ``ftcl`` (``+dirty`` if modified), or ``unknown``."""
-    repo = Path(repo) if repo is not None else Path(__file__).resolve().parent.parent
+    repo = Path(repo) if repo is not None else ROOT
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10
@@ -23,7 +24,7 @@ def git_commit(repo: str | os.PathLike | None = None) -> str:
         dirty = subprocess.run(
             # the package and the training notebook the batch executes
             ["git", "status", "--porcelain", "--untracked-files=no", "--", "ftcl",
-             "notebooks/04_train.py"],
+             TRAINING_NOTEBOOK],
             cwd=repo,
             capture_output=True,
             text=True,

@@ -3,14 +3,17 @@
 :func:`seed_everything` seeds Python, NumPy and PyTorch (every device) and, where it is cheap, asks
 PyTorch for deterministic kernels. :func:`get_rng_state` / :func:`set_rng_state` capture and restore
 all of these generators as plain tensors and lists, so that a checkpoint stays loadable with
-``torch.load(weights_only=True)`` and a resumed run draws the same numbers as an uninterrupted one.
+``torch.load(weights_only=True)`` and a resumed run draws the same numbers as an uninterrupted one;
+:func:`preserved_rng` restores them after a block (evaluation must not change the training stream).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -79,3 +82,13 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@contextlib.contextmanager
+def preserved_rng() -> Iterator[None]:
+    """Restore every RNG state on exit (evaluation must not change the training stream)."""
+    state = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)

@@ -1,34 +1,21 @@
-"""Everything a run needs, checked before its first training step (fail fast, name the culprit).
+"""Every check of a run configuration, in one place (fail fast, name the key).
 
-The trainer (:class:`ftcl.train.Trainer`) calls :func:`check_settings` before it reads any data
-and :func:`check_data` once the splits are open; the batch (``ftcl reproduce``) calls the same
-checks in its driver before any worker starts. Each failure is a ``ValueError`` (or
-``FileNotFoundError``) naming the file or the setting and the problem, so ``ftcl`` ends with
-``ftcl: error: ...`` in seconds instead of after stage 1.
+:func:`check_values` holds every check of the values alone: each key is one of its choices and in
+its range (:func:`check_choices`, :func:`check_ranges`), every number is finite (checked first:
+``--set train.lr=inf`` is refused here, not as "mu contains NaN or inf" in stage 2), and the run
+name is one plain folder name (``--name ../../../escape`` is refused). It runs when a
+configuration is built (:func:`ftcl.config.make_config`, :func:`ftcl.config.from_dict`), so the
+batch's driver refuses a bad ``--set`` before any worker starts.
 
-Settings (:func:`check_settings`):
+:func:`check_settings` adds what the configuration needs of this machine, before the trainer reads
+any data: the device is one torch knows and this machine has (``--device tpu`` / ``gpu`` /
+``cuda`` without CUDA), the output folder can be created and written (an ``--out-dir`` naming a
+file is refused) and the run folder stays inside it. :func:`check_lengths` checks the FTCL
+proposals against the data's snippet count once the data is known.
 
-- every number of the configuration is finite (``--set train.lr=inf`` is refused here, not as
-  "mu contains NaN or inf" in stage 2), and in range (the ranges :func:`ftcl.config.validate`
-  checks, plus non-negative weights, decays and margins);
-- the device name is one torch knows and this machine has (``--device tpu`` / ``gpu`` /
-  ``cuda`` without CUDA);
-- the output folder can be created and written (an ``--out-dir`` naming a file is refused);
-- the run name is one plain folder name, so the run folder stays inside the output folder
-  (``--name ../../../escape`` is refused).
-
-Data (:func:`check_data`; the per-file checks of :class:`ftcl.data.VideoDataset` come first:
-both split files present and non-empty, every listed video in ``gt.json``, every feature file
-present, readable and of width D):
-
-- every feature value is finite: each feature file is read in full once; a file that passed is
-  remembered by path, size and modification time (``<cache>/validated-features.json``), so the
-  scan costs nothing the second time and is redone when the file changes;
-- the test ground truth holds at least one instance of every class (Eq. 9's mAP averages over
-  the classes of the ground truth: a class without an instance would make every prediction of
-  it an error after training);
-- the training videos the optimiser sees form both positive (same class set) and negative
-  (disjoint class sets) pairs (Sec. 3.3's video pairs).
+The checks of the data themselves (features, ground truth, video pairs) are
+:mod:`ftcl.data.checks`. Each failure is a ``ValueError`` naming the key or the file, so ``ftcl``
+ends with ``ftcl: error: ...`` in seconds instead of after stage 1.
 """
 
 from __future__ import annotations
@@ -39,8 +26,23 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..paths import run_directory
+from .presets import METHODS
+from .sections import (
+    ACTIVATIONS,
+    BACKBONE_NAMES,
+    BACKGROUNDS,
+    LCS_THRESHOLD_FORMS,
+    LOSS_FORMS,
+    MEASURES,
+    SAMPLINGS,
+    SELECTIONS,
+    STAGE2_SCHEDULES,
+    TERM_SCALES,
+    RunConfig,
+)
+
 DEVICE_TYPES = ("cpu", "cuda", "mps")
-FEATURE_SCAN_CACHE = "validated-features.json"
 
 # Range checks beyond ftcl.config.validate: (section, key) -> (test, what).
 _RANGES = {
@@ -56,7 +58,73 @@ _RANGES = {
 }
 
 
-# ------------------------------------------------------------------------------ settings
+
+def check_values(cfg: RunConfig) -> None:
+    """Every check of the configuration's values (see the module docstring); ``ValueError``
+    naming the first bad key."""
+    check_finite(cfg)
+    check_choices(cfg)
+    check_ranges(cfg)
+    check_run_name(cfg.run_name)
+
+
+def check_choices(cfg: RunConfig) -> None:
+    """Raise ``ValueError`` naming the key for any value that is not one of its choices or is
+    out of its range (the checks of the schema, :mod:`ftcl.config.sections`)."""
+    def check(ok: bool, key: str, what: str) -> None:
+        if not ok:
+            raise ValueError(f"config key {key!r}: {what}")
+
+    m, f, t = cfg.model, cfg.ftcl, cfg.train
+    check(cfg.method in METHODS, "method", f"unknown method; choose one of {sorted(METHODS)}")
+    check(cfg.data_version in (1, 2), "data_version", "must be 1 or 2 (ftcl.data.knobs)")
+    check(m.backbone in BACKBONE_NAMES, "model.backbone", f"must be one of {BACKBONE_NAMES}")
+    check(m.embed_dim is None or m.embed_dim > 0, "model.embed_dim", "must be positive or null")
+    check(0 <= m.dropout < 1, "model.dropout", "must be in [0, 1)")
+    check(min(m.topk_divisors) >= 1, "model.topk_divisors", "must be positive")
+    check(f.action_measure in MEASURES, "ftcl.action_measure", f"must be one of {MEASURES}")
+    check(f.pair_measure in MEASURES, "ftcl.pair_measure", f"must be one of {MEASURES}")
+    check(f.loss_form in LOSS_FORMS, "ftcl.loss_form", f"must be one of {LOSS_FORMS}")
+    check(f.activation in ACTIVATIONS, "ftcl.activation", f"must be one of {ACTIVATIONS}")
+    check(f.fsd_len >= 1, "ftcl.fsd_len", "must be >= 1")
+    check(f.lcs_len >= 1, "ftcl.lcs_len", "must be >= 1")
+    check(f.proj_dim >= 2 and f.proj_dim % 2 == 0, "ftcl.proj_dim", "must be even and >= 2")
+    check(f.gamma > 0, "ftcl.gamma", "must be positive")
+    check(f.lcs_threshold_form in LCS_THRESHOLD_FORMS, "ftcl.lcs_threshold_form",
+          f"must be one of {LCS_THRESHOLD_FORMS}")
+    check(f.loss_form == "code" or f.lcs_threshold_form == "release-ftcl",
+          "ftcl.lcs_threshold_form", "applies to the code form only (ftcl.loss_form='code'); "
+          "the paper form compares the raw cosines with tau")
+    check(f.background in BACKGROUNDS, "ftcl.background", f"must be one of {BACKGROUNDS}")
+    check(f.term_scale in TERM_SCALES, "ftcl.term_scale", f"must be one of {TERM_SCALES}")
+    check(f.dtw_gamma > 0, "ftcl.dtw_gamma", "must be positive")
+    check(0 <= f.drop_quantile <= 1, "ftcl.drop_quantile", "must be in [0, 1]")
+    check(t.lr > 0, "train.lr", "must be positive")
+    check(t.batch_size >= 2, "train.batch_size", "must be >= 2")
+    check(t.pretrain_iterations >= 0, "train.pretrain_iterations", "must be >= 0")
+    check(t.iterations >= 0, "train.iterations", "must be >= 0")
+    check(t.iterations >= 1 or t.select_stage1 or t.selection == "last", "train.iterations",
+          "0 (stage 1 only) needs train.select_stage1 or train.selection='last'")
+    check(t.stage2_lr is None or t.stage2_lr > 0, "train.stage2_lr", "must be positive or null")
+    check(t.stage2_schedule in STAGE2_SCHEDULES, "train.stage2_schedule",
+          f"must be one of {STAGE2_SCHEDULES}")
+    check(t.eval_every >= 1, "train.eval_every", "must be >= 1")
+    check(t.selection in SELECTIONS, "train.selection", f"must be one of {SELECTIONS}")
+    check(0 < t.holdout_fraction < 1, "train.holdout_fraction", "must be in (0, 1)")
+    check(t.sampling in SAMPLINGS, "train.sampling", f"must be one of {SAMPLINGS}")
+    check(t.data_on_device in ("auto", True, False), "train.data_on_device",
+          "must be auto, true or false")
+    check(cfg.seed >= 0, "seed", "must be >= 0")
+
+
+def check_lengths(cfg: RunConfig, num_segments: int) -> None:
+    """Raise ``ValueError`` if the FTCL proposals do not fit in ``num_segments`` snippets."""
+    f = cfg.ftcl
+    if f.enabled and 2 * f.fsd_len > num_segments:
+        raise ValueError(f"config key 'ftcl.fsd_len'={f.fsd_len}: two proposals of fsd_len "
+                         f"snippets need T >= {2 * f.fsd_len}, the data has T={num_segments}")
+    if f.enabled and f.lcs_len > num_segments:
+        raise ValueError(f"config key 'ftcl.lcs_len'={f.lcs_len} exceeds T={num_segments}")
 
 
 def _numbers(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -82,10 +150,7 @@ def check_finite(cfg) -> None:
 
 
 def check_ranges(cfg) -> None:
-    """:func:`ftcl.config.validate` plus the ranges it leaves out (see :data:`_RANGES`)."""
-    from .config import validate
-
-    validate(cfg)
+    """The ranges :func:`check_choices` leaves out (see :data:`_RANGES`)."""
     for (section, name), (ok, what) in _RANGES.items():
         sec = getattr(cfg, section, None)
         if sec is None or not hasattr(sec, name):
@@ -153,17 +218,14 @@ def check_run_name(name: str | None, setting: str = "run_name (--name)") -> None
 
 
 def check_settings(cfg) -> None:
-    """All checks of the configuration alone: numbers, ranges, device, output folder, run name.
+    """:func:`check_values`, then what the configuration needs of this machine: the device, a
+    writable output folder and a run folder inside it (the trainer's first step).
 
     Creates ``cfg.out_dir`` (the run would create it anyway).
     """
-    check_finite(cfg)
-    check_ranges(cfg)
+    check_values(cfg)
     check_device(cfg.device)
-    check_run_name(cfg.run_name)
     out = check_output_dir(cfg.out_dir)
-    from .train import run_directory
-
     run_dir = run_directory(cfg).expanduser().resolve()
     if out.resolve() not in run_dir.parents:
         raise ValueError(f"run folder {run_dir} is not inside out_dir {out.resolve()}")
@@ -171,118 +233,3 @@ def check_settings(cfg) -> None:
         out = out / part
         if out.exists() and not out.is_dir():
             raise ValueError(f"run folder {run_directory(cfg)}: {out} exists and is not a folder")
-
-
-# ------------------------------------------------------------------------------ data
-
-
-def _scan_cache_path(cache_dir: str | os.PathLike | None) -> Path:
-    from .data.prepare import default_cache_dir
-
-    return (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / FEATURE_SCAN_CACHE
-
-
-def _read_scan_cache(path: Path) -> dict:
-    import json
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def scan_features(dataset, cache_dir: str | os.PathLike | None = None) -> dict[str, int]:
-    """Read every feature file of ``dataset`` (a :class:`~ftcl.data.VideoDataset`) in full once.
-
-    Raises ``ValueError`` naming the video, the file and the rows holding NaN/inf. Files that
-    passed are remembered by resolved path, size and ``st_mtime_ns`` in
-    ``<cache_dir>/validated-features.json`` (default cache folder if None) and skipped next
-    time. Returns ``{"scanned": n, "cached": m}``.
-    """
-    from .data.features import feature_path, load_features
-    from .io import atomic_write_json
-
-    cache_path = _scan_cache_path(cache_dir)
-    seen = _read_scan_cache(cache_path)
-    new, counts = {}, {"scanned": 0, "cached": 0}
-    for vid in dataset.video_ids:
-        path = feature_path(dataset.root, dataset.split, vid)
-        st = path.stat()
-        key, stamp = str(path.resolve()), [st.st_size, st.st_mtime_ns]
-        if seen.get(key) == stamp:
-            counts["cached"] += 1
-            continue
-        load_features(path, vid, dataset.spec.feature_dim)  # raises on NaN/inf rows
-        new[key] = stamp
-        counts["scanned"] += 1
-    if new:
-        merged = {**_read_scan_cache(cache_path), **new}  # re-read: parallel runs write it too
-        try:
-            atomic_write_json(cache_path, merged, indent=0)
-        except OSError:  # a read-only cache only costs a rescan next time
-            pass
-    return counts
-
-
-def check_ground_truth_classes(dataset) -> None:
-    """Raise ``ValueError`` naming ``gt.json`` if a class has no instance in its ground truth."""
-    gt = dataset.ground_truth()
-    present = set(gt["label"])
-    missing = [c for c in dataset.classes if c not in present]
-    if missing:
-        raise ValueError(
-            f"{dataset.gt_path}: the {dataset.split} ground truth (subset {dataset.subset!r}) has "
-            f"no instance of {len(missing)} of the {len(dataset.classes)} classes of "
-            f"{dataset.spec.name} (e.g. {missing[:3]}); the mAP needs every class: is the file "
-            "complete?")
-
-
-def check_pairs(data, batch_size: int, seed: int = 0) -> None:
-    """Raise ``ValueError`` naming the split file if the fit videos give no positive or no
-    negative pair (:class:`ftcl.data.PairBatches`)."""
-    from .data import PairBatches
-    from .data.features import split_path
-    from .train import VideoSubset
-
-    try:
-        PairBatches(VideoSubset(data.train, data.fit_ids), batch_size=batch_size, seed=seed)
-    except ValueError as exc:
-        raise ValueError(
-            f"{split_path(data.root, 'train')}: the {len(data.fit_ids)} training videos the "
-            f"optimiser sees cannot form video pairs ({exc}); it needs two videos of one class "
-            "and two of different classes") from None
-
-
-def check_data(data, cfg=None, cache_dir: str | os.PathLike | None = None) -> dict:
-    """All checks of the opened data of a run (:class:`ftcl.train.RunData`).
-
-    ``cache_dir``: where the feature-scan cache lives (default ``cfg.cache_dir``, else the default
-    cache folder). Returns the scan counts per split.
-    """
-    if cache_dir is None and cfg is not None:
-        cache_dir = cfg.cache_dir
-    for dataset in (data.train, data.test):
-        if len(dataset) == 0:  # VideoDataset refuses this already; kept for other datasets
-            raise ValueError(f"{dataset.root}: split {dataset.split!r} lists no videos")
-    check_ground_truth_classes(data.test)
-    check_pairs(data, cfg.train.batch_size if cfg is not None else 2)
-    return {ds.split: scan_features(ds, cache_dir) for ds in (data.train, data.test)}
-
-
-def check_run(cfg):
-    """:func:`check_settings`, open the data (:func:`ftcl.train.load_data`), :func:`check_data`.
-
-    Returns the opened :class:`~ftcl.train.RunData`.
-    """
-    from .train import load_data
-
-    check_settings(cfg)
-    data = load_data(cfg)
-    check_data(data, cfg)
-    return data
-
-
-__all__ = ["check_data", "check_device", "check_finite", "check_ground_truth_classes",
-           "check_output_dir", "check_pairs", "check_ranges", "check_run", "check_run_name",
-           "check_settings", "scan_features"]
