@@ -9,17 +9,15 @@ anti-diagonal loop inside, one launch per forward and per backward (:mod:`ftcl.d
 numba.cuda), and an anti-diagonal wavefront in plain PyTorch for any device
 (:mod:`ftcl.dp.wavefront`, the fallback on GPUs where the fused kernels cannot be compiled).
 The public functions and their conventions are in :mod:`ftcl.dp.structures`; the plain per-cell
-loops used as the tests' reference are in :mod:`ftcl.dp_reference`.
+loops used as the tests' reference are in :mod:`ftcl.dp.reference`; the recursions as data in
+:mod:`ftcl.dp.recursion`.
 """
 
-from ftcl.dp.engine import BACKENDS, Edge, Recursion, grid_dp, grid_dp_gradients
+from ftcl.dp.engine import BACKENDS, grid_dp, grid_dp_gradients
+from ftcl.dp.recursion import DROP_DTW, FSD, LCS, SOFT_DTW, Edge, Recursion
 from ftcl.dp.semiring import Semiring, smooth_max
 from ftcl.dp.structures import (
-    DROP_DTW,
-    FSD,
-    LCS,
     SMOOTHINGS,
-    SOFT_DTW,
     drop_dtw,
     drop_dtw_alignment,
     fsd,

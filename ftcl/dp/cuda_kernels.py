@@ -37,6 +37,9 @@ import numpy as np
 import torch
 from numba import cuda
 
+from ftcl.dp.recursion import FSD
+from ftcl.dp.semiring import Semiring
+
 THREADS_MAX = 256  # threads per block (float64 registers: stay well under the 64K per block)
 
 
@@ -270,9 +273,6 @@ def usable(device_index: int | None = None) -> bool:
     try:
         if not cuda.is_available():
             return False
-        from ftcl.dp.semiring import Semiring
-        from ftcl.dp.structures import FSD
-
         device = torch.device("cuda", torch.cuda.current_device() if device_index is None
                               else device_index)
         x = torch.zeros(1, 1, 1, device=device)

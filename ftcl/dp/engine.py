@@ -35,81 +35,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
+from ftcl.dp import kernels, wavefront
+from ftcl.dp.recursion import Recursion
 from ftcl.dp.semiring import Semiring
 
 BACKENDS = ("auto", "numba", "wavefront", "cuda")
-
-
-@dataclass(frozen=True)
-class Edge:
-    """A transition into state ``dst`` from state ``src`` at cell ``(i - di, j - dj)``.
-
-    ``weight`` indexes the stack of cell scores (the score of the destination cell is added), or
-    is ``-1`` for no edge score. Edges into the same state are listed in tie-break order: with the
-    hard max the first maximal candidate wins.
-    """
-
-    dst: int
-    src: int
-    di: int
-    dj: int
-    weight: int = -1
-
-
-@dataclass(frozen=True)
-class Recursion:
-    """A grid DP as data (see the module docstring).
-
-    Parameters
-    ----------
-    name : str
-        For messages.
-    states : tuple of str
-        State names in evaluation order within a cell (a same-cell edge must go from an earlier
-        state to a later one).
-    edges : tuple of Edge
-        Grouped by ``dst`` in state order.
-    local : tuple of int
-        Per state, the index of its local score in the weight stack, or -1.
-    n_weights : int
-        Number ``K`` of cell-score tensors.
-    final : int
-        The state whose value at ``(M_b, N_b)`` is returned.
-    """
-
-    name: str
-    states: tuple[str, ...]
-    edges: tuple[Edge, ...]
-    local: tuple[int, ...]
-    n_weights: int
-    final: int
-
-    def __post_init__(self) -> None:
-        n = len(self.states)
-        if len(self.local) != n or not 0 <= self.final < n:
-            raise ValueError(f"{self.name}: local/final do not match the {n} states")
-        dsts = [e.dst for e in self.edges]
-        if dsts != sorted(dsts) or set(dsts) != set(range(n)):
-            raise ValueError(f"{self.name}: edges must be grouped by dst, every state fed")
-        for e in self.edges:
-            if e.di not in (0, 1) or e.dj not in (0, 1) or not 0 <= e.src < n:
-                raise ValueError(f"{self.name}: bad edge {e}")
-            if e.di == e.dj == 0 and e.src >= e.dst:
-                raise ValueError(f"{self.name}: same-cell edge {e} must go to a later state")
-            if e.weight >= self.n_weights:
-                raise ValueError(f"{self.name}: edge {e} has no weight tensor")
-
-    def edges_into(self, state: int) -> tuple[int, int]:
-        """``(first, stop)``: the edges into ``state`` are ``edges[first:stop]``."""
-        first = next(k for k, e in enumerate(self.edges) if e.dst == state)
-        stop = first + sum(1 for e in self.edges if e.dst == state)
-        return first, stop
 
 
 @functools.cache
@@ -132,12 +67,19 @@ def _numba_available() -> bool:
     return True
 
 
-def _fused_kernel_usable(device: torch.device) -> bool:
+def _cuda_kernels():
+    """:mod:`ftcl.dp.cuda_kernels`, or None where numba has no CUDA target."""
     try:
+        # optional dependency: numba's CUDA target (imported only when CUDA is in play)
         from ftcl.dp import cuda_kernels
-    except ImportError:  # a numba without its CUDA target
-        return False
-    return cuda_kernels.usable(device.index)
+    except ImportError:
+        return None
+    return cuda_kernels
+
+
+def _fused_kernel_usable(device: torch.device) -> bool:
+    kernels_module = _cuda_kernels()
+    return kernels_module is not None and kernels_module.usable(device.index)
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
@@ -154,9 +96,8 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     if backend == "numba" and device.type != "cpu":
         raise ValueError(f"backend='numba' needs CPU tensors, got device {device}")
     if backend == "cuda" and device.type != "cuda":
-        from ftcl.dp import cuda_kernels
-
-        if not (device.type == "cpu" and cuda_kernels.simulator()):
+        cuda_kernels = _cuda_kernels()
+        if not (device.type == "cpu" and cuda_kernels is not None and cuda_kernels.simulator()):
             raise ValueError(f"backend='cuda' needs CUDA tensors, got device {device} "
                              "(CPU tensors only with NUMBA_ENABLE_CUDASIM=1)")
     return backend
@@ -188,8 +129,6 @@ class _NumbaBackend:
 
     @staticmethod
     def forward(rec, semiring, lengths, weights, row0, col0):
-        from ftcl.dp import kernels
-
         n_batch, m, n = weights[0].shape
         w = np.empty((len(weights), n_batch, m, n))
         for k, x in enumerate(weights):
@@ -221,8 +160,6 @@ class _NumbaBackend:
 
     @staticmethod
     def backward(rec, saved, grad, dtypes):
-        from ftcl.dp import kernels
-
         probs, lens, w_shape, table_shape = saved
         g = np.ascontiguousarray(_to_numpy64(grad), dtype=np.float64)
         adjoint = np.zeros(table_shape)
@@ -239,12 +176,6 @@ class _NumbaBackend:
         return g_ws, _from_numpy(g_row0, row0_dtype), _from_numpy(g_col0, col0_dtype)
 
 
-def _wavefront_backend():
-    from ftcl.dp import wavefront
-
-    return wavefront
-
-
 # ----------------------------------------------------------------------------- autograd
 
 
@@ -252,22 +183,18 @@ def _run_forward(rec, semiring, backend, lengths, weights, row0, col0):
     if backend == "numba":
         return _NumbaBackend.forward(rec, semiring, lengths.cpu(), weights, row0, col0)
     if backend == "cuda":
-        from ftcl.dp import cuda_kernels
-
-        return cuda_kernels.forward(rec, semiring, lengths, weights, row0, col0)
+        return _cuda_kernels().forward(rec, semiring, lengths, weights, row0, col0)
     lengths = lengths.to(weights[0].device)
     stacked = torch.stack(weights)
-    return _wavefront_backend().forward(rec, semiring, lengths, stacked, row0, col0)
+    return wavefront.forward(rec, semiring, lengths, stacked, row0, col0)
 
 
 def _run_backward(rec, backend, saved, grad, dtypes):
     if backend == "numba":
         return _NumbaBackend.backward(rec, saved, grad, dtypes)
     if backend == "cuda":
-        from ftcl.dp import cuda_kernels
-
-        return cuda_kernels.backward(rec, saved, grad, dtypes)
-    g_w, g_row0, g_col0 = _wavefront_backend().backward(rec, saved, grad)
+        return _cuda_kernels().backward(rec, saved, grad, dtypes)
+    g_w, g_row0, g_col0 = wavefront.backward(rec, saved, grad)
     return tuple(g_w.unbind(0)), g_row0, g_col0
 
 

@@ -35,61 +35,11 @@ import numbers
 
 import torch
 
-from ftcl.dp.engine import Edge, Recursion, grid_dp, grid_dp_gradients
+from ftcl.dp.engine import grid_dp, grid_dp_gradients
+from ftcl.dp.recursion import DROP_DTW, FSD, LCS, SOFT_DTW
 from ftcl.dp.semiring import Semiring, beta_from_gamma
 
 NEG_INF = -math.inf
-
-# Eq. 2: S(i,j) = mu_ij + smax(S(i-1,j-1), g_ij + S(i-1,j), h_ij + S(i,j-1)); weights mu, g, h.
-FSD = Recursion(
-    name="fsd",
-    states=("S",),
-    edges=(Edge(0, 0, 1, 1), Edge(0, 0, 1, 0, weight=1), Edge(0, 0, 0, 1, weight=2)),
-    local=(0,),
-    n_weights=3,
-    final=0,
-)
-
-# Eq. 6: R(i,j) = R(i-1,j-1) + c_ij if c_ij > tau else max(R(i-1,j), R(i,j-1)). Weights: the
-# diagonal score (c_ij where matched, else -inf) and the gap score (0 where unmatched, else -inf).
-LCS = Recursion(
-    name="lcs",
-    states=("R",),
-    edges=(Edge(0, 0, 1, 1, weight=0), Edge(0, 0, 1, 0, weight=1), Edge(0, 0, 0, 1, weight=1)),
-    local=(-1,),
-    n_weights=2,
-    final=0,
-)
-
-# DTW run as a maximisation of V = -R: V(i,j) = -cost_ij + smax(V(i-1,j-1), V(i-1,j), V(i,j-1)).
-SOFT_DTW = Recursion(
-    name="soft_dtw",
-    states=("R",),
-    edges=(Edge(0, 0, 1, 1), Edge(0, 0, 1, 0), Edge(0, 0, 0, 1)),
-    local=(0,),
-    n_weights=1,
-    final=0,
-)
-
-# Drop-DTW, negated: states match-ended P, drop-ended Q, best-of-both T; weights -cost, -drop_x
-# (row element i dropped), -drop_z (column element j dropped).
-DROP_DTW = Recursion(
-    name="drop_dtw",
-    states=("match", "drop", "total"),
-    edges=(
-        Edge(0, 2, 1, 1),  # P <- T(i-1, j-1): match x_i with z_j after anything
-        Edge(0, 0, 1, 0),  # P <- P(i-1, j): x_i also matched to z_j (many x to one z)
-        Edge(0, 0, 0, 1),  # P <- P(i, j-1): z_j also matched to x_i (one x to many z)
-        Edge(1, 2, 1, 0, weight=1),  # Q <- T(i-1, j) - drop_x_i
-        Edge(1, 2, 0, 1, weight=2),  # Q <- T(i, j-1) - drop_z_j
-        Edge(2, 0, 0, 0),  # T <- P(i, j)
-        Edge(2, 1, 0, 0),  # T <- Q(i, j)
-    ),
-    local=(0, -1, -1),
-    n_weights=3,
-    final=2,
-)
-
 
 # ----------------------------------------------------------------------------- validation
 
