@@ -9,7 +9,11 @@
 - :mod:`ftcl.data.synthetic` -- the generator (:func:`generate_synthetic`).
 - :mod:`ftcl.data.probe` -- probes of the planted structure (``python -m ftcl.data.probe``).
 - :mod:`ftcl.data.prepare` -- :func:`prepare_dataset` (validate real, generate/cache synthetic).
-- :mod:`ftcl.data.pairs` -- :class:`PairBatches` for the contrastive losses.
+- :mod:`ftcl.data.pairs` -- :class:`PairBatches` for the contrastive losses, :class:`VideoSubset`.
+- :mod:`ftcl.data.device_batches` -- the same pair batches built on the device.
+- :mod:`ftcl.data.checks` -- a run's data checked before training (finite features, ground truth
+  of every class, video pairs).
+- :mod:`ftcl.data.fixtures` -- tiny datasets in the real layout, for tests.
 """
 
 from .annotations import (
@@ -18,10 +22,11 @@ from .annotations import (
     thumos14_ambiguous,
     thumos14_true_durations,
 )
+from .checks import check_data
 from .dataset import VideoDataset
 from .features import feature_path, load_features, save_features
-from .pairs import PairBatches
-from .prepare import default_cache_dir, prepare_dataset, spec_from_meta, validate_root
+from .pairs import PairBatches, VideoSubset
+from .prepare import prepare_dataset, spec_from_meta, validate_root
 from .sampling import random_indices, sample_indices, uniform_indices
 from .spec import DatasetSpec, get_spec
 from .synthetic import (
@@ -37,7 +42,8 @@ __all__ = [
     "SNIPPET_LABEL_COLUMNS",
     "SyntheticKnobs",
     "VideoDataset",
-    "default_cache_dir",
+    "VideoSubset",
+    "check_data",
     "feature_path",
     "generate_synthetic",
     "get_spec",

@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import zlib
 from importlib import resources
 from pathlib import Path
 
@@ -160,6 +161,34 @@ def synanet_selection() -> dict:
         return json.load(fh)
 
 
+def _synanet_candidates(anno: dict, info: pd.DataFrame, split_train, split_test
+                        ) -> tuple[dict[str, dict[str, list[str]]], dict[str, int]]:
+    """Rules 1-2 of :func:`build_synanet_extract`: the candidate videos of each subset by class,
+    and the count of each kind of skipped video."""
+    skipped = {"not_in_annotations": 0, "bad_segment": 0, "multi_class": 0, "no_annotation": 0}
+    pools: dict[str, dict[str, list[str]]] = {"training": {}, "validation": {}}
+    for subset, split_path in (("training", split_train), ("validation", split_test)):
+        for vid in read_split(split_path):
+            if vid not in anno or vid not in info.index:
+                skipped["not_in_annotations"] += 1
+                continue
+            if info.loc[vid, "subset"] != subset:
+                continue
+            anns = anno[vid]["annotations"]
+            if not anns:
+                skipped["no_annotation"] += 1
+                continue
+            if any(a["segment"][1] <= a["segment"][0] for a in anns):
+                skipped["bad_segment"] += 1
+                continue
+            labels = {a["label"] for a in anns}
+            if len(labels) > 1:
+                skipped["multi_class"] += 1
+                continue
+            pools[subset].setdefault(labels.pop(), []).append(vid)
+    return pools, skipped
+
+
 def build_synanet_extract(
     anet_json: str | os.PathLike,
     video_info_csv: str | os.PathLike,
@@ -187,32 +216,10 @@ def build_synanet_extract(
     Returns ``{"classes": [...], "videos": {id: {"duration", "subset", "rank", "annotations"}},
     "provenance": {...}}``; write it with :func:`ftcl.io.atomic_write_json`.
     """
-    import zlib
-
     with open(anet_json, encoding="utf-8") as fh:
         anno = json.load(fh)
     info = pd.read_csv(video_info_csv).set_index("video")
-    skipped = {"not_in_annotations": 0, "bad_segment": 0, "multi_class": 0, "no_annotation": 0}
-    pools: dict[str, dict[str, list[str]]] = {"training": {}, "validation": {}}
-    for subset, split_path in (("training", split_train), ("validation", split_test)):
-        for vid in read_split(split_path):
-            if vid not in anno or vid not in info.index:
-                skipped["not_in_annotations"] += 1
-                continue
-            if info.loc[vid, "subset"] != subset:
-                continue
-            anns = anno[vid]["annotations"]
-            if not anns:
-                skipped["no_annotation"] += 1
-                continue
-            if any(a["segment"][1] <= a["segment"][0] for a in anns):
-                skipped["bad_segment"] += 1
-                continue
-            labels = {a["label"] for a in anns}
-            if len(labels) > 1:
-                skipped["multi_class"] += 1
-                continue
-            pools[subset].setdefault(labels.pop(), []).append(vid)
+    pools, skipped = _synanet_candidates(anno, info, split_train, split_test)
     all_classes = sorted({a["label"] for v in anno.values() for a in v["annotations"]})
     perm = np.random.default_rng(seed).permutation(len(all_classes))
     classes = [all_classes[i] for i in perm[:n_classes]]

@@ -11,7 +11,7 @@ The same class reads the real I3D features and the synthetic ones (they share th
   in the official ActivityNet 1.3 file) are kept, as the official evaluator does, and counted.
 
 NaN/inf rows are detected when a video is loaded (``ValueError`` naming the rows); the
-trainer scans every file before training (:func:`ftcl.validate.check_data`). What it
+trainer scans every file before training (:func:`ftcl.data.checks.check_data`). What it
 tolerates is counted in :attr:`VideoDataset.report`: ``gt.json`` durations that differ from the
 true ones (THUMOS14: ``frames / 30``), annotations past the true video end (kept, as released),
 zero-length annotations, and videos of the ground-truth subset that are not in the split list

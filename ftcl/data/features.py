@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ftcl.io import atomic_save_npy
+from ..io import atomic_save_npy
 
 SPLITS = ("train", "test")
 

@@ -2,7 +2,9 @@
 
 ``write_tiny_dataset`` writes exactly what a real feature release contains (``gt.json`` with
 ``duration = frames / 30`` style fields, split files, ``<split>/<video>.npy``), so code tested on it
-is tested on the real format. Values are random unless given.
+is tested on the real format. Values are random unless given. ``write_thumos14_fixture`` writes a
+THUMOS14 folder of real video ids, annotations and true durations with random features (the
+fail-fast tests and ``benchmarks/bench_bad_inputs.py`` break one thing in it at a time).
 """
 
 from __future__ import annotations
@@ -12,6 +14,13 @@ import os
 from pathlib import Path
 
 import numpy as np
+
+from .annotations import (
+    thumos14_classes,
+    thumos14_database,
+    thumos14_split,
+    thumos14_true_durations,
+)
 
 
 def write_tiny_dataset(
@@ -56,3 +65,23 @@ def write_tiny_dataset(
     for split, ids in splits.items():
         (root / f"split_{split}.txt").write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
     return root
+
+
+def write_thumos14_fixture(root: str | os.PathLike, per_class: tuple[int, int] = (2, 1),
+                           n_snippets: int = 6, seed: int = 0, feature_dim: int = 2048) -> Path:
+    """A THUMOS14 folder in the release layout: for each class the first ``per_class`` (train,
+    test) videos holding it (real ids, annotations, true durations), random features of width
+    ``feature_dim`` (the THUMOS14 spec's 2048 by default), ``n_snippets`` per video."""
+    db, true = thumos14_database(), thumos14_true_durations()
+    videos = {}
+    for split, subset, k in (("train", "validation", per_class[0]),
+                             ("test", "test", per_class[1])):
+        ids = thumos14_split(split)
+        for cls in thumos14_classes():
+            holding = [v for v in ids if any(a["label"] == cls for a in db[v]["annotations"])]
+            for vid in holding[:k]:
+                videos[vid] = dict(split=split, subset=subset, duration=true[vid],
+                                   n_snippets=n_snippets,
+                                   annotations=[(tuple(a["segment"]), a["label"])
+                                                for a in db[vid]["annotations"]])
+    return write_tiny_dataset(root, videos, feature_dim=feature_dim, seed=seed)

@@ -4,7 +4,8 @@ As in the release: a *positive* pair is two videos with identical label sets, a 
 videos with disjoint label sets. Every epoch uses all positive pairs and as many negative pairs
 drawn at random (without replacement) from all negative candidates, shuffled together: balanced.
 On the THUMOS14 training split this gives 861 positive pairs out of 18,772 negative candidates,
-1,722 pairs an epoch (108 batches of 16), the counts of the release.
+1,722 pairs an epoch (108 batches of 16), the counts of the release. :class:`VideoSubset` restricts
+a dataset to the videos the optimiser sees (the held-out videos of model selection left out).
 """
 
 from __future__ import annotations
@@ -13,6 +14,36 @@ import itertools
 
 import numpy as np
 import torch
+
+
+class VideoSubset:
+    """The videos ``video_ids`` of a :class:`~ftcl.data.VideoDataset`, for :class:`PairBatches`.
+
+    Items keep the parent's index (so the parent's seeded per-item sampling is unchanged).
+    """
+
+    def __init__(self, dataset, video_ids: list[str]):
+        position = {v: i for i, v in enumerate(dataset.video_ids)}
+        missing = [v for v in video_ids if v not in position]
+        if missing:
+            raise ValueError(f"videos not in the dataset: {missing[:5]}")
+        self.dataset = dataset
+        self.video_ids = list(video_ids)
+        self.indices = [position[v] for v in video_ids]
+        self.classes = dataset.classes
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.dataset[self.indices[i]]
+
+    def label_sets(self) -> list[frozenset[int]]:
+        sets = self.dataset.label_sets()
+        return [sets[i] for i in self.indices]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.dataset.set_epoch(epoch)
 
 
 class PairBatches:

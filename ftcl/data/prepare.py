@@ -16,16 +16,13 @@ import os
 import uuid
 from pathlib import Path
 
+from ..evaluation.localize import InferenceConfig
+from ..paths import default_cache_dir
 from .annotations import GT_JSON, read_gt_json, read_split
 from .features import split_path, validate_split
+from .knobs import SyntheticKnobs
 from .spec import DatasetSpec, get_spec
 from .synthetic import GENERATOR_VERSION, generate_synthetic, remove_tree
-
-
-def default_cache_dir() -> Path:
-    """``$FTCL_CACHE`` if set, else ``~/.cache/ftcl``."""
-    env = os.environ.get("FTCL_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "ftcl"
 
 
 def dataset_key(spec: DatasetSpec, seed: int) -> str:
@@ -121,10 +118,6 @@ def prepare_dataset(
 
 def spec_from_meta(root: str | os.PathLike) -> DatasetSpec:
     """The spec a generated root was made with (from its ``meta.json``)."""
-    from ftcl.inference import InferenceConfig
-
-    from .synthetic import SyntheticKnobs
-
     meta = json.loads((Path(root) / "meta.json").read_text(encoding="utf-8"))
     d = dict(meta["spec"])
     d["classes"] = tuple(d["classes"])

@@ -38,15 +38,21 @@ from pathlib import Path
 
 import numpy as np
 
+from ..dp import soft_dtw
+from ..io import atomic_write_json
 from .annotations import read_split
 from .features import feature_path, load_features, split_path
+from .prepare import prepare_dataset
+from .spec import get_spec
 from .synthetic import (
     REGION_ACTION,
     REGION_BACKGROUND,
     REGION_CONTEXT,
     REGION_DISTRACTOR,
     REGION_HARD_NEGATIVE,
+    generate_synthetic,
     load_snippet_labels,
+    source_annotations,
 )
 
 REGION_NAMES = {REGION_BACKGROUND: "background", REGION_CONTEXT: "context",
@@ -136,8 +142,6 @@ def dtw_costs(queries: Sequence[np.ndarray], templates: np.ndarray) -> np.ndarra
     """Exact DTW cost ``[Q, C]`` of each query ``[n_q, D]`` to each template ``[L, D]``, with the
     cost ``1 - cosine`` per snippet pair, through :func:`ftcl.dp.soft_dtw` (``gamma=None``)."""
     import torch
-
-    from ftcl.dp import soft_dtw
 
     n_t, length, _ = templates.shape
     tmpl = _unit(templates)
@@ -235,8 +239,6 @@ def probe_root(root: str | os.PathLike) -> dict:
 
 
 def _train_subset(spec, n_videos: int | None) -> list[str] | None:
-    from .synthetic import source_annotations
-
     if n_videos is None:
         return None
     ids = source_annotations(spec)[1]["train"]
@@ -248,8 +250,6 @@ def _train_subset(spec, n_videos: int | None) -> list[str] | None:
 def probe_spec(spec, seed: int = 0, n_videos: int | None = None) -> dict:
     """Generate ``spec`` (``n_videos`` training videos evenly spread over the split, or all) in a
     temporary folder and :func:`probe` it."""
-    from .synthetic import generate_synthetic
-
     with tempfile.TemporaryDirectory(prefix="ftcl-probe-") as tmp:
         ids = _train_subset(spec, n_videos)
         generate_synthetic(spec, tmp, seed=seed, video_ids=ids)
@@ -269,8 +269,6 @@ def sweep(name: str = "synthumos14", profile: str = "quick", sweeps: dict | None
     """Probe values with one knob changed at a time (rows: ``knob, value, bag, order, headroom,
     background``, where ``background`` is the share of all held-out background snippets scored
     as action and ``hard_negative`` that of the hard negatives)."""
-    from .spec import get_spec
-
     base = get_spec(name, profile, data_version=2)
     rows = []
     for knob, values in (sweeps or SWEEPS).items():
@@ -296,9 +294,6 @@ def format_probe(name: str, res: dict) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ftcl.data.probe [--dataset ...] [--profile P] [--versions 1 2] [--sweep]``."""
-    from .prepare import prepare_dataset
-    from .spec import get_spec
-
     p = argparse.ArgumentParser(prog="python -m ftcl.data.probe",
                                 description=__doc__.split("\n")[0])
     p.add_argument("--dataset", nargs="+", default=["synthumos14", "synanet"])
@@ -329,8 +324,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"background-as-action {100 * r['background']:.1f} "
                       f"(hard negatives {100 * r['hard_negative']:.1f})", flush=True)
     if args.json:
-        from ftcl.io import atomic_write_json
-
         atomic_write_json(args.json, out)
     return 0
 

@@ -15,9 +15,10 @@ fixed ``T`` (750 on THUMOS14, 75 on ActivityNet, the paper's Sec. 4.1). As in AC
   not reproduce.)
 
 Seconds: point ``j`` (or upsampled index ``i = j * upsample``) of a video with ``L`` snippets is at
-``j * frames_per_snippet * L / (fps * T)`` seconds (:func:`ftcl.inference.index_to_seconds`), the
-start of the snippet position ``j L / T``. With uniform sampling the snippet actually taken,
-``floor(j L / T)``, starts at most one snippet (0.64 s) before that time.
+``j * frames_per_snippet * L / (fps * T)`` seconds
+(:func:`ftcl.evaluation.localize.index_to_seconds`), the start of the snippet position ``j L / T``.
+With uniform sampling the snippet actually taken, ``floor(j L / T)``, starts at most one snippet
+(0.64 s) before that time.
 """
 
 from __future__ import annotations

@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ftcl.inference import ACTIVITYNET_INFERENCE, THUMOS14_INFERENCE, InferenceConfig
-
+from ..evaluation.localize import ACTIVITYNET_INFERENCE, THUMOS14_INFERENCE, InferenceConfig
+from .annotations import activitynet_classes, synanet_selection, thumos14_classes
 from .knobs import SyntheticKnobs
 
 DATA_VERSIONS = (1, 2)
@@ -240,8 +240,6 @@ def get_spec(name: str, profile: str = "quick",
     ``quick`` returns it too (the features are what they are). ``data_version`` selects the
     synthetic benchmark version (1 or 2; ignored for real datasets, which are version 1).
     """
-    from .annotations import activitynet_classes, synanet_selection, thumos14_classes
-
     if name not in NAMES:
         raise ValueError(f"unknown dataset name {name!r}; expected one of {NAMES}")
     if profile not in PROFILES:

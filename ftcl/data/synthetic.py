@@ -84,7 +84,7 @@ SynANet uses ``SyntheticKnobs.activitynet()``: context 4 s + 0.15 x length, back
 distractors 1.5 a minute, 2-8 s.
 
 These values were checked with the probes of ``benchmarks/bench_data.py --probe`` (quick
-profiles, seed 0, through :func:`ftcl.inference.localize` and
+profiles, seed 0, through :func:`ftcl.evaluation.localize.localize` and
 :func:`ftcl.evaluation.detection_map`). A linear snippet classifier trained with snippet-level
 labels (an upper bound) gives 72.8 % average mAP@0.1:0.7 on SynTHUMOS14 and 79.5 % average
 mAP@0.5:0.95 on SynANet; the same classifier trained on shuffled labels gives 0.2 % and 0.9 %;
@@ -111,8 +111,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ftcl.io import atomic_save_npy, atomic_write_json, atomic_write_text
-
+from ..io import atomic_save_npy, atomic_write_json, atomic_write_text
+from ..provenance import provenance
+from . import annotations as ann
 from .knobs import SyntheticKnobs
 
 GENERATOR_VERSION = "1"
@@ -340,38 +341,32 @@ def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
-def render_video(
-    video_id: str,
-    n_snippets: int,
-    instances: Sequence[tuple[float, float, int]],
-    bank: _Bank,
-    dim: int,
-    seed: int,
-    knobs: SyntheticKnobs,
-    seconds_per_snippet: float = 0.64,
-) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Features ``[n_snippets, dim]`` (float32), snippet labels ``[n_snippets, 4]`` (int16), counts.
+class _Canvas:
+    """What a video's features are drawn from, on its sub-step grid: the basis rows (each a
+    D-vector, added once), coefficient columns ``(grid indices, basis row, weights)`` of the
+    background and of the actions, the action count per grid point and the grid labels."""
 
-    ``instances`` are ``(start_s, end_s, class_index)`` in the video's annotation order. The result
-    depends only on ``(seed, video_id)``, the instances and the bank (not on other videos).
-    """
-    rng = np.random.default_rng([seed, 3, _crc(video_id)])
-    s = knobs.substeps
-    n_sub = n_snippets * s
-    dt = seconds_per_snippet / s
-    t_end_video = n_snippets * seconds_per_snippet
-    centers = (np.arange(n_sub) + 0.5) * dt
+    def __init__(self, n_sub: int):
+        self.basis: list[np.ndarray] = []
+        self.index: dict = {}
+        self.cols: list[tuple[np.ndarray, int, np.ndarray]] = []
+        self.act_cols: list[tuple[np.ndarray, int, np.ndarray]] = []
+        self.count = np.zeros(n_sub)
+        self.lab = np.full((n_sub, 4), -1, dtype=np.int16)
+        self.lab[:, 3] = REGION_BACKGROUND
 
-    basis: list[np.ndarray] = []
-    index: dict = {}
+    def row(self, key, vec) -> int:
+        """The basis row of ``key`` (``vec`` added the first time)."""
+        if key not in self.index:
+            self.index[key] = len(self.basis)
+            self.basis.append(vec)
+        return self.index[key]
 
-    def row(key, vec):
-        if key not in index:
-            index[key] = len(basis)
-            basis.append(vec)
-        return index[key]
 
-    # per-video scene, correlated with the scene of its main class
+def _paint_background(rng, canvas: _Canvas, instances, bank: _Bank, dim: int,
+                      knobs: SyntheticKnobs, centers: np.ndarray, t_end_video: float) -> None:
+    """The per-video scene (correlated with its main class's), everywhere, and a smooth mixture
+    of background atoms."""
     cls_of = [c for _, _, c in instances]
     rho = knobs.scene_class_correlation
     own_scene = _draw(rng, 1, dim, "appearance", knobs)[0]
@@ -380,11 +375,10 @@ def render_video(
         scene = _mix(bank.class_scene[main][None], own_scene[None], rho**2)[0]
     else:
         scene = own_scene
-    cols: list[tuple[np.ndarray, int, np.ndarray]] = []  # (sub-step indices, basis row, weights)
-
-    # background: scene everywhere + smooth mixture of atoms
+    n_sub = centers.size
     everywhere = np.arange(n_sub)
-    cols.append((everywhere, row("scene", scene), np.full(n_sub, knobs.scene_strength)))
+    canvas.cols.append((everywhere, canvas.row("scene", scene),
+                        np.full(n_sub, knobs.scene_strength)))
     n_knots = int(np.ceil(t_end_video / knobs.background_timescale)) + 2
     knots = rng.standard_normal((n_knots, knobs.background_atoms))
     pos = centers / knobs.background_timescale
@@ -392,18 +386,17 @@ def render_video(
     w = (pos - i0)[:, None]
     coef = (knots[i0] * (1 - w) + knots[i0 + 1] * w) / np.sqrt(knobs.background_atoms)
     for m in range(knobs.background_atoms):
-        cols.append(
-            (everywhere, row(("atom", m), bank.atoms[m]), knobs.background_strength * coef[:, m])
-        )
+        canvas.cols.append((everywhere, canvas.row(("atom", m), bank.atoms[m]),
+                            knobs.background_strength * coef[:, m]))
 
-    # actions
-    count = np.zeros(n_sub)
-    act_cols: list[tuple[np.ndarray, int, np.ndarray]] = []
-    lab = np.full((n_sub, 4), -1, dtype=np.int16)
-    lab[:, 3] = REGION_BACKGROUND
-    stats = {"instances": len(instances), "clipped": 0, "outside": 0, "hard_negatives": 0,
-             "hard_negatives_own": 0, "hard_negatives_planned": 0}
-    spans = []
+
+def _paint_actions(rng, canvas: _Canvas, instances, bank: _Bank, dim: int,
+                   knobs: SyntheticKnobs, centers: np.ndarray, dt: float, t_end_video: float,
+                   stats: dict) -> list[tuple]:
+    """Each instance's phases (class prototypes), style and class scene on its grid points;
+    returns the spans ``(context start, start, end, context end, class, instance)``."""
+    n_sub = centers.size
+    lab, spans = canvas.lab, []
     for i, (start, end, c) in enumerate(instances):
         k_c = bank.prototypes[c].shape[0]
         props = rng.dirichlet(np.full(k_c, knobs.phase_concentration))
@@ -426,60 +419,51 @@ def render_video(
         for k in range(k_c):
             sel = idx[phase == k]
             if sel.size:
-                r = row(("proto", c, k), bank.prototypes[c][k])
-                act_cols.append((sel, r, np.full(sel.size, amp * knobs.action_strength)))
-        act_cols.append(
-            (idx, row(("style", i), style), np.full(idx.size, amp * knobs.style_strength))
-        )
-        act_cols.append(
-            (
-                idx,
-                row(("cscene", c), bank.class_scene[c]),
-                np.full(idx.size, knobs.class_scene_strength),
-            )
-        )
-        count[idx] += 1
+                r = canvas.row(("proto", c, k), bank.prototypes[c][k])
+                canvas.act_cols.append((sel, r, np.full(sel.size, amp * knobs.action_strength)))
+        canvas.act_cols.append((idx, canvas.row(("style", i), style),
+                                np.full(idx.size, amp * knobs.style_strength)))
+        canvas.act_cols.append((idx, canvas.row(("cscene", c), bank.class_scene[c]),
+                                np.full(idx.size, knobs.class_scene_strength)))
+        canvas.count[idx] += 1
         first = lab[idx, 0] == -1  # overlapping instances: the label is the first one's
         lab[idx[first], 0] = c
         lab[idx[first], 1] = phase[first]
         lab[idx[first], 2] = i
         lab[idx[first], 3] = REGION_ACTION
         spans.append((s0 - ctx[0], s0, e0, e0 + ctx[1], c, i))
+    return spans
 
-    # context: just before and after each instance, where no action is
+
+def _paint_context(canvas: _Canvas, spans, bank: _Bank, knobs: SyntheticKnobs,
+                   centers: np.ndarray) -> np.ndarray:
+    """The class scene just before and after each instance, where no action is; returns the
+    grid points of context."""
+    n_sub = centers.size
     ctx_cls = np.full(n_sub, -1)
     ctx_inst = np.full(n_sub, -1)
     for a, s0, e0, b, c, i in spans:
         for lo, hi in ((a, s0), (e0, b)):
             sel = np.arange(np.searchsorted(centers, lo), np.searchsorted(centers, hi))
-            sel = sel[count[sel] == 0]
+            sel = sel[canvas.count[sel] == 0]
             ctx_cls[sel], ctx_inst[sel] = c, i
     is_ctx = ctx_cls >= 0
     for c in np.unique(ctx_cls[is_ctx]):
         sel = np.nonzero(ctx_cls == c)[0]
-        cols.append(
-            (
-                sel,
-                row(("cscene", int(c)), bank.class_scene[c]),
-                np.full(sel.size, knobs.context_strength),
-            )
-        )
+        canvas.cols.append((sel, canvas.row(("cscene", int(c)), bank.class_scene[c]),
+                            np.full(sel.size, knobs.context_strength)))
+    lab = canvas.lab
     lab[is_ctx, 0], lab[is_ctx, 2], lab[is_ctx, 3] = (
         ctx_cls[is_ctx],
         ctx_inst[is_ctx],
         REGION_CONTEXT,
     )
+    return is_ctx
 
-    # hard negatives in the background (version 2): own phases out of order, other classes' phases
-    free = (count == 0) & ~is_ctx
-    if knobs.hard_negative_rate > 0:
-        hn_cols, hn_stats = _hard_negatives(
-            video_id, seed, knobs, bank, spans, centers, free, lab, t_end_video, row
-        )
-        cols.extend(hn_cols)
-        stats.update(hn_stats)
 
-    # distractors in the background
+def _paint_distractors(rng, canvas: _Canvas, bank: _Bank, knobs: SyntheticKnobs,
+                       centers: np.ndarray, free: np.ndarray, t_end_video: float) -> None:
+    """Distractor segments in the free background grid points."""
     n_dis = rng.poisson(knobs.distractor_rate * t_end_video / 60.0)
     for _ in range(n_dis):
         j = int(rng.integers(knobs.distractors))
@@ -488,29 +472,68 @@ def render_video(
         sel = np.arange(np.searchsorted(centers, t0), np.searchsorted(centers, t0 + length))
         sel = sel[free[sel]]
         if sel.size:
-            cols.append(
-                (
-                    sel,
-                    row(("distractor", j), bank.distractors[j]),
-                    np.full(sel.size, knobs.distractor_strength),
-                )
-            )
-            lab[sel, 3] = REGION_DISTRACTOR
+            canvas.cols.append((sel, canvas.row(("distractor", j), bank.distractors[j]),
+                                np.full(sel.size, knobs.distractor_strength)))
+            canvas.lab[sel, 3] = REGION_DISTRACTOR
 
-    # coefficients on the grid -> snippets -> features
-    coef = np.zeros((n_sub, len(basis)), dtype=np.float64)
-    for sel, r, wts in cols:
+
+def _draw_features(rng, canvas: _Canvas, n_snippets: int, dim: int,
+                   knobs: SyntheticKnobs) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients on the grid -> snippets -> features (plus noise, smoothed), and the label of
+    each snippet's middle grid point."""
+    s, n_sub = knobs.substeps, canvas.count.size
+    coef = np.zeros((n_sub, len(canvas.basis)), dtype=np.float64)
+    for sel, r, wts in canvas.cols:
         coef[sel, r] += wts
     act = np.zeros_like(coef)
-    for sel, r, wts in act_cols:
+    for sel, r, wts in canvas.act_cols:
         act[sel, r] += wts
-    coef += act / np.maximum(count, 1)[:, None]
+    coef += act / np.maximum(canvas.count, 1)[:, None]
     coef = coef.reshape(n_snippets, s, -1).mean(axis=1).astype(np.float32)
-    feats = coef @ np.stack(basis).astype(np.float32)
+    feats = coef @ np.stack(canvas.basis).astype(np.float32)
     noise = rng.standard_normal((n_snippets, dim), dtype=np.float32)
     feats += (knobs.noise / np.sqrt(dim)) * noise
     feats = _smooth(feats, knobs.smoothing).astype(np.float32)
-    labels = lab[np.arange(n_snippets) * s + s // 2]
+    return feats, canvas.lab[np.arange(n_snippets) * s + s // 2]
+
+
+def render_video(
+    video_id: str,
+    n_snippets: int,
+    instances: Sequence[tuple[float, float, int]],
+    bank: _Bank,
+    dim: int,
+    seed: int,
+    knobs: SyntheticKnobs,
+    seconds_per_snippet: float = 0.64,
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Features ``[n_snippets, dim]`` (float32), snippet labels ``[n_snippets, 4]`` (int16), counts.
+
+    ``instances`` are ``(start_s, end_s, class_index)`` in the video's annotation order. The result
+    depends only on ``(seed, video_id)``, the instances and the bank (not on other videos).
+    Painted in order on a grid of ``knobs.substeps`` points per snippet: background, actions,
+    context, hard negatives (version 2), distractors; then averaged to snippets.
+    """
+    rng = np.random.default_rng([seed, 3, _crc(video_id)])
+    n_sub = n_snippets * knobs.substeps
+    dt = seconds_per_snippet / knobs.substeps
+    t_end_video = n_snippets * seconds_per_snippet
+    centers = (np.arange(n_sub) + 0.5) * dt
+    canvas = _Canvas(n_sub)
+    _paint_background(rng, canvas, instances, bank, dim, knobs, centers, t_end_video)
+    stats = {"instances": len(instances), "clipped": 0, "outside": 0, "hard_negatives": 0,
+             "hard_negatives_own": 0, "hard_negatives_planned": 0}
+    spans = _paint_actions(rng, canvas, instances, bank, dim, knobs, centers, dt, t_end_video,
+                           stats)
+    is_ctx = _paint_context(canvas, spans, bank, knobs, centers)
+    free = (canvas.count == 0) & ~is_ctx
+    if knobs.hard_negative_rate > 0:  # own phases out of order, other classes' phases
+        hn_cols, hn_stats = _hard_negatives(video_id, seed, knobs, bank, spans, centers, free,
+                                            canvas.lab, t_end_video, canvas.row)
+        canvas.cols.extend(hn_cols)
+        stats.update(hn_stats)
+    _paint_distractors(rng, canvas, bank, knobs, centers, free, t_end_video)
+    feats, labels = _draw_features(rng, canvas, n_snippets, dim, knobs)
     return feats, labels, stats
 
 
@@ -580,8 +603,6 @@ def source_annotations(spec) -> tuple[dict, dict[str, list[str]], dict[str, floa
     Returns ``(gt_database, {"train": ids, "test": ids}, true_durations)``; ``gt_database`` is what
     is written as ``gt.json`` (THUMOS14: the released file unchanged, traps included).
     """
-    from . import annotations as ann
-
     if spec.family == "thumos14":
         db = ann.thumos14_database()
         splits = {"train": ann.thumos14_split("train"), "test": ann.thumos14_split("test")}
@@ -609,6 +630,35 @@ def n_snippets_for(duration: float, spec) -> int:
     return max(1, int(np.floor(duration * spec.fps / spec.frames_per_snippet + 1e-9)))
 
 
+def _write_split(spec, out: Path, split: str, ids: Sequence[str], db: dict, durations: dict,
+                 bank: _Bank, seed: int) -> dict:
+    """Render and write the videos ``ids`` of ``split`` (features, snippet labels, split file);
+    return the split's counts."""
+    class_index = {c: i for i, c in enumerate(spec.classes)}
+    c = {"videos": len(ids), "instances": 0, "clipped": 0, "outside": 0, "snippets": 0,
+         "hard_negatives": 0, "hard_negatives_own": 0, "hard_negatives_planned": 0}
+    for vid in ids:
+        if vid not in db:
+            raise ValueError(f"{spec.name}: video {vid!r} of split {split} not in gt.json")
+        insts = []
+        for a in db[vid]["annotations"]:
+            if a["label"] not in class_index:
+                raise ValueError(f"{spec.name}: video {vid!r} has unknown label {a['label']!r}")
+            insts.append((float(a["segment"][0]), float(a["segment"][1]), class_index[a["label"]]))
+        n = n_snippets_for(durations[vid], spec)
+        feats, labels, st = render_video(
+            vid, n, insts, bank, spec.feature_dim, seed, spec.knobs, spec.seconds_per_snippet
+        )
+        atomic_save_npy(out / split / f"{vid}.npy", feats)
+        atomic_save_npy(out / "phases" / split / f"{vid}.npy", labels)
+        for key in ("instances", "clipped", "outside", "hard_negatives",
+                    "hard_negatives_own", "hard_negatives_planned"):
+            c[key] += st[key]
+        c["snippets"] += n
+    atomic_write_text(out / f"split_{split}.txt", "".join(f"{v}\n" for v in ids))
+    return c
+
+
 def generate_synthetic(
     spec,
     out_dir: str | os.PathLike,
@@ -630,14 +680,11 @@ def generate_synthetic(
         Generate only these videos (e.g. two videos at the full size, for a test); the split
         files then list only them.
     """
-    from ftcl.provenance import provenance
-
     if not spec.synthetic or spec.knobs is None:
         raise ValueError(f"spec {spec.name!r} is not synthetic")
     knobs = spec.knobs
     out = Path(out_dir)
     db, splits, durations = source_annotations(spec)
-    class_index = {c: i for i, c in enumerate(spec.classes)}
     if video_ids is not None:
         wanted = set(video_ids)
         unknown = wanted - set(splits["train"]) - set(splits["test"])
@@ -645,33 +692,8 @@ def generate_synthetic(
             raise ValueError(f"video_ids not in the {spec.name} splits: {sorted(unknown)[:5]}")
         splits = {k: [v for v in ids if v in wanted] for k, ids in splits.items()}
     bank = _make_bank(spec.classes, spec.feature_dim, seed, knobs)
-
-    counts = {}
-    for split, ids in splits.items():
-        c = {"videos": len(ids), "instances": 0, "clipped": 0, "outside": 0, "snippets": 0,
-             "hard_negatives": 0, "hard_negatives_own": 0, "hard_negatives_planned": 0}
-        for vid in ids:
-            if vid not in db:
-                raise ValueError(f"{spec.name}: video {vid!r} of split {split} not in gt.json")
-            insts = []
-            for a in db[vid]["annotations"]:
-                if a["label"] not in class_index:
-                    raise ValueError(f"{spec.name}: video {vid!r} has unknown label {a['label']!r}")
-                insts.append(
-                    (float(a["segment"][0]), float(a["segment"][1]), class_index[a["label"]])
-                )
-            n = n_snippets_for(durations[vid], spec)
-            feats, labels, st = render_video(
-                vid, n, insts, bank, spec.feature_dim, seed, knobs, spec.seconds_per_snippet
-            )
-            atomic_save_npy(out / split / f"{vid}.npy", feats)
-            atomic_save_npy(out / "phases" / split / f"{vid}.npy", labels)
-            for key in ("instances", "clipped", "outside", "hard_negatives",
-                        "hard_negatives_own", "hard_negatives_planned"):
-                c[key] += st[key]
-            c["snippets"] += n
-        counts[split] = c
-        atomic_write_text(out / f"split_{split}.txt", "".join(f"{v}\n" for v in ids))
+    counts = {split: _write_split(spec, out, split, ids, db, durations, bank, seed)
+              for split, ids in splits.items()}
     atomic_write_text(out / "gt.json", json.dumps({"database": db}, indent=None) + "\n")
     meta = {
         "generator": "ftcl.data.synthetic.generate_synthetic",

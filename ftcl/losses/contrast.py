@@ -8,12 +8,12 @@ backbone's importance score alpha; ACM-Net's instance branch): the top ``fsd_len
 time order) are a video's action proposal. Its background proposal (``FTCLConfig.background``):
 ``"paper"`` (default, Sec. 3.2: the ``fsd_len`` snippets of *lowest* alpha) or ``"release"`` (the
 release's ranks ``fsd_len .. 2 fsd_len - 1``: the next-best attended snippets, mostly action
-snippets too; :func:`ftcl.diagnostics.proposal_purity` measures both). One linear layer maps each
-snippet's embedding to
-``proj_dim`` numbers, split in halves: ``f_mu`` and ``f_g`` (``f_h = f_g``). The match score
-``mu(i, j)`` is the cosine similarity of the ``f_mu`` halves, the insert/delete score ``g = h`` that
-of the ``f_g`` halves (in the paper form, after an activation sigma). ``FSD = ftcl.dp.fsd(mu, g, g,
-gamma)``. The contrast: same-class action/action pairs must score higher than action/background.
+snippets too; :func:`ftcl.analysis.purity.proposal_purity` measures both). One linear layer maps
+each snippet's embedding to ``proj_dim`` numbers, split in halves: ``f_mu`` and ``f_g``
+(``f_h = f_g``). The match score ``mu(i, j)`` is the cosine similarity of the ``f_mu`` halves,
+the insert/delete score ``g = h`` that of the ``f_g`` halves (in the paper form, after an
+activation sigma). ``FSD = ftcl.dp.fsd(mu, g, g, gamma)``. The contrast: same-class
+action/action pairs must score higher than action/background.
 
 **LCS slot** (same- vs different-class videos, Eq. 6-7). The top ``lcs_len`` (J) attended snippets
 of each video, in time order, their cosine-similarity matrix ``c``, ``LCS = ftcl.dp.lcs(c, tau)``.
@@ -55,6 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .. import dp
 from ..config import FTCLConfig
 from ..models.base import ModelOutput
 
@@ -157,8 +158,6 @@ def sequence_score(measure: str, x: Tensor, y: Tensor, cfg: FTCLConfig) -> tuple
 
     For ``fsd``, ``x`` and ``y`` are projections whose halves are ``f_mu`` and ``f_g``.
     """
-    from .. import dp
-
     zero = x.new_zeros(())
     norm = cfg.term_scale == "normalised"
     m, n = x.shape[1], y.shape[1]

@@ -8,16 +8,12 @@ Each one's own classification objective is in :mod:`ftcl.losses.backbones`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from ..config import ModelConfig
 from .acmnet import ACMNet
 from .base import Backbone, ModelOutput
 from .cola import CoLA
 from .stpn import STPN
 from .wtalc import WTALC
-
-if TYPE_CHECKING:
-    from ..config import ModelConfig
 
 BACKBONES: dict[str, type[Backbone]] = {
     "acmnet": ACMNet, "stpn": STPN, "wtalc": WTALC, "cola": CoLA,
@@ -31,8 +27,6 @@ def build_backbone(name: str, feature_dim: int, num_classes: int,
     ``cfg`` (:class:`ftcl.config.ModelConfig`, defaults if None) supplies the sizes and
     hyper-parameters; ``cfg.embed_dim = None`` means ``embed_dim = feature_dim`` (the release).
     """
-    from ..config import ModelConfig
-
     cfg = cfg if cfg is not None else ModelConfig(backbone=name)
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")

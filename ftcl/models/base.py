@@ -2,7 +2,8 @@
 
 A backbone maps snippet features ``[B, T, D]`` to a :class:`ModelOutput`:
 
-- ``cas`` ``[B, T, C]`` in [0, 1]: snippet class scores, read by :func:`ftcl.inference.localize`;
+- ``cas`` ``[B, T, C]`` in [0, 1]: snippet class scores, read by
+  :func:`ftcl.evaluation.localize.localize`;
 - ``attention`` ``[B, T]`` in [0, 1]: class-agnostic actionness (FTCL picks its proposals by it);
 - ``video_scores`` ``[B, C]`` in [0, 1]: video class scores (class selection, classification mAP);
 - ``embeddings`` ``[B, T, E]``: the snippet features the FTCL losses compare (Eq. 2-7);
