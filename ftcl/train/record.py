@@ -1,109 +1,115 @@
-"""One training run: its identity, its folder and its record.
+"""One training run's record: what it holds, and where it is stored.
 
-What the training notebook (``notebooks/04_train.py``) and the batch (:mod:`ftcl.reproduce`)
-share:
-
-- **Identity** (:func:`run_id`): a readable prefix and a hash of the resolved configuration minus
-  the keys in :data:`IGNORED_KEYS` (where files go, the device, thread counts, progress bars: they
-  do not define the experiment). A changed hyper-parameter is a new run.
-- **Record** (:func:`store_record`): ``<results>/<profile>/runs/<run_id>.json``, written
-  atomically; an older configuration of the same run moves to ``superseded/``.
-- **Views** of a record for the notebook: :func:`metrics_frame`, :func:`history_frame`,
-  :func:`changed_settings`.
+The trainer returns the run record (:func:`run_record`) and writes it as ``record.json`` in the
+run folder; a run of the batch or of ``ftcl train`` also stores it as
+``<results>/<profile>/runs/<run_id>.json`` (:func:`store_record`, atomically; an older
+configuration of the same run moves to ``superseded/``). Its identity is
+:func:`ftcl.config.run_id`; :mod:`ftcl.report.records` reads it back for the tables.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
 
-from .config import RunConfig, to_dict
-from .executors import default_work_dir
-from .io import atomic_write_json
-
-# Configuration keys that do not define the experiment, left out of the run id: where inputs
-# and outputs live, the device (recorded in the run record), threads, progress bars, stage-1
-# reuse and the evaluation batch size. The trainer lets exactly these change on resume too.
-IGNORED_KEYS = ("run_name", "out_dir", "cache_dir", "data_dir", "device", "train.progress",
-                "train.reuse_stage1", "train.eval_batch_size", "train.num_threads",
-                "train.data_on_device")
-
-def identity(cfg: RunConfig) -> dict[str, Any]:
-    """The part of a configuration that defines the experiment (``to_dict`` minus
-    :data:`IGNORED_KEYS`)."""
-    data = to_dict(cfg)
-    for key in IGNORED_KEYS:
-        section, _, name = key.rpartition(".")
-        (data[section] if section else data).pop(name, None)
-    return data
+from ..config import (
+    LAMBDA_CHOICE,
+    LAMBDA_GRID,
+    LAMBDA_SOURCE,
+    METHODS,
+    RunConfig,
+    run_id,
+    to_dict,
+)
+from ..io import atomic_write_json
+from ..paths import (
+    log_of_record,
+    record_file,
+    resolve_results_dir,
+    superseded_of_record,
+)
+from ..provenance import provenance
+from .schedule import learning_rate, selection_rule
 
 
-def config_hash(cfg: RunConfig, length: int = 10) -> str:
-    """SHA-256 (hex, first ``length`` digits) of the canonical JSON of :func:`identity`."""
-    text = json.dumps(identity(cfg), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+def _ftcl_terms(cfg: RunConfig) -> dict | None:
+    """The FTCL terms of a run and how their weights were chosen (None without FTCL terms)."""
+    if not cfg.ftcl.enabled:
+        return None
+    f = cfg.ftcl
+    return {
+        "action_measure": f.action_measure, "pair_measure": f.pair_measure,
+        "loss_form": f.loss_form, "term_scale": f.term_scale, "background": f.background,
+        "lcs_threshold_form": f.lcs_threshold_form, "shuffle_pairs": f.shuffle_pairs,
+        "lambda_fsd": f.lambda_fsd, "lambda_lcs": f.lambda_lcs,
+        "lambda_grid": list(LAMBDA_GRID.get(cfg.model.backbone, ())),
+        "lambda_choice": LAMBDA_CHOICE.get(cfg.model.backbone),
+        "lambda_chosen_by": LAMBDA_SOURCE}
 
 
-def run_id(cfg: RunConfig) -> str:
-    """``<dataset>-<method>-seed<k>-<hash>``, e.g. ``synthumos14-ftcl-seed0-3f9c2a1b7d``."""
-    return f"{cfg.dataset}-{cfg.method}-seed{cfg.seed}-{config_hash(cfg)}"
+def _schedule(cfg: RunConfig, stage1: dict) -> dict:
+    n1, n2, t = cfg.train.pretrain_iterations, cfg.train.iterations, cfg.train
+    return {
+        "stage1": {"iterations": n1, "loss": f"{cfg.model.backbone} objective only",
+                   **{k: v for k, v in stage1.items() if k != "iterations"}},
+        "stage2": {"iterations": n2, "init": "stage-1 weights" if n1 else "scratch",
+                   "loss": "Eq. 8 (backbone objective + FTCL terms)" if cfg.ftcl.enabled
+                   else f"{cfg.model.backbone} objective only",
+                   "optimizer": f"Adam lr={learning_rate(t, 2, 0)} ({t.stage2_schedule}) "
+                                f"wd={t.weight_decay}, fresh at stage start",
+                   "batch_size_pairs": t.batch_size},
+    }
 
 
-def name_run(cfg: RunConfig) -> RunConfig:
-    """``cfg`` with ``run_name = run_id(cfg)``: each configuration gets its own run folder."""
-    return dataclasses.replace(cfg, run_name=run_id(cfg))
+def run_record(cfg: RunConfig, state, data, device, results: dict, selected: str,
+               test_time: float) -> dict:
+    """The run record of a finished run.
 
-
-def check_backbone(cfg: RunConfig, backbone: str | None) -> None:
-    """Raise ``ValueError`` if ``backbone`` is given and is not the backbone of ``cfg``."""
-    if backbone is not None and backbone != cfg.model.backbone:
-        raise ValueError(f"backbone={backbone!r} does not match method {cfg.method!r}, whose "
-                         f"backbone is {cfg.model.backbone!r} (leave backbone=None or pick a "
-                         "method of that backbone)")
-
-
-def display_path(path: str | os.PathLike) -> str:
-    """``path`` for printing in a notebook whose output is kept (a log, the book): relative to the
-    current folder or to this checkout when inside one of them, else with the home folder
-    written ``~`` (so a page names no folder of the machine that built it)."""
-    p = Path(path).expanduser().resolve()
-    checkout = Path(__file__).resolve().parent.parent
-    for base, label in ((Path.cwd(), ""), (checkout, ""), (Path.home(), "~/")):
-        try:
-            rel = p.relative_to(base)
-        except ValueError:
-            continue
-        return f"{label}{rel.as_posix()}" if label else rel.as_posix()
-    return p.as_posix()
-
-
-def work_dir(out_dir: str | os.PathLike | None = None) -> Path:
-    """Where a run keeps its checkpoints: ``out_dir``, or :func:`default_work_dir`."""
-    return Path(out_dir).expanduser() if out_dir else default_work_dir()
+    ``state``: the trainer's schedule state (history, stage 1, selected iteration, timings);
+    ``data``: its :class:`~ftcl.train.data.RunData`; ``results``: the test metrics of the
+    ``"last"`` (and ``"selected"``) model; ``selected``: which one is reported.
+    """
+    report = results[selected]
+    method = METHODS[cfg.method]
+    n2 = cfg.train.iterations
+    return {
+        "status": "finished",
+        "method": cfg.method, "run_name": cfg.run_name or cfg.method,
+        "description": method.description, "paper_table": method.table,
+        "backbone": cfg.model.backbone, "ftcl_terms": _ftcl_terms(cfg),
+        "dataset": cfg.dataset, "profile": cfg.profile, "seed": cfg.seed,
+        "data_version": cfg.data_version,
+        "device": str(device),
+        "iterations": cfg.train.pretrain_iterations + n2,
+        "schedule": _schedule(cfg, state.stage1),
+        "selection": {"rule": selection_rule(cfg, len(data.holdout_ids)), "reported": selected,
+                      "selected_iteration": state.best_iteration if selected == "selected"
+                      else n2, "holdout_videos": len(data.holdout_ids),
+                      "fit_videos": len(data.fit_ids)},
+        "tiou_thresholds": report["tiou_thresholds"],
+        "map": report["map"],
+        "average_map": report["average_map"],
+        "average_range": report["average_range"],
+        "classification_map": report["classification_map"],
+        "test": results,
+        "history": state.history,
+        "skipped_steps": state.skipped_steps,
+        "wall_time_s": {**{k: round(v, 3) for k, v in state.elapsed.items()},
+                        "test": round(test_time, 3),
+                        "total": round(sum(state.elapsed.values()) + test_time, 3)},
+        "provenance": provenance(device=str(device)),
+        "config": to_dict(cfg),
+    }
 
 
 def record_destination(record_path: str | os.PathLike | None, results_dir: str | None,
                        cfg: RunConfig) -> Path:
-    """``record_path``, or ``<results>/<profile>/runs/<run_id>.json`` (results: the checkout's)."""
+    """``record_path``, or ``<results>/<profile>/runs/<run_id>.json`` (results: the checkout's,
+    :func:`ftcl.paths.resolve_results_dir`)."""
     if record_path:
         return Path(record_path)
-    from .tables import resolve_results_dir
-
-    return resolve_results_dir(results_dir) / cfg.profile / "runs" / f"{run_id(cfg)}.json"
-
-
-def record_data_version(record: dict) -> int:
-    """The synthetic benchmark version a run record was trained on: its ``data_version`` (run
-    records and configurations carry it since version 2 of the data sets), else 1 (older
-    records). Use it to keep v1 and v2 records out of one table; the version is also part of
-    the configuration hash, so the two never share a run id."""
-    if "data_version" in record:
-        return int(record["data_version"])
-    return int(record.get("config", {}).get("data_version", 1))
+    return record_file(resolve_results_dir(results_dir), cfg.profile, run_id(cfg))
 
 
 def _run_key(data: dict) -> tuple:
@@ -119,7 +125,7 @@ def store_record(record: dict, path: str | os.PathLike, supersede: bool = True) 
     """
     path = Path(path)
     if supersede and path.parent.is_dir():
-        moved = path.parent.parent / "superseded"
+        moved = superseded_of_record(path)
         for other in sorted(path.parent.glob("*.json")):
             if other.name == path.name:
                 continue
@@ -130,59 +136,7 @@ def store_record(record: dict, path: str | os.PathLike, supersede: bool = True) 
             if isinstance(data, dict) and _run_key(data) == _run_key(record):
                 moved.mkdir(parents=True, exist_ok=True)
                 os.replace(other, moved / other.name)
-                log = path.parent.parent / "logs" / f"{other.stem}.ipynb"
+                log = log_of_record(other)
                 if log.is_file():
                     os.replace(log, moved / log.name)
     return atomic_write_json(path, record)
-
-
-def metrics_frame(record: dict):
-    """The record's test-set detection mAP per tIoU threshold (%), and its average, as a table."""
-    import pandas as pd
-
-    rows = [{"tIoU": f"{t:.2f}", "mAP (%)": round(100 * m, 2)}
-            for t, m in zip(record["tiou_thresholds"], record["map"], strict=True)]
-    lo, hi = record["average_range"]
-    rows.append({"tIoU": f"avg {lo:g}-{hi:g}", "mAP (%)": round(100 * record["average_map"], 2)})
-    return pd.DataFrame(rows).set_index("tIoU").T
-
-
-# Column titles of the loss parts the trainer logs (ftcl.losses.total_loss): the backbone's own
-# objective, the two FTCL terms before their Eq. 8 weights, and the weighted total of Eq. 8.
-_LOSS_COLUMNS = {"cls": "backbone loss", "fsd": "L_FSD (unweighted)",
-                 "lcs": "L_LCS (unweighted)", "loss": "total loss (Eq. 8)"}
-
-
-def history_frame(record: dict):
-    """Model selection: held-out average mAP (%) at each evaluation, the test split's (recorded
-    for :mod:`ftcl.protocol`, never used to select) and the training losses."""
-    import pandas as pd
-
-    rows = []
-    for entry in record.get("history", []):
-        row = {"iteration": entry["iteration"]}
-        if "holdout" in entry:
-            row["held-out avg mAP (%)"] = round(100 * entry["holdout"]["average_map"], 2)
-        if "test" in entry:  # recorded only, never used for selection (ftcl.protocol)
-            row["test avg mAP (%), not used"] = round(100 * entry["test"]["average_map"], 2)
-        row.update({_LOSS_COLUMNS.get(k, f"loss {k}"): round(v, 4)
-                    for k, v in entry.get("train", {}).items() if "/" not in k})
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def changed_settings(cfg: RunConfig):
-    """The configuration keys where ``cfg`` differs from the THUMOS14 defaults, as a table."""
-    import pandas as pd
-
-    from .config import flatten
-
-    def flat(c: RunConfig) -> dict:
-        data = to_dict(c)
-        sections = {k: data.pop(k) for k in ("model", "loss", "ftcl", "train")}
-        return {**data, **flatten(sections)}
-
-    mine, base = flat(cfg), flat(RunConfig())
-    rows = [{"key": k, "value": v, "default": base.get(k)} for k, v in mine.items()
-            if v != base.get(k) and k not in ("run_name", "out_dir", "cache_dir")]
-    return pd.DataFrame(rows)
