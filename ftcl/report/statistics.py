@@ -21,6 +21,9 @@ contains 0 says nothing.
 
 :func:`expected_best_of_k` is the selection effect of reporting the best of ``k`` seeds (as the
 release's README invites for ACM-Net), computed exactly over all ``k``-subsets of the seeds run.
+
+:func:`aggregate` gives each method's statistics over seeds (mean, sample sd, min, max) from the
+run records (:mod:`ftcl.report.records`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+
+from .layout import threshold_label
 
 INTERVAL_METHOD = "paired t"
 VERDICTS = ("supported", "contradicted", "unresolved", "no paper claim")
@@ -154,5 +160,47 @@ def expected_best_of_k(values: Sequence[float], k: int) -> float:
     return float((weights * v).sum() / math.comb(n, k))
 
 
-__all__ = ["INTERVAL_METHOD", "PairedDifference", "VERDICTS", "expected_best_of_k",
-           "paired_difference", "t_quantile", "verdict"]
+# ------------------------------------------------------------------------------ over seeds
+
+
+def _stats(values: Sequence[float]) -> dict[str, float]:
+    """Mean, sample std (ddof=1; NaN for one value), min and max."""
+    a = np.asarray(values, dtype=np.float64)
+    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if a.size > 1 else math.nan,
+            "min": float(a.min()), "max": float(a.max())}
+
+
+def aggregate(records: Sequence) -> pd.DataFrame:
+    """Statistics over seeds of each (dataset, profile, method), in %.
+
+    ``records``: :class:`ftcl.report.records.RunRecord` s. Returns a long table with one row per
+    (dataset, profile, method, metric): ``metric`` is
+    ``"mAP@<t>"`` (``tiou`` = t), ``"avg"`` (mean over ``average_range``, ``tiou`` NaN) or
+    ``"cls"`` (video classification mAP); columns ``mean``, ``std`` (sample, ddof=1; NaN for one
+    seed), ``min``, ``max``, ``n_seeds``, ``seeds`` and ``average_range``.
+    """
+    columns = ["dataset", "profile", "method", "metric", "tiou", "mean", "std", "min", "max",
+               "n_seeds", "seeds", "average_range"]
+    groups: dict[tuple[str, str, str], list] = {}
+    for r in records:
+        groups.setdefault((r.dataset, r.profile, r.method), []).append(r)
+    rows = []
+    for (dataset, profile, method), group in sorted(groups.items()):
+        group = sorted(group, key=lambda r: r.seed)
+        thresholds = group[0].tiou_thresholds
+        for r in group[1:]:
+            if len(r.tiou_thresholds) != len(thresholds) or not np.allclose(
+                    r.tiou_thresholds, thresholds):
+                raise ValueError(f"run records {group[0].path} and {r.path} ({method} on "
+                                 f"{dataset}) use different tIoU thresholds")
+        base = {"dataset": dataset, "profile": profile, "method": method,
+                "n_seeds": len(group), "seeds": ",".join(str(r.seed) for r in group),
+                "average_range": "{:g}-{:g}".format(*group[0].average_range)}
+        for i, t in enumerate(thresholds):
+            rows.append({**base, "metric": f"mAP@{threshold_label(t)}", "tiou": t,
+                         **_stats([r.map_percent[i] for r in group])})
+        rows.append({**base, "metric": "avg", "tiou": math.nan,
+                     **_stats([r.average_percent for r in group])})
+        rows.append({**base, "metric": "cls", "tiou": math.nan,
+                     **_stats([r.classification_percent for r in group])})
+    return pd.DataFrame(rows, columns=columns)
