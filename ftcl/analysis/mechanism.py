@@ -7,9 +7,10 @@ aligns action proposals, LCS (Eq. 6) mines a common subsequence of the most atte
 No paper and no release measures whether they do. This module measures, on a trained model and
 the test split of a synthetic data set:
 
-(a) **Phase agreement** (:func:`phase_agreement`): of the snippet pairs LCS matches (Eq. 6, hard,
-    as in the loss: top ``lcs_len`` attended snippets in time order, cosine similarity of the
-    embeddings, the loss form's rescaling and ``tau``), and of the FSD alignment cells (Eq. 2,
+(a) **Phase agreement** (:func:`weighted_phase_agreement`): of the snippet pairs LCS matches
+    (Eq. 6, hard, as in the loss: top ``lcs_len`` attended snippets in time order, cosine
+    similarity of the embeddings, the loss form's rescaling and ``tau``), and of the FSD alignment
+    cells (Eq. 2,
     soft alignment ``d FSD / d mu`` of the top ``fsd_len`` proposals, weighted by their
     probability), the share whose two snippets carry the **same planted phase**: both inside an
     action, same class, same phase index. Background-background is *not* agreement. Its chance
@@ -17,7 +18,7 @@ the test split of a synthetic data set:
     The FSD grids use ``mu = g = h`` = cosine similarity of the backbone embeddings (the same
     for ACM-Net, which has no FSD projection, and FTCL), so that the two models are compared on
     one measure of their representation.
-(b) **Action purity** (:func:`proposal_purity`): the share of the FSD action proposal's
+(b) **Action purity** (:func:`proposal_action_shares`): the share of the FSD action proposal's
     snippets (top ``fsd_len`` by attention) inside a planted action instance, and the same share
     for the "background" proposal of the release (ranks ``fsd_len + 1 .. 2 fsd_len``); beside
     the share of action snippets in the video (what a random pick would give).
@@ -29,11 +30,14 @@ the test split of a synthetic data set:
 Each measure is computed for the stage-1 model (the shared starting point) and for the reported
 model of the run (after stage 2) by :func:`analyse_run`, right after training (the training
 notebook calls it), and stored as ``results/<profile>/mechanism/<run_id>.json``
-(:func:`write_record`): the book reads those files and never trains.
+(:func:`write_record`): the book reads those files and never trains; their summary, the
+chapter's paragraph and figure are :mod:`ftcl.analysis.mechanism_summary`.
 """
+
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,15 +46,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from .io import atomic_write_json
+from .. import dp
+from ..data import get_spec
+from ..data.synthetic import load_snippet_labels
+from ..evaluation import THUMOS14_INFERENCE, eval_batches
+from ..io import atomic_write_json
+from ..losses.contrast import cosine_matrix, gather_snippets, lcs_similarity, proposal_indices
+from ..paths import mechanism_dir, mechanism_of_record, run_directory
+from ..train import load_data, model_from_checkpoint
 
 FORMAT = "ftcl-mechanism"
 VERSION = 1
-# The methods whose runs are analysed by default (the chapter compares them, paired by seed).
-DEFAULT_METHODS = ("acmnet", "ftcl")
-MEASURES = ("lcs_same_phase", "lcs_chance", "lcs_matches", "fsd_same_phase", "fsd_chance",
-            "action_purity", "background_proposal_action_share", "action_share",
-            "completeness")
+# The names of the measures in a mechanism record (what the chapter summarises).
+MECHANISM_MEASURES = ("lcs_same_phase", "lcs_chance", "lcs_matches", "fsd_same_phase",
+                      "fsd_chance", "action_purity", "background_proposal_action_share",
+                      "action_share", "completeness")
 
 
 # ------------------------------------------------------------------------------ the measures
@@ -68,7 +78,7 @@ def same_phase(labels_a: np.ndarray, labels_b: np.ndarray) -> np.ndarray:
     return (pa >= 0) & (pb >= 0) & (ca == cb) & (pa == pb)
 
 
-def phase_agreement(weights: np.ndarray, labels_a: np.ndarray, labels_b: np.ndarray
+def weighted_phase_agreement(weights: np.ndarray, labels_a: np.ndarray, labels_b: np.ndarray
                     ) -> tuple[float, float]:
     """Weighted share of cells with the same planted phase, and its chance rate.
 
@@ -84,14 +94,12 @@ def phase_agreement(weights: np.ndarray, labels_a: np.ndarray, labels_b: np.ndar
     return share, float(same.mean())
 
 
-def proposal_purity(attention: np.ndarray, labels: np.ndarray, fsd_len: int,
+def proposal_action_shares(attention: np.ndarray, labels: np.ndarray, fsd_len: int,
                     background: str = "paper") -> dict[str, float]:
     """Share of action snippets (phase >= 0) in the FSD action proposal (top ``fsd_len`` by
     attention), in the background proposal the loss uses (``background``: ``"paper"``, the
     ``fsd_len`` of lowest attention, or ``"release"``, ranks ``fsd_len .. 2 fsd_len - 1``; the
     same selection as :func:`ftcl.losses.contrast.proposal_indices`), and in the video."""
-    from .losses.contrast import proposal_indices
-
     idx = proposal_indices(torch.as_tensor(np.asarray(attention, dtype=np.float64))[None],
                            fsd_len, background=background)
     action = labels[:, 1] >= 0
@@ -131,6 +139,70 @@ def _mean(values: Sequence[float]) -> float:
     return float(np.mean(v)) if v else math.nan
 
 
+def _outputs(model, dataset, root: str | Path, batch_size: int):
+    """Embeddings, attention, CAS and the planted snippet labels (sampled like the model's
+    input) of every test video, in the dataset's order."""
+    ids = list(dataset.video_ids)
+    feats, att, cas, labels = [], [], [], []
+    for indices, _, out in eval_batches(model, dataset, None, batch_size):
+        feats.append(out.embeddings.float().cpu())
+        att.append(out.attention.float().cpu().numpy())
+        cas.append(out.cas.float().cpu().numpy())
+        for i in indices:
+            lab = load_snippet_labels(root, "test", ids[i])
+            labels.append(lab[np.minimum(dataset.sample_indices(i), len(lab) - 1)])
+    return torch.cat(feats), np.concatenate(att), np.concatenate(cas), labels
+
+
+def _same_class_pairs(dataset, max_pairs: int, seed: int) -> list[tuple[int, int]]:
+    """Pairs of test videos sharing a class; ``max_pairs`` drawn at random (``seed``) if more."""
+    sets = dataset.label_sets()
+    n = len(sets)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n) if sets[i] & sets[j]]
+    rng = np.random.default_rng(seed)
+    if len(pairs) > max_pairs:
+        pairs = [pairs[k] for k in sorted(rng.choice(len(pairs), max_pairs, replace=False))]
+    return pairs
+
+
+def _alignment_agreement(pairs, emb: torch.Tensor, att: np.ndarray, labels: list,
+                         ftcl_cfg) -> dict[str, float]:
+    """(a): the same-phase share of the LCS matches and of the FSD alignment mass, with their
+    chance rates, over ``pairs``, on the loss's own proposals (:mod:`ftcl.losses.contrast`)."""
+    chosen = proposal_indices(torch.as_tensor(att), ftcl_cfg.fsd_len, ftcl_cfg.lcs_len,
+                              ftcl_cfg.background)
+    rows_a = torch.tensor([i for i, _ in pairs])
+    rows_b = torch.tensor([j for _, j in pairs])
+
+    def side(rows: torch.Tensor, key: str) -> tuple[torch.Tensor, np.ndarray]:
+        index = chosen[key][rows]
+        return gather_snippets(emb[rows].double(), index), index.numpy()
+
+    (xa, a_idx), (xb, b_idx) = side(rows_a, "lcs"), side(rows_b, "lcs")
+    paths = dp.lcs_path(lcs_similarity(xa, xb, ftcl_cfg), tau=ftcl_cfg.tau)
+    lcs_share, lcs_chance, matches = [], [], []
+    for (i, j), ia, ib, path in zip(pairs, a_idx, b_idx, paths, strict=True):
+        w = np.zeros((len(ia), len(ib)))
+        for r, s in path:
+            w[r, s] = 1.0
+        share, chance = weighted_phase_agreement(w, labels[i][ia], labels[j][ib])
+        lcs_share.append(share)
+        lcs_chance.append(chance)
+        matches.append(len(path))
+    (pa, fa), (pb, fb) = side(rows_a, "action"), side(rows_b, "action")
+    mu = cosine_matrix(pa, pb)
+    align = dp.fsd_alignment(mu, mu, mu, gamma=ftcl_cfg.gamma).numpy()
+    fsd_share, fsd_chance = [], []
+    for k, ((i, j), ia, ib) in enumerate(zip(pairs, fa, fb, strict=True)):
+        share, chance = weighted_phase_agreement(align[k], labels[i][ia], labels[j][ib])
+        fsd_share.append(share)
+        fsd_chance.append(chance)
+    return {"lcs_same_phase": _mean(lcs_share), "lcs_chance": _mean(lcs_chance),
+            "lcs_matches": float(np.mean(matches)),
+            "lcs_pairs_with_matches": int(sum(m > 0 for m in matches)),
+            "fsd_same_phase": _mean(fsd_share), "fsd_chance": _mean(fsd_chance)}
+
+
 @torch.no_grad()
 def measure_model(model, dataset, root: str | Path, spec, ftcl_cfg, max_pairs: int = 200,
                   seed: int = 0, batch_size: int = 32) -> dict[str, float]:
@@ -150,89 +222,24 @@ def measure_model(model, dataset, root: str | Path, spec, ftcl_cfg, max_pairs: i
     max_pairs : int
         Pairs of test videos sharing a class, drawn at random (``seed``) when there are more.
     """
-    from . import dp
-    from .data.synthetic import load_snippet_labels
-    from .inference import THUMOS14_INFERENCE
-    from .losses.contrast import (
-        cosine_matrix,
-        gather_snippets,
-        lcs_similarity,
-        proposal_indices,
-    )
-
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    ids = list(dataset.video_ids)
-    feats, att, cas, labels = [], [], [], []
-    try:
-        for start in range(0, len(ids), batch_size):
-            idx = range(start, min(start + batch_size, len(ids)))
-            items = [dataset[i] for i in idx]
-            out = model(torch.stack([it["features"] for it in items]).to(device))
-            feats.append(out.embeddings.float().cpu())
-            att.append(out.attention.float().cpu().numpy())
-            cas.append(out.cas.float().cpu().numpy())
-            for i in idx:
-                lab = load_snippet_labels(root, "test", ids[i])
-                labels.append(lab[np.minimum(dataset.sample_indices(i), len(lab) - 1)])
-    finally:
-        model.train(was_training)
-    emb, att_a, cas_a = torch.cat(feats), np.concatenate(att), np.concatenate(cas)
+    emb, att_a, cas_a, labels = _outputs(model, dataset, root, batch_size)
+    n_videos = len(labels)
     inference = getattr(spec, "inference", None) or THUMOS14_INFERENCE
     threshold = min(inference.cas_thresholds) if inference.cas_thresholds else 0.15
 
     # (b), (c): per video
-    purity = [proposal_purity(att_a[v], labels[v], ftcl_cfg.fsd_len, ftcl_cfg.background)
-              for v in range(len(ids))]
+    purity = [proposal_action_shares(att_a[v], labels[v], ftcl_cfg.fsd_len, ftcl_cfg.background)
+              for v in range(n_videos)]
     complete: list[float] = []
-    for v in range(len(ids)):
+    for v in range(n_videos):
         complete += completeness(cas_a[v], labels[v], threshold)
 
     # (a): pairs of test videos sharing a class
-    sets = dataset.label_sets()
-    pairs = [(i, j) for i in range(len(ids)) for j in range(i + 1, len(ids)) if sets[i] & sets[j]]
-    rng = np.random.default_rng(seed)
-    if len(pairs) > max_pairs:
-        pairs = [pairs[k] for k in sorted(rng.choice(len(pairs), max_pairs, replace=False))]
-    result = {"videos": len(ids), "pairs": len(pairs), "instances": len(complete),
+    pairs = _same_class_pairs(dataset, max_pairs, seed)
+    result = {"videos": n_videos, "pairs": len(pairs), "instances": len(complete),
               "cas_threshold": threshold}
     if pairs:
-        # the loss's own proposals (ftcl.losses.contrast), on the test videos' attention
-        chosen = proposal_indices(torch.as_tensor(att_a), ftcl_cfg.fsd_len, ftcl_cfg.lcs_len,
-                                  ftcl_cfg.background)
-        rows_a = torch.tensor([i for i, _ in pairs])
-        rows_b = torch.tensor([j for _, j in pairs])
-
-        def side(rows: torch.Tensor, key: str) -> tuple[torch.Tensor, np.ndarray]:
-            index = chosen[key][rows]
-            return gather_snippets(emb[rows].double(), index), index.numpy()
-
-        (xa, a_idx), (xb, b_idx) = side(rows_a, "lcs"), side(rows_b, "lcs")
-        c = lcs_similarity(xa, xb, ftcl_cfg)
-        paths = dp.lcs_path(c, tau=ftcl_cfg.tau)
-        lcs_share, lcs_chance, matches = [], [], []
-        for (i, j), ia, ib, path in zip(pairs, a_idx, b_idx, paths, strict=True):
-            w = np.zeros((len(ia), len(ib)))
-            for r, s in path:
-                w[r, s] = 1.0
-            share, chance = phase_agreement(w, labels[i][ia], labels[j][ib])
-            lcs_share.append(share)
-            lcs_chance.append(chance)
-            matches.append(len(path))
-        (pa, fa), (pb, fb) = side(rows_a, "action"), side(rows_b, "action")
-        mu = cosine_matrix(pa, pb)
-        align = dp.fsd_alignment(mu, mu, mu, gamma=ftcl_cfg.gamma).numpy()
-        fsd_share, fsd_chance = [], []
-        for k, ((i, j), ia, ib) in enumerate(zip(pairs, fa, fb, strict=True)):
-            share, chance = phase_agreement(align[k], labels[i][ia], labels[j][ib])
-            fsd_share.append(share)
-            fsd_chance.append(chance)
-        result.update({
-            "lcs_same_phase": _mean(lcs_share), "lcs_chance": _mean(lcs_chance),
-            "lcs_matches": float(np.mean(matches)),
-            "lcs_pairs_with_matches": int(sum(m > 0 for m in matches)),
-            "fsd_same_phase": _mean(fsd_share), "fsd_chance": _mean(fsd_chance)})
+        result.update(_alignment_agreement(pairs, emb, att_a, labels, ftcl_cfg))
     else:
         result.update({k: math.nan for k in ("lcs_same_phase", "lcs_chance", "lcs_matches",
                                              "fsd_same_phase", "fsd_chance")})
@@ -254,9 +261,6 @@ def analyse_run(cfg, record: dict, max_pairs: int = 200) -> dict[str, Any] | Non
     run's configuration (``cfg.ftcl``: ``fsd_len``, ``lcs_len``, ``tau``, ``gamma``), so an
     ACM-Net run and an FTCL run of one seed are measured alike.
     """
-    from .data import get_spec
-    from .train import load_data, model_from_checkpoint, run_directory
-
     spec = get_spec(cfg.dataset, cfg.profile)
     if not getattr(spec, "synthetic", False):
         return None
@@ -286,8 +290,7 @@ def analyse_run(cfg, record: dict, max_pairs: int = 200) -> dict[str, Any] | Non
 
 def destination(run_record_path: str | Path) -> Path:
     """``<results>/<profile>/mechanism/<run_id>.json`` beside ``.../runs/<run_id>.json``."""
-    p = Path(run_record_path)
-    return p.parent.parent / "mechanism" / p.name
+    return mechanism_of_record(run_record_path)
 
 
 def write_record(mechanism: dict, path: str | Path) -> Path:
@@ -298,11 +301,9 @@ def write_record(mechanism: dict, path: str | Path) -> Path:
 # ------------------------------------------------------------------------------ the chapter
 
 
-def load_records(results_dir: str | Path, profile: str = "quick") -> list[dict]:
+def load_mechanism_records(results_dir: str | Path, profile: str = "quick") -> list[dict]:
     """Every ``<results_dir>/<profile>/mechanism/*.json`` (validated: format and fields)."""
-    import json
-
-    folder = Path(results_dir) / profile / "mechanism"
+    folder = mechanism_dir(results_dir, profile)
     out = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
@@ -316,190 +317,3 @@ def load_records(results_dir: str | Path, profile: str = "quick") -> list[dict]:
                 raise ValueError(f"mechanism record {path}: missing field {key!r}")
         out.append(data)
     return out
-
-
-def frame(records: Sequence[dict]):
-    """Long table: one line per (run, model, measure) with its value."""
-    import pandas as pd
-
-    rows = [{"method": r["method"], "dataset": r["dataset"], "seed": r["seed"], "model": model,
-             "measure": k, "value": v}
-            for r in records for model, m in r["measures"].items() for k, v in m.items()
-            if k in MEASURES and v is not None]
-    return pd.DataFrame(rows, columns=["method", "dataset", "seed", "model", "measure", "value"])
-
-
-def summary(records: Sequence[dict], methods: Sequence[str] = DEFAULT_METHODS):
-    """Per dataset and measure: each method's mean over seeds (stage-1 and final model), and the
-    paired differences, each with its 95 % paired t interval (:func:`ftcl.stats.
-    paired_difference`): FTCL - ACM-Net after training, final - stage 1 of each method, and the
-    same-phase share minus its chance rate."""
-    import pandas as pd
-
-    from .stats import paired_difference
-
-    long = frame(records)
-    rows = []
-    if long.empty:
-        return pd.DataFrame(columns=["dataset", "comparison", "measure", "mean", "low", "high",
-                                     "n", "excludes 0"])
-
-    def values(dataset, method, model, measure) -> dict[int, float]:
-        sel = long[(long.dataset == dataset) & (long.method == method) & (long.model == model)
-                   & (long.measure == measure)]
-        return {int(s): float(v) for s, v in zip(sel.seed, sel.value, strict=True)
-                if not math.isnan(v)}
-
-    def add(dataset, comparison, measure, x, y):
-        d = paired_difference(x, y) if y is not None else paired_difference(
-            x, {s: 0.0 for s in x})
-        rows.append({"dataset": dataset, "comparison": comparison, "measure": measure,
-                     "mean": d.mean, "low": d.low, "high": d.high, "n": d.n,
-                     "excludes 0": d.excludes_zero})
-
-    for dataset in sorted(long.dataset.unique()):
-        for measure in MEASURES:
-            for method in methods:
-                for model in ("stage1", "final"):
-                    v = values(dataset, method, model, measure)
-                    if v:
-                        add(dataset, f"{method} ({model})", measure, v, None)
-            if len(methods) >= 2:
-                add(dataset, f"{methods[1]} - {methods[0]} (final)", measure,
-                    values(dataset, methods[1], "final", measure),
-                    values(dataset, methods[0], "final", measure))
-            for method in methods:
-                add(dataset, f"{method}: final - stage 1", measure,
-                    values(dataset, method, "final", measure),
-                    values(dataset, method, "stage1", measure))
-        for kind in ("lcs", "fsd"):
-            for method in methods:
-                for model in ("stage1", "final"):
-                    add(dataset, f"{method} ({model}): same phase - chance", kind,
-                        values(dataset, method, model, f"{kind}_same_phase"),
-                        values(dataset, method, model, f"{kind}_chance"))
-    out = pd.DataFrame(rows)
-    return out[out["n"] > 0].reset_index(drop=True)
-
-
-LABELS = {
-    "lcs_same_phase": "LCS matches with the same planted phase",
-    "lcs_chance": "chance rate (LCS grids)",
-    "lcs_matches": "LCS matches per pair",
-    "fsd_same_phase": "FSD alignment mass on the same planted phase",
-    "fsd_chance": "chance rate (FSD grids)",
-    "action_purity": "action share of the FSD action proposal",
-    "background_proposal_action_share": "action share of the FSD background proposal",
-    "action_share": "action share of the video",
-    "completeness": "share of an instance's phases the CAS covers",
-}
-
-
-def _interval(row) -> str:
-    if not math.isfinite(row["low"]):
-        return f"{row['mean']:+.3f} (no interval: {int(row['n'])} seed)"
-    return f"{row['mean']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]"
-
-
-def findings_paragraph(table, methods: Sequence[str] = DEFAULT_METHODS) -> str:
-    """A paragraph generated from :func:`summary` (no typed numbers): for each data set, whether
-    FTCL's alignment pairs the same phases more often than chance and than ACM-Net, whether its
-    proposals are purer, and whether its CAS covers more of each instance."""
-    if table.empty:
-        return ("No mechanism records yet: run `python -m ftcl reproduce` (the training notebook "
-                "measures every ACM-Net and FTCL run on synthetic data right after training).")
-    base, ftcl = methods[0], methods[1]
-    out = []
-
-    def pick(dataset, comparison, measure):
-        sel = table[(table.dataset == dataset) & (table.comparison == comparison)
-                    & (table.measure == measure)]
-        return None if sel.empty else sel.iloc[0]
-
-    def word(row) -> str:
-        if row is None or not math.isfinite(row["low"]):
-            return "cannot be resolved"
-        if not row["excludes 0"]:
-            return "is not distinguishable from 0"
-        return "is above 0" if row["mean"] > 0 else "is below 0"
-
-    from .tables import DATA_NAMES
-
-    for dataset in sorted(table.dataset.unique()):
-        parts = [f"On {DATA_NAMES.get(dataset, dataset)} (95 % paired t intervals over seeds):"]
-        for kind, what in (("lcs", "LCS matches"), ("fsd", "FSD alignment mass")):
-            r = pick(dataset, f"{ftcl} (final): same phase - chance", kind)
-            if r is not None:
-                parts.append(f"for FTCL the share of {what} on the same planted phase minus its "
-                             f"chance rate is {_interval(r)}, which {word(r)};")
-            r = pick(dataset, f"{ftcl} - {base} (final)", f"{kind}_same_phase")
-            if r is not None:
-                parts.append(f"FTCL minus ACM-Net on that share: {_interval(r)}, which "
-                             f"{word(r)};")
-        for measure in ("action_purity", "background_proposal_action_share", "completeness"):
-            r = pick(dataset, f"{ftcl} - {base} (final)", measure)
-            if r is not None:
-                parts.append(f"{LABELS[measure]}, FTCL minus ACM-Net: {_interval(r)}, which "
-                             f"{word(r)};")
-        r = pick(dataset, f"{ftcl}: final - stage 1", "completeness")
-        if r is not None:
-            parts.append(f"completeness after FTCL training minus before (stage 1): "
-                         f"{_interval(r)}, which {word(r)}.")
-        out.append(" ".join(parts))
-    return " ".join(out)
-
-
-def figure(records: Sequence[dict], measures: Sequence[str] = (
-        "lcs_same_phase", "fsd_same_phase", "action_purity", "completeness")):
-    """Per-seed values of ``measures`` for each method and model (stage 1, final), one row of
-    panels per data set, with the mean and seaborn's bootstrap 95 % interval over seeds, and the
-    chance rate of the phase-agreement measures (the video's action share for the purity) as a
-    dashed grey line (seaborn; static)."""
-    import textwrap
-
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    from .tables import DATA_NAMES
-
-    long = frame(records)
-    datasets = sorted(long.dataset.unique()) or ["(no records)"]
-    sns.set_theme(style="whitegrid", context="notebook")
-    fig, axes = plt.subplots(len(datasets), len(measures), squeeze=False,
-                             figsize=(3.3 * len(measures), 3.9 * len(datasets)))
-    chance_of = {"lcs_same_phase": "lcs_chance", "fsd_same_phase": "fsd_chance",
-                 "action_purity": "action_share"}
-    for row, dataset in zip(axes, datasets, strict=True):
-        for ax, measure in zip(row, measures, strict=True):
-            sel = long[(long.measure == measure) & (long.dataset == dataset)].copy()
-            if sel.empty:
-                ax.text(0.5, 0.5, "no records", ha="center", va="center",
-                        transform=ax.transAxes)
-            else:
-                sel["run"] = sel["method"] + " / " + sel["model"]
-                order = [f"{m} / {k}" for m in DEFAULT_METHODS for k in ("stage1", "final")
-                         if f"{m} / {k}" in set(sel["run"])]
-                sns.stripplot(data=sel, x="run", y="value", order=order, ax=ax, alpha=0.45,
-                              color="#0072B2", jitter=0.15)
-                sns.pointplot(data=sel, x="run", y="value", order=order, ax=ax,
-                              errorbar=("ci", 95), color="black", linestyle="none",
-                              markers="o", capsize=0.2)
-                chance = chance_of.get(measure)
-                if chance is not None:
-                    level = long[(long.measure == chance) & (long.dataset == dataset)][
-                        "value"].mean()
-                    if math.isfinite(level):
-                        ax.axhline(level, color="grey", ls="--", lw=1)
-                ax.tick_params(axis="x", rotation=30)
-            name = DATA_NAMES.get(dataset, dataset)
-            ax.set_title(textwrap.fill(f"{name}: {LABELS[measure]}", 34), fontsize="small")
-            ax.set_xlabel("")
-            ax.set_ylabel("share")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
-
-__all__ = ["DEFAULT_METHODS", "FORMAT", "LABELS", "MEASURES", "analyse_run", "completeness",
-           "destination", "figure", "findings_paragraph", "frame", "load_records",
-           "measure_model", "phase_agreement", "proposal_purity", "same_phase", "summary",
-           "write_record"]

@@ -8,9 +8,10 @@ two protocols can be compared on the same runs:
 
 (a) :func:`test_selection_gain`: per method, the test-split average mAP of the evaluation point
     that is best on the test split, minus that of the point chosen on held-out videos (what the
-    run reports), paired over seeds with a 95 % paired t interval (:mod:`ftcl.stats`);
+    run reports), paired over seeds with a 95 % paired t interval (:mod:`ftcl.report.statistics`);
 (b) :func:`best_of_k_gain`: the expected best of ``k`` seeds minus the mean over seeds,
-    ``k = 1 .. n`` (exact over all ``k``-subsets, :func:`ftcl.stats.expected_best_of_k`).
+    ``k = 1 .. n`` (exact over all ``k``-subsets,
+    :func:`ftcl.report.statistics.expected_best_of_k`).
 
 Both are shown beside the paper's +1.0 (FTCL over ACM-Net, Table 1) in the limitations chapter:
 how much of a one-point gain selection alone can make. :func:`protocol_summary` writes them to
@@ -24,10 +25,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import stats
-from .io import atomic_write_json
-
-DEFAULT_METHODS = ("acmnet", "ftcl")
+from ..config import FTCL_AND_BASELINE
+from ..io import atomic_write_json
+from ..paths import protocol_file
+from ..report import paper, statistics
+from ..report.records import find_run_files
 
 
 def _load(paths: Sequence[Path]) -> list[dict]:
@@ -65,13 +67,13 @@ def test_selection_gain(records: Sequence[dict], methods: Sequence[str] | None =
         b[int(r["seed"])] = 100.0 * float(r["average_map"])
     out = []
     for (dataset, method), (a, b) in sorted(groups.items()):
-        d = stats.paired_difference(a, b)
+        d = statistics.paired_difference(a, b)
         out.append({"dataset": dataset, "method": method, "n": d.n, "mean": d.mean,
                     "low": d.low, "high": d.high, "differences": list(d.differences)})
     return out
 
 
-def best_of_k_gain(records: Sequence[dict], methods: Sequence[str] = DEFAULT_METHODS,
+def best_of_k_gain(records: Sequence[dict], methods: Sequence[str] = FTCL_AND_BASELINE,
                    k_max: int = 10) -> list[dict[str, Any]]:
     """Per (dataset, method) and ``k = 1 .. min(k_max, n)``: expected best of ``k`` seeds minus
     the mean over seeds, of the reported (held-out-selected) average mAP in points."""
@@ -85,7 +87,7 @@ def best_of_k_gain(records: Sequence[dict], methods: Sequence[str] = DEFAULT_MET
         mean = sum(values) / len(values)
         for k in range(1, min(k_max, len(values)) + 1):
             out.append({"dataset": dataset, "method": method, "k": k, "n": len(values),
-                        "gain": stats.expected_best_of_k(values, k) - mean})
+                        "gain": statistics.expected_best_of_k(values, k) - mean})
     return out
 
 
@@ -93,30 +95,27 @@ def protocol_summary(results_dir: str | Path, profile: str = "quick",
                      write: bool = True) -> dict[str, Any]:
     """(a) and (b) over ``<results_dir>/<profile>/runs/*.json``, beside the paper's +1.0;
     written to ``<results_dir>/<profile>/tables/protocol.json`` when ``write``."""
-    from . import paper_results
-    from .tables import find_run_files
-
     records = _load(find_run_files(results_dir, profile))
     summary = {
         "test_selection_gain": test_selection_gain(records),
         "best_of_k_gain": best_of_k_gain(records),
-        "paper_gain": paper_results.paper_delta("table1", "ftcl", "acmnet", (0.1, 0.7)),
+        "paper_gain": paper.paper_delta("table1", "ftcl", "acmnet", (0.1, 0.7)),
         "paper_gain_what": "FTCL - ACM-Net, average mAP 0.1-0.7, the paper's Table 1",
-        "interval": f"{stats.INTERVAL_METHOD}, 95 %",
+        "interval": f"{statistics.INTERVAL_METHOD}, 95 %",
         "runs": len(records),
         "devices": sorted({str(r.get("device")) for r in records}),
         "git_commits": sorted({str((r.get("provenance") or {}).get("git_commit"))
                                for r in records}),
     }
     if write:
-        atomic_write_json(Path(results_dir) / profile / "tables" / "protocol.json", summary)
+        atomic_write_json(protocol_file(results_dir, profile), summary)
     return summary
 
 
 def load_summary(results_dir: str | Path, profile: str = "quick") -> dict[str, Any]:
     """The stored ``protocol.json`` if there is one, else computed from the run records (not
     written)."""
-    path = Path(results_dir) / profile / "tables" / "protocol.json"
+    path = protocol_file(results_dir, profile)
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
     return protocol_summary(results_dir, profile, write=False)
