@@ -3,15 +3,35 @@
 Fine-grained Temporal Contrastive Learning for Weakly-supervised Temporal Action Localization.
 The package holds all real logic; the notebooks in ``notebooks/`` explain and call it.
 
-Modules (one concept each):
+The map: each part, what it owns, and what it may import of ftcl. ``tests/test_architecture.py``
+checks this layering, that there is no import circle, and the size limits::
 
-- :mod:`ftcl.dp` -- the dynamic-programming engine: FSD (Eq. 2-5), LCS (Eq. 6), soft-DTW, Drop-DTW.
-- :mod:`ftcl.dp_reference` -- the same recursions as plain per-cell loops (the tests' reference).
-- :mod:`ftcl.data` -- real on-disk formats, the SynTHUMOS14 / SynANet benchmarks, pair sampling.
-- :mod:`ftcl.inference` -- CAS and attention to proposals (thresholds, outer-inner contrast, NMS).
-- :mod:`ftcl.evaluation` -- ActivityNet-protocol detection mAP and video classification mAP.
-- :mod:`ftcl.models`, :mod:`ftcl.losses`, :mod:`ftcl.train` -- backbones, Eq. 4/7/8, the trainer.
-- :mod:`ftcl.io`, :mod:`ftcl.provenance`, :mod:`ftcl.device` -- atomic files, provenance, device.
+    part        owns                                                  may import
+    ----------  ----------------------------------------------------  -------------------------
+    base        paths (every folder and file name, the checkout),      base
+                io (atomic writes, locks), seed, device, provenance,
+                project (the repository URL)
+    dp          the DP engine: FSD (Eq. 2-5), LCS (Eq. 6), soft-DTW,   nothing
+                Drop-DTW; the recursions as data; per-cell reference
+    config      RunConfig and its sections, PROFILES, METHODS, every   base
+                configuration check, the resumable keys, the run id
+    evaluation  predict (the one eval-mode forward loop), localize     base
+                (CAS -> proposals -> NMS), metrics (mAP, Eq. 9)
+    data        real formats, SynTHUMOS14 / SynANet, sampling, video   base, dp, evaluation
+                pairs, the data checks of a run
+    models      ACM-Net, STPN, W-TALC, CoLA behind one interface       base, config
+    losses      each backbone's objective, the FTCL terms (Eq. 2-8)    base, config, dp, models
+    train       trainer, its data, schedule, checkpoints, run record,  all of the above
+                gradient diagnostics
+    report      run records read back, statistics, the paper's rows,   base, config, data,
+                Tables 1-5 with their text and figures, run views      evaluation (never train)
+    analysis    mechanism (phase agreement, purity, completeness),     all of the above
+                proposal purity, the release protocol's effects
+    reproduce   one run with all its artifacts, the plan, the batch,   all of the above
+                its executors and processes (no orphans)
+    book        interactive figures, offline HTML, reproduce boxes,    base, config, dp, data,
+                the stored training run, the Sphinx extension          report
+    cli         the one command line (python -m ftcl)                  all of the above
 """
 
 __version__ = "0.1.0"

@@ -1,10 +1,14 @@
-"""Command line: ``python -m ftcl <command> ...`` (``ftcl <command>`` once installed).
+"""The command line: ``python -m ftcl <command> ...`` (``ftcl <command>`` once installed).
 
-Each command is one :class:`Command` in :data:`COMMANDS` (name, help, an ``add_arguments``
-function and a ``run`` function); :func:`register` adds one, so a new command (e.g. ``reproduce``)
-is a single registration. Bad input (unknown config key, missing file, corrupt checkpoint...)
-ends with ``ftcl: error: ...`` and exit status 2; Ctrl-C during training exits with 130 after
-saving a resumable checkpoint.
+Every command is here: ``train`` (one run, with every artifact the batch leaves for it:
+:func:`ftcl.reproduce.run.run_and_record`), ``evaluate`` (a checkpoint on a split:
+:func:`ftcl.train.evaluate_checkpoint`) and ``reproduce`` (the batch of Tables 1-5:
+:func:`ftcl.reproduce.batch.reproduce`). Each is one :class:`Command` in :data:`COMMANDS` (name,
+help, an ``add_arguments`` function and a ``run`` function); :func:`register` adds or replaces
+one. Bad input (unknown config key, missing file, corrupt checkpoint...) ends with
+``ftcl: error: ...`` and exit status 2; Ctrl-C during training exits with 130 after saving a
+resumable checkpoint. The training stack (torch) is imported only when a command runs, so
+``--help`` and argument errors answer at once.
 """
 
 from __future__ import annotations
@@ -13,11 +17,49 @@ import argparse
 import json
 import sys
 import textwrap
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from . import reproduce
-from .commands import COMMANDS, Command, register
+from . import __version__
+from .config import (
+    DEFAULT_SEEDS,
+    METHODS,
+    check_device,
+    load_overrides,
+    make_config,
+    name_run,
+    parse_assignment,
+    to_dict,
+)
+from .io import atomic_write_json, atomic_write_text
+from .paths import RUN_RECORD, display_path, run_directory, work_dir
+from .provenance import provenance
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: ``add_arguments(parser)`` declares options, ``run(args)`` returns a code."""
+
+    name: str
+    help: str
+    description: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    epilog: str | None = None  # shown after the options (examples); kept as written
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def register(command: Command) -> Command:
+    """Add ``command`` to the ``ftcl`` command line (replaces one of the same name)."""
+    COMMANDS[command.name] = command
+    return command
+
 
 # ------------------------------------------------------------------------------ train
 
@@ -31,8 +73,10 @@ examples:
   python -m ftcl train --method ftcl --show-config      # print the resolved configuration
 
 Runs go to <out-dir>/<dataset>-<profile>/<name>/seed<k>/ (record.json, best.pt, last.pt,
-predictions.csv); <out-dir> defaults to $FTCL_CACHE/reproduce (else ~/.cache/ftcl/reproduce),
-the folder `ftcl reproduce` uses too. Running the same command again resumes an interrupted run
+predictions.csv; <name> defaults to the run id); <out-dir> defaults to $FTCL_CACHE/reproduce
+(else ~/.cache/ftcl/reproduce), the folder `ftcl reproduce` uses too. The run record and, for
+acmnet and ftcl on synthetic data, the mechanism record go to <results>/<profile>/runs/ and
+mechanism/, as the batch writes them. Running the same command again resumes an interrupted run
 (Ctrl-C saves a checkpoint) or prints the finished run's record. Configuration keys are
 documented in ftcl/config.py; a YAML file may hold 'method', 'dataset', 'profile', 'seed' and
 sections 'model', 'loss', 'ftcl', 'train'.
@@ -40,8 +84,6 @@ sections 'model', 'loss', 'ftcl', 'train'.
 
 
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
-    from .config import METHODS
-
     p.add_argument("--method", default=None, choices=sorted(METHODS), metavar="NAME",
                    help="named method (default: ftcl); see --list-methods")
     p.add_argument("--dataset", default=None,
@@ -57,7 +99,10 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="root of the run folders (default: $FTCL_CACHE/reproduce, else "
                         "~/.cache/ftcl/reproduce, as for `ftcl reproduce`)")
     p.add_argument("--name", default=None,
-                   help="run folder name (default: the method); use one per config variant")
+                   help="run folder name (default: the run id, as in the batch)")
+    p.add_argument("--results", default=None, metavar="DIR",
+                   help="results root for the run record (default: the results/ folder of the "
+                        "checkout, as the training notebook); writes DIR/<profile>/runs/")
     p.add_argument("--data-dir", default=None, help="real data: folder in the release layout")
     p.add_argument("--cache-dir", default=None,
                    help="synthetic data cache (default: $FTCL_CACHE or ~/.cache/ftcl)")
@@ -72,10 +117,8 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_config(args: argparse.Namespace):
-    """The :class:`~ftcl.config.RunConfig` of parsed ``train`` arguments (file, then flags)."""
-    from .config import load_overrides, make_config, parse_assignment
-    from .runs import work_dir
-
+    """The :class:`~ftcl.config.RunConfig` of parsed ``train`` arguments (file, then flags),
+    its run folder named after its run id unless ``--name`` gives one."""
     file = load_overrides(args.config) if args.config else {}
     method = args.method or file.pop("method", "ftcl")
     file.pop("method", None)
@@ -99,7 +142,8 @@ def build_config(args: argparse.Namespace):
         overrides[key] = value
     if args.no_progress:
         overrides["train.progress"] = False
-    return make_config(method, dataset, profile, overrides=overrides)
+    cfg = make_config(method, dataset, profile, overrides=overrides)
+    return cfg if cfg.run_name else name_run(cfg)
 
 
 def _format_metrics(metrics: dict) -> str:
@@ -113,24 +157,21 @@ def _format_metrics(metrics: dict) -> str:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from .config import METHODS, to_dict
-    from .train import run_directory, train
-
     if args.list_methods:
         width = max(len(m) for m in METHODS)
         for name, method in METHODS.items():
             print(f"{name:<{width}}  {method.table:<20}  {method.description}")
         return 0
     cfg = build_config(args)
-    from .validate import check_device, check_run_name
-
     check_device(cfg.device, "--device")
-    check_run_name(cfg.run_name)
     if args.show_config:
         print(json.dumps(to_dict(cfg), indent=2))
         return 0
+    # start-up cost: the training stack (torch, numba) only once a run starts
+    from .reproduce.run import run_and_record
+
     run_dir = run_directory(cfg)
-    if not args.restart and (run_dir / "record.json").is_file():
+    if not args.restart and (run_dir / RUN_RECORD).is_file():
         print(f"ftcl: {run_dir} holds a finished run of {cfg.method} on "
               f"{cfg.dataset}/{cfg.profile}, seed {cfg.seed}: showing its record "
               "(--restart trains it again)", file=sys.stderr)
@@ -138,7 +179,7 @@ def _run_train(args: argparse.Namespace) -> int:
         print(f"ftcl: training {cfg.method} on {cfg.dataset}/{cfg.profile}, seed {cfg.seed} "
               f"-> {run_dir}", file=sys.stderr)
     try:
-        record = train(cfg, resume=not args.restart)
+        record, stored, mechanism = run_and_record(cfg, args.results, resume=not args.restart)
     except KeyboardInterrupt:
         print(f"ftcl: interrupted; run the same command again to resume from "
               f"{run_dir / 'last.pt'}", file=sys.stderr)
@@ -148,7 +189,9 @@ def _run_train(args: argparse.Namespace) -> int:
           f"({record['wall_time_s']['total']:.1f} s); test set, {record['selection']['reported']} "
           "model:")
     print(_format_metrics(record))
-    print(f"record: {run_dir / 'record.json'}")
+    print(f"record: {run_dir / RUN_RECORD}")
+    print(f"run record: {display_path(stored)}"
+          + (f"; mechanism record: {display_path(mechanism)}" if mechanism else ""))
     return 0
 
 
@@ -177,65 +220,13 @@ def _add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--predictions", metavar="CSV", help="write the localized segments here")
 
 
-def checkpoint_contents(ckpt: dict) -> dict:
-    """What a checkpoint's weights really are: ``method``, ``stage`` (text), ``kind``, ``run``.
-
-    A stage-1 file (or a ``last.pt`` saved during stage 1) holds the backbone trained with its
-    own objective only, whatever method's run produced it, so its method is the backbone's name;
-    ``best.pt`` and a stage-2 ``last.pt`` hold the run's method.
-    """
-    from .config import from_dict
-
-    cfg = from_dict(ckpt["config"])
-    kind = ckpt.get("kind")
-    state = ckpt.get("state") or {}
-    if kind == "stage1" or (kind == "train-state" and state.get("stage") == 1):
-        iters = (ckpt.get("stage1") or {}).get("iterations", state.get("iteration"))
-        stage = f"stage 1: {cfg.model.backbone} objective only, {iters} iterations"
-        method = cfg.model.backbone
-    elif kind == "model":
-        stage = f"stage 2, selected at iteration {ckpt.get('iteration')}"
-        method = cfg.method
-    else:
-        done = " (finished)" if state.get("finished") else ""
-        stage = f"stage 2, iteration {state.get('iteration')}{done}"
-        method = cfg.method
-    return {"method": method, "stage": stage, "checkpoint_kind": kind,
-            "run": cfg.run_name or cfg.method}
-
-
 def _run_evaluate(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from .data import get_spec
-    from .device import choose_device
-    from .io import atomic_write_json, atomic_write_text
-    from .provenance import provenance
-    from .train import _check_against, evaluate, load_data, model_from_checkpoint
-    from .validate import check_data, check_device
-
     check_device(args.device, "--device")
-    device = choose_device(args.device)
-    model, cfg, ckpt = model_from_checkpoint(args.checkpoint, device)
-    synthetic = get_spec(cfg.dataset, cfg.profile).synthetic
-    if synthetic and args.data_dir is not None:
-        raise ValueError(f"--data-dir {args.data_dir}: checkpoint {args.checkpoint} was trained "
-                         f"on synthetic data ({cfg.dataset}), which is generated, not read from "
-                         "a folder; drop --data-dir (or evaluate a checkpoint trained with "
-                         "--dataset thumos14/activitynet13 --data-dir)")
-    if not synthetic and args.cache_dir is not None:
-        raise ValueError(f"--cache-dir {args.cache_dir}: checkpoint {args.checkpoint} was "
-                         f"trained on real features ({cfg.dataset}); the synthetic data cache "
-                         "is not used: drop --cache-dir (use --data-dir)")
-    changes = {k: v for k, v in (("data_dir", args.data_dir), ("cache_dir", args.cache_dir))
-               if v is not None}
-    cfg = dataclasses.replace(cfg, **changes)
-    data = load_data(cfg)
-    check_data(data, cfg)
-    _check_against(ckpt, cfg, data.spec, Path(args.checkpoint))
-    holds = checkpoint_contents(ckpt)
-    dataset = data.test if args.split == "test" else data.train
-    metrics, proposals = evaluate(model, dataset, data.spec, batch_size=cfg.train.eval_batch_size)
+    # start-up cost: the training stack (torch, numba) only once a checkpoint is read
+    from .train import evaluate_checkpoint
+
+    metrics, proposals, holds, cfg, device = evaluate_checkpoint(
+        args.checkpoint, args.split, args.device, args.data_dir, args.cache_dir)
     print(f"{args.checkpoint}: {holds['method']} ({holds['stage']}) on {cfg.dataset}/"
           f"{cfg.profile} ({args.split} split, {metrics['videos']} videos)")
     print(_format_metrics(metrics))
@@ -259,15 +250,96 @@ register(Command(
     run=_run_evaluate,
 ))
 
-register(reproduce.command())
+# ------------------------------------------------------------------------------ reproduce
+
+_REPRODUCE_HELP = "run every training run of Tables 1-5 through the training notebook (papermill)"
+_REPRODUCE_DESCRIPTION = (
+    "Plan every training run the paper's Tables 1-5 need (each method of ftcl.config.METHODS on "
+    "its tables' data, once per seed), execute each through notebooks/04_train.py with "
+    "papermill on a local process pool or a Ray cluster, and write results/<profile>/: run "
+    "records (runs/), executed notebooks (logs/) and the tables (tables/). Runs whose record "
+    "exists are skipped: an interrupted batch resumes where it stopped.")
+_REPRODUCE_EPILOG = """\
+examples:
+  python -m ftcl reproduce --profile quick               # the quick batch on this machine
+  python -m ftcl reproduce --dry-run                     # show the plan and what is done
+  python -m ftcl reproduce --only acmnet ftcl --seeds 0  # part of it
+  python -m ftcl reproduce --profile full --device cuda \\
+      --data-dir thumos14=/data/THUMOS14 --data-dir activitynet13=/data/ANet
+  ray start --head                                       # then, on a Ray cluster:
+  python -m ftcl reproduce --executor ray --address auto --device cuda
+
+Checkpoints and synthetic data stay out of results/: in --work-dir (default
+$FTCL_CACHE/reproduce or ~/.cache/ftcl/reproduce) and the data cache.
+"""
+
+
+def _add_reproduce_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``ftcl reproduce``."""
+    p.add_argument("--profile", default="quick", choices=("quick", "full"),
+                   help="quick (default; synthetic data, minutes on a CPU) or full")
+    p.add_argument("--seeds", type=int, nargs="+", default=list(DEFAULT_SEEDS), metavar="K",
+                   help="seeds of every configuration (default: 0-9; on synthetic data each "
+                        "seed also draws its own data set, data_seed = seed)")
+    p.add_argument("--data-dir", action="append", default=[], metavar="[DATASET=]DIR",
+                   help="real features in the release layout; DATASET is thumos14 (default) or "
+                        "activitynet13 (repeatable); needs --profile full")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("--executor", default="local", choices=("local", "ray"),
+                   help="local process pool (default) or a Ray cluster")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address (e.g. auto, 10.0.0.1:6379); default: a local Ray")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="runs at once (default: local cores // threads, 1 on CUDA; Ray: cluster)")
+    p.add_argument("--runs-per-gpu", type=int, default=1, metavar="N",
+                   help="CUDA: N runs share each GPU at once (processes; default 1)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads per run (default 1 on CPU)")
+    p.add_argument("--max-retries", type=int, default=2, metavar="N",
+                   help="Ray: retries of a run whose worker dies (default 2)")
+    p.add_argument("--only", nargs="+", default=None, metavar="METHOD",
+                   help="only these methods (see 'ftcl train --list-methods')")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a configuration key in every run (part of the run identity)")
+    p.add_argument("--results", default="results", metavar="DIR",
+                   help="results root (default: results); writes DIR/<profile>/")
+    p.add_argument("--work-dir", default=None, metavar="DIR",
+                   help="checkpoints (default: $FTCL_CACHE/reproduce or ~/.cache/ftcl/reproduce)")
+    p.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="synthetic data cache (default: $FTCL_CACHE or ~/.cache/ftcl)")
+    p.add_argument("--notebook", default=None, metavar="PATH",
+                   help="training notebook (default: notebooks/04_train.py of this checkout)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    p.add_argument("--no-tables", action="store_true", help="do not rebuild the tables")
+    p.add_argument("--allow-mixed", action="store_true",
+                   help="write the tables even from records of several commits or a dirty "
+                        "tree (refused by default)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _run_reproduce(args: argparse.Namespace) -> int:
+    # start-up cost: the training stack (torch, numba) only once a batch is planned
+    from .reproduce.batch import reproduce
+
+    return reproduce(
+        args.profile, args.seeds, data_dirs=args.data_dir, only=args.only,
+        overrides=dict(parse_assignment(text) for text in args.overrides), results=args.results,
+        device=args.device, executor=args.executor, address=args.address, jobs=args.jobs,
+        runs_per_gpu=args.runs_per_gpu, threads=args.threads, max_retries=args.max_retries,
+        work=args.work_dir, cache_dir=args.cache_dir, notebook=args.notebook,
+        dry_run=args.dry_run, write_tables=not args.no_tables, allow_mixed=args.allow_mixed,
+        progress=not args.no_progress)
+
+
+register(Command(name="reproduce", help=_REPRODUCE_HELP, description=_REPRODUCE_DESCRIPTION,
+                 add_arguments=_add_reproduce_arguments, run=_run_reproduce,
+                 epilog=_REPRODUCE_EPILOG))
 
 # ------------------------------------------------------------------------------ entry point
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``ftcl`` parser with one subparser per registered command."""
-    from . import __version__
-
     parser = argparse.ArgumentParser(
         prog="ftcl",
         description="FTCL (CVPR 2022) reproduced: fine-grained temporal contrastive learning for "

@@ -15,34 +15,30 @@ Executors (:func:`make_executor`):
 
 Both expose ``capacity() -> int`` (runs to keep in flight), ``submit(task, stage1=None)``,
 ``poll(timeout) -> list[dict]`` (outcomes of finished runs), ``cancel()`` and ``close()``; the
-scheduling (stage-1 order, resume, progress) is the driver's, :func:`ftcl.reproduce.run_batch`.
+scheduling (stage-1 order, resume, progress) is the driver's,
+:func:`ftcl.reproduce.batch.run_batch`.
 
-No orphans: whatever ends the driver (Ctrl-C, an exception, ``kill -9``), its workers and their
-kernels end with it. Each local pool worker asks the kernel to kill it when its parent (the
-driver) dies (:func:`die_with_parent`: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` on Linux, plus a
-watchdog thread polling ``os.getppid()`` everywhere), and every papermill kernel is started the
-same way by its worker (:class:`FateSharingKernelManager`; ipykernel's own parent poller is a
-second line). A Ray task's kernel dies with its Ray worker the same way; Ray ends the workers of a
-dead driver's job itself, and a local Ray instance the batch starts (no ``--address``) is watched
-by a reaper process (:func:`start_reaper`) that kills what is left of it when the driver dies
-(some of Ray's node agents outlive a killed driver by more than 30 s otherwise).
+No orphans: workers and kernels die with the driver (:mod:`ftcl.reproduce.processes`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import platform
-import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-# Environment variables that size the thread pools of a run's kernel (torch, BLAS, numba).
+from ..device import choose_device
+from ..io import atomic_path
+from ..paths import default_work_dir, worker_files
+from .processes import descendants, die_with_parent, fate_sharing_kernel_manager, start_reaper
+
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                      "NUMBA_NUM_THREADS")
 
@@ -54,7 +50,7 @@ class RunTask:
     Attributes
     ----------
     run_id : str
-        The run's identity (:func:`ftcl.runs.run_id`); the notebook must compute the same.
+        The run's identity (:func:`ftcl.config.run_id`); the notebook must compute the same.
     parameters : dict
         Papermill parameters of the training notebook (``out_dir`` and ``record_path`` are filled
         in on the worker).
@@ -76,180 +72,6 @@ class RunTask:
     work_dir: str | None = None
     threads: int | None = None
     want_stage1: bool = False
-
-
-# ------------------------------------------------------------------------------ fate sharing
-
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-_WATCHDOG_PERIOD_S = 0.5
-
-
-def _libc_prctl():
-    """libc's ``prctl`` (Linux), or None."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
-                      ctypes.c_ulong]
-    prctl.restype = ctypes.c_int
-    return prctl
-
-
-_PRCTL = _libc_prctl()
-
-
-def set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
-    """Ask Linux to send ``sig`` to this process when its parent dies; False where unsupported.
-
-    Safe to call between ``fork`` and ``exec`` (``preexec_fn``): ``prctl`` is resolved at import.
-    """
-    if _PRCTL is None:
-        return False
-    return _PRCTL(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
-
-
-def _watchdog(parent_pid: int) -> None:
-    while True:
-        if os.getppid() != parent_pid:
-            os._exit(1)
-        time.sleep(_WATCHDOG_PERIOD_S)
-
-
-def die_with_parent(parent_pid: int | None = None) -> None:
-    """End this process when its parent process dies, however it dies (``kill -9`` included).
-
-    Linux: ``PR_SET_PDEATHSIG`` (``SIGKILL``), immediate. Everywhere: a daemon thread that
-    polls ``os.getppid()`` and exits when the parent changed (within 0.5 s). ``parent_pid``: the
-    expected parent (default: the current one); if it is already gone, exit at once. Used as
-    the initializer of the local pool's workers.
-    """
-    expected = os.getppid() if parent_pid is None else parent_pid
-    set_parent_death_signal()
-    if os.getppid() != expected:  # died before the signal was armed
-        os._exit(1)
-    threading.Thread(target=_watchdog, args=(expected,), name="ftcl-die-with-parent",
-                     daemon=True).start()
-
-
-def _kernel_preexec() -> None:  # runs in the kernel process between fork and exec
-    set_parent_death_signal()
-
-
-def fate_sharing_kernel_manager():
-    """An ``AsyncKernelManager`` whose kernels die with the process that started them.
-
-    The kernel gets ``PR_SET_PDEATHSIG`` (``SIGKILL``) before it execs (Linux); jupyter_client
-    still starts it in its own session (interrupts go to the kernel's process group). Elsewhere
-    the plain manager (ipykernel polls its parent through ``JPY_PARENT_PID``).
-    """
-    from jupyter_client.manager import AsyncKernelManager
-
-    if _PRCTL is None:
-        return AsyncKernelManager
-
-    class FateSharingKernelManager(AsyncKernelManager):
-        async def _async_launch_kernel(self, kernel_cmd, **kw):
-            kw.setdefault("preexec_fn", _kernel_preexec)
-            return await super()._async_launch_kernel(kernel_cmd, **kw)
-
-    return FateSharingKernelManager
-
-
-def _proc_table() -> dict[int, tuple[int, str]]:
-    """``{pid: (ppid, start time)}`` of every process (Linux ``/proc``; empty elsewhere)."""
-    table = {}
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return table
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as fh:
-                text = fh.read()
-        except OSError:
-            continue
-        rest = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
-        table[int(name)] = (int(rest[1]), rest[19])  # fields 4 (ppid) and 22 (starttime)
-    return table
-
-
-def descendants(pid: int, table: dict | None = None) -> dict[int, str]:
-    """``{pid: start time}`` of every descendant of ``pid`` (Linux; empty elsewhere)."""
-    table = _proc_table() if table is None else table
-    children: dict[int, list[int]] = {}
-    for child, (parent, _) in table.items():
-        children.setdefault(parent, []).append(child)
-    out, todo = {}, list(children.get(pid, []))
-    while todo:
-        p = todo.pop()
-        if p not in out:
-            out[p] = table[p][1]
-            todo += children.get(p, [])
-    return out
-
-
-def _reap() -> None:
-    """The reaper process (:func:`start_reaper`): read ``pid start`` lines from stdin; until
-    EOF, keep adding their descendants; at EOF (the driver closed the pipe or died) kill every
-    one of them still alive (the start time guards against a reused pid)."""
-    import select
-
-    owned: dict[int, str] = {}
-    buffer = b""
-    while True:
-        ready, _, _ = select.select([sys.stdin.buffer], [], [], _WATCHDOG_PERIOD_S)
-        if ready:
-            chunk = os.read(sys.stdin.fileno(), 4096)
-            if not chunk:
-                break
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                pid, start = line.decode().split()
-                owned[int(pid)] = start
-        table = _proc_table()
-        for pid in list(owned):
-            if table.get(pid, (0, None))[1] == owned[pid]:
-                owned.update(descendants(pid, table))
-    table = _proc_table()
-    for pid, start in owned.items():
-        if table.get(pid, (0, None))[1] == start:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-
-
-def start_reaper(pids: dict[int, str]):
-    """Start a process that kills ``pids`` (``{pid: start time}``) and their descendants when
-    this process dies or closes the returned ``Popen``'s stdin. None where ``/proc`` is
-    missing."""
-    import subprocess
-
-    if not pids:
-        return None
-    package_root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [package_root, *filter(None, [os.environ.get("PYTHONPATH")])])}
-    proc = subprocess.Popen([sys.executable, "-c", "from ftcl.executors import _reap; _reap()"],
-                            stdin=subprocess.PIPE, env=env, start_new_session=True)
-    proc.stdin.write("".join(f"{pid} {start}\n" for pid, start in pids.items()).encode())
-    proc.stdin.flush()
-    return proc
-
-
-def default_work_dir() -> Path:
-    """Checkpoints of a batch: ``<cache>/reproduce`` (``$FTCL_CACHE`` or ``~/.cache/ftcl``)."""
-    from .data.prepare import default_cache_dir
-
-    return default_cache_dir() / "reproduce"
 
 
 @contextlib.contextmanager
@@ -277,8 +99,6 @@ def _stderr_to(path: Path) -> Iterator[None]:
     The kernel's own chatter (ipykernel notices, the interrupt jupyter_client sends before a
     shutdown, a crash's last words) goes to the run's ``.stderr`` file, not the batch's terminal.
     """
-    import sys
-
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -325,8 +145,6 @@ def place_stage1(stage1: dict | None, work_dir: str | os.PathLike) -> Path | Non
     """Write a shipped stage-1 checkpoint under ``work_dir`` unless it is already there."""
     if not stage1:
         return None
-    from .io import atomic_path
-
     relpath = Path(stage1["relpath"])
     if relpath.is_absolute() or ".." in relpath.parts:
         raise ValueError(f"stage-1 checkpoint path {relpath} must be relative to the work dir")
@@ -359,16 +177,13 @@ def execute_run(task: RunTask, stage1: dict | None = None) -> dict:
         notebook as JSON text, or None), ``error`` (one line, or None), ``stage1`` (when
         ``task.want_stage1``), ``host``, ``pid`` and ``wall_s``.
     """
-    import json
-
-    import jupytext
+    import jupytext  # optional dependency (the book extra): only a worker executes notebooks
     import papermill
 
     t0 = time.perf_counter()
     work_dir = Path(task.work_dir) if task.work_dir else default_work_dir()
     work_dir = work_dir.expanduser().resolve()
-    log_path = work_dir / "_logs" / f"{task.run_id}.ipynb"
-    record_path = work_dir / "_records" / f"{task.run_id}.json"
+    log_path, record_path = worker_files(work_dir, task.run_id)
     stderr_path = log_path.with_suffix(".stderr")
     outcome: dict[str, Any] = {"run_id": task.run_id, "ok": False, "record": None,
                                "notebook": None, "error": None, "stderr": None, "stage1": None,
@@ -583,8 +398,6 @@ def make_executor(name: str, *, device: str = "auto", jobs: int | None = None,
     if runs_per_gpu < 1:
         raise ValueError(f"runs_per_gpu={runs_per_gpu}: must be >= 1")
     if name == "local":
-        from .device import choose_device
-
         cuda = choose_device(device).type == "cuda"
         if threads is None:
             threads = max(1, usable_cores() // runs_per_gpu) if cuda else 1
