@@ -60,7 +60,7 @@ book: $(STAMP) reproduce-if-missing
 	$(BIN)/python -c "import pathlib, shutil, plotly; \
 	shutil.copyfile(pathlib.Path(plotly.__file__).parent / 'package_data' / 'plotly.min.js', \
 	'$(BOOK_PLOTLYJS)')"
-	$(BIN)/python -c "from ftcl.stored_run import stored_run_page; \
+	$(BIN)/python -c "from ftcl.book.stored_run import stored_run_page; \
 	stored_run_page('results', 'quick', 'book/training_run.ipynb')"
 	@start=$$(date +%s); \
 	$(BIN)/jupyter-book build $(BOOK_BUILD_FLAGS) . || exit $$?; \

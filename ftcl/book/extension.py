@@ -1,7 +1,7 @@
 """A small Sphinx extension for the book (listed in ``_config.yml``; imported only by the build).
 
-- **plotly.js only where a figure is.** ``ftcl.viz.to_offline_html`` writes figures that expect
-  ``window.Plotly``; the book serves ``_static/plotly/plotly.min.js`` (about 4.8 MB) and this
+- **plotly.js only where a figure is.** ``ftcl.book.offline.to_offline_html`` writes figures that
+  expect ``window.Plotly``; the book serves ``_static/plotly/plotly.min.js`` (about 4.8 MB) and this
   extension adds it to a page only when the page draws a plotly figure.
 - **Encrypted kernels.** The notebooks run in local Jupyter kernels while the book builds; the
   kernel manager provisions CurveZMQ keys when pyzmq supports them (the python3 kernelspec of

@@ -21,15 +21,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from ..data import get_spec
+from ..paths import (
+    ROOT,
+    batch_summary_file,
+    notebooks_dir,
+    resolve_results_dir,
+    runs_dir,
+)
+from ..report.layout import TABLES
 
 
 def chapter_notebook(key: str) -> str:
     """The jupytext source of table ``key``'s chapter, relative to the repository root."""
-    from .tables import TABLES
-
     number = TABLES[key].number
-    found = sorted((ROOT / "notebooks").glob(f"[0-9][0-9]_table{number}_*.py"))
+    found = sorted(notebooks_dir().glob(f"[0-9][0-9]_table{number}_*.py"))
     if not found:
         raise FileNotFoundError(f"no notebooks/NN_table{number}_*.py for {key} under {ROOT}")
     return found[0].relative_to(ROOT).as_posix()
@@ -52,12 +58,10 @@ def measured_times(key: str, results_dir: str | Path | None = None, profile: str
                    ) -> dict[str, Any]:
     """The measured durations behind table ``key`` (see the module docstring); ``None`` where
     nothing was measured."""
-    from .tables import TABLES, resolve_results_dir
-
     spec = TABLES[key]
-    root = resolve_results_dir(results_dir) / profile
+    results = resolve_results_dir(results_dir)
     runs: list[dict] = []
-    for path in sorted((root / "runs").glob("*.json")):
+    for path in sorted(runs_dir(results, profile).glob("*.json")):
         try:
             rec = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
@@ -78,7 +82,7 @@ def measured_times(key: str, results_dir: str | Path | None = None, profile: str
     cpu = summary([r for r in runs if not str(r.get("device", "cpu")).startswith("cuda")])
     gpu = summary([r for r in runs if str(r.get("device", "")).startswith("cuda")])
     batch = None
-    batch_file = root / "reproduce.json"
+    batch_file = batch_summary_file(results, profile)
     if batch_file.is_file():
         data = json.loads(batch_file.read_text(encoding="utf-8"))
         if isinstance(data.get("wall_s"), (int, float)):
@@ -90,8 +94,6 @@ def measured_times(key: str, results_dir: str | Path | None = None, profile: str
 
 
 def _family(dataset: str | None) -> str | None:
-    from .data import get_spec
-
     try:
         return get_spec(dataset).family
     except Exception:  # an unknown dataset does not belong to any table

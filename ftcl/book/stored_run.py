@@ -6,7 +6,12 @@ import json
 import os
 from pathlib import Path
 
-from .io import atomic_path
+import jupytext  # the book extra: this module runs while the book is built
+import nbformat
+
+from ..io import atomic_path
+from ..paths import TRAINING_NOTEBOOK, logs_dir, record_file, training_notebook
+from ..report.run_views import history_frame
 
 
 def stored_run_page(results_dir: str | os.PathLike, profile: str, dest: str | os.PathLike,
@@ -17,9 +22,7 @@ def stored_run_page(results_dir: str | os.PathLike, profile: str, dest: str | os
     its outputs, behind a note naming the run, so the book shows a real executed run without
     training while it builds. Raises ``FileNotFoundError`` naming the folder if there is no log.
     """
-    import nbformat
-
-    logs = Path(results_dir) / profile / "logs"
+    logs = logs_dir(results_dir, profile)
     found = sorted(logs.glob(f"{dataset}-{method}-seed{seed}-*.ipynb"))
     if not found:
         raise FileNotFoundError(f"no stored log of {dataset}/{method}/seed {seed} in {logs}; "
@@ -33,8 +36,8 @@ def stored_run_page(results_dir: str | os.PathLike, profile: str, dest: str | os
     note = nbformat.v4.new_markdown_cell(
         f"```{{note}}\nThis page is the stored, executed log of one run of the `{profile}` batch "
         f"(`{found[-1].name}`, written by `python -m ftcl reproduce`). The book shows it as it "
-        f"ran and does not re-execute it. The source is `notebooks/04_train.py`.\n```")
-    refreshed = _refresh(nb, Path(results_dir) / profile / "runs" / f"{found[-1].stem}.json")
+        f"ran and does not re-execute it. The source is `{TRAINING_NOTEBOOK}`.\n```")
+    refreshed = _refresh(nb, record_file(results_dir, profile, found[-1].stem))
     if refreshed:
         note.source = note.source.replace(
             "\n```", f" Refreshed from the current sources: {refreshed}.\n```")
@@ -57,13 +60,8 @@ def _refresh(nb, record_path: Path) -> str:
 
     Returns what was refreshed, for the page's note ("" when nothing was).
     """
-    import jupytext
-    import nbformat
-
-    from .runs import history_frame
-
     done = []
-    source = Path(__file__).resolve().parent.parent / "notebooks" / "04_train.py"
+    source = training_notebook()
     if source.is_file():
         text = [c for c in jupytext.read(source).cells if c.cell_type == "markdown"]
         mine = [c for c in nb.cells if c.cell_type == "markdown"]
@@ -71,7 +69,7 @@ def _refresh(nb, record_path: Path) -> str:
                                           for a, b in zip(text, mine, strict=True)):
             for cell, new in zip(mine, text, strict=True):
                 cell.source = new.source
-            done.append("the text between the cells (notebooks/04_train.py)")
+            done.append(f"the text between the cells ({TRAINING_NOTEBOOK})")
     if record_path.is_file():
         record = json.loads(record_path.read_text(encoding="utf-8"))
         for cell in nb.cells:

@@ -1,9 +1,9 @@
 """Interactive figures for the book: FSD alignments (Eq. 2-5) and LCS links (Eq. 6).
 
 Every figure is a plain :class:`plotly.graph_objects.Figure` whose slider steps are precomputed
-frames, so it works in a static HTML page with no kernel. :func:`to_offline_html` turns a figure
-into HTML that references plotly.js instead of embedding it; the book serves plotly.js itself
-(``book/static/plotly``), so no page loads anything from the network.
+frames, so it works in a static HTML page with no kernel. :func:`ftcl.book.offline.to_offline_html`
+turns a figure into HTML that references plotly.js instead of embedding it; the book serves
+plotly.js itself (``book/static/plotly``), so no page loads anything from the network.
 
 The figure builders come in two layers: ``*_figure`` functions that only draw precomputed arrays
 (testable without any dynamic program), and ``fsd_alignment_figure`` / ``lcs_links_figure`` that
@@ -12,26 +12,14 @@ run :mod:`ftcl.dp` for a list of ``gamma`` or ``tau`` values and draw the result
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from IPython.display import HTML
+import torch
 
-__all__ = [
-    "OfflineFigure",
-    "alignment_heatmap_figure",
-    "fsd_alignment_figure",
-    "linked_snippets_figure",
-    "lcs_links_figure",
-    "phase_agreement",
-    "phase_chance",
-    "probe_sweep_figure",
-    "to_offline_html",
-]
+from .. import dp
 
 # Colours for categorical snippet labels (sub-action phases, background); colour-blind safe
 # (Okabe-Ito), background drawn in grey.
@@ -198,10 +186,6 @@ def fsd_alignment_figure(
     plotly.graph_objects.Figure
         Each step's title gives gamma and the FSD value ``S(M, N)``.
     """
-    import torch
-
-    from ftcl import dp
-
     mats = [_as_matrix(a, name) for a, name in ((mu, "mu"), (g, "g"), (h, "h"))]
     if not mats[0].shape == mats[1].shape == mats[2].shape:
         raise ValueError(f"mu, g, h must have one shape, got {[a.shape for a in mats]}")
@@ -237,7 +221,7 @@ def phase_agreement(
     Two background snippets do **not** agree: a pair counts only when its labels are equal and
     not ``background`` (on the synthetic benchmarks, phase -1 is outside every action). For
     phases that are numbered per class, pass pairs of the same class, or use
-    :func:`ftcl.mechanism.same_phase`, which also compares the class.
+    :func:`ftcl.analysis.mechanism.same_phase`, which also compares the class.
 
     Parameters
     ----------
@@ -281,6 +265,64 @@ def _colours(labels: Sequence | None, n: int, background: object) -> list[str]:
     order = sorted({lab for lab in labels if lab != background}, key=str)
     lookup = {lab: _PALETTE[k % len(_PALETTE)] for k, lab in enumerate(order)}
     return [_BACKGROUND_COLOUR if lab == background else lookup[lab] for lab in labels]
+
+
+def _check_linked(paths, slider_labels, titles, length_a: int, length_b: int, phases_a,
+                  phases_b) -> None:
+    """The checks of :func:`linked_snippets_figure`'s arguments (``ValueError`` naming one)."""
+    k = len(paths)
+    if k == 0 or len(slider_labels) != k or len(set(slider_labels)) != k:
+        raise ValueError(f"need one distinct slider label per path ({k}), got {slider_labels}")
+    if titles is not None and len(titles) != k:
+        raise ValueError(f"titles must have {k} entries, got {len(titles)}")
+    if length_a < 1 or length_b < 1:
+        raise ValueError(f"length_a and length_b must be >= 1, got {length_a}, {length_b}")
+    for lab, n, name in ((phases_a, length_a, "phases_a"), (phases_b, length_b, "phases_b")):
+        if lab is not None and len(lab) != n:
+            raise ValueError(f"{name} must have {n} entries, got {len(lab)}")
+    for path in paths:
+        for i, j in path:
+            if not (0 <= i < length_a and 0 <= j < length_b):
+                raise ValueError(f"pair ({i}, {j}) is outside [0, {length_a}) x [0, {length_b})")
+
+
+def _links(path: Sequence[tuple[int, int]]) -> go.Scatter:
+    """The lines between matched snippets (the trace the slider's frames change)."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for i, j in path:
+        xs += [i, j, None]
+        ys += [1.0, 0.0, None]
+    return go.Scatter(
+        x=xs, y=ys, mode="lines", line={"color": _LINK_COLOUR, "width": 1.5},
+        hoverinfo="skip", showlegend=False, name="mined pairs",
+    )
+
+
+def _snippet_row(n: int, y: float, labels: Sequence | None, name: str,
+                 background: object) -> go.Scatter:
+    """One video's snippets as squares at height ``y``, coloured by label."""
+    text = [f"{name}, snippet {i}" + ("" if labels is None else f", label {labels[i]}")
+            for i in range(n)]
+    return go.Scatter(
+        x=list(range(n)), y=[y] * n, mode="markers", name=name, text=text,
+        hovertemplate="%{text}<extra></extra>", showlegend=False,
+        marker={"symbol": "square", "size": 11, "color": _colours(labels, n, background),
+                "line": {"width": 0.5, "color": "#333333"}},
+    )
+
+
+def _label_legend(phases_a, phases_b, background: object) -> list[go.Scatter]:
+    """One legend entry per label colour (static traces without points); none without labels."""
+    if phases_a is None and phases_b is None:
+        return []
+    seen = list(phases_a if phases_a is not None else []) + list(
+        phases_b if phases_b is not None else [])
+    colours = dict(zip(seen, _colours(seen, len(seen), background), strict=True))
+    return [go.Scatter(x=[None], y=[None], mode="markers", showlegend=True,
+                       name="none" if lab == background else str(lab),
+                       marker={"symbol": "square", "size": 11, "color": colours[lab]})
+            for lab in sorted(colours, key=lambda v: (v == background, str(v)))]
 
 
 def linked_snippets_figure(
@@ -330,59 +372,15 @@ def linked_snippets_figure(
         Trace 0 holds the links (the only trace the frames change), traces 1-2 the two rows.
     """
     k = len(paths)
-    if k == 0 or len(slider_labels) != k or len(set(slider_labels)) != k:
-        raise ValueError(f"need one distinct slider label per path ({k}), got {slider_labels}")
-    if titles is not None and len(titles) != k:
-        raise ValueError(f"titles must have {k} entries, got {len(titles)}")
-    if length_a < 1 or length_b < 1:
-        raise ValueError(f"length_a and length_b must be >= 1, got {length_a}, {length_b}")
-    for lab, n, name in ((phases_a, length_a, "phases_a"), (phases_b, length_b, "phases_b")):
-        if lab is not None and len(lab) != n:
-            raise ValueError(f"{name} must have {n} entries, got {len(lab)}")
-    for path in paths:
-        for i, j in path:
-            if not (0 <= i < length_a and 0 <= j < length_b):
-                raise ValueError(f"pair ({i}, {j}) is outside [0, {length_a}) x [0, {length_b})")
+    _check_linked(paths, slider_labels, titles, length_a, length_b, phases_a, phases_b)
     active = _check_active(active, k)
-
-    def links(path: Sequence[tuple[int, int]]) -> go.Scatter:
-        xs: list[float | None] = []
-        ys: list[float | None] = []
-        for i, j in path:
-            xs += [i, j, None]
-            ys += [1.0, 0.0, None]
-        return go.Scatter(
-            x=xs, y=ys, mode="lines", line={"color": _LINK_COLOUR, "width": 1.5},
-            hoverinfo="skip", showlegend=False, name="mined pairs",
-        )
-
-    def row(n: int, y: float, labels: Sequence | None, name: str) -> go.Scatter:
-        text = [f"{name}, snippet {i}" + ("" if labels is None else f", label {labels[i]}")
-                for i in range(n)]
-        return go.Scatter(
-            x=list(range(n)), y=[y] * n, mode="markers", name=name, text=text,
-            hovertemplate="%{text}<extra></extra>", showlegend=False,
-            marker={"symbol": "square", "size": 11, "color": _colours(labels, n, background),
-                    "line": {"width": 0.5, "color": "#333333"}},
-        )
-
-    # Legend: one entry per label colour (static traces without points).
-    legend = []
-    if phases_a is not None or phases_b is not None:
-        seen = list(phases_a if phases_a is not None else []) + list(
-            phases_b if phases_b is not None else [])
-        colours = dict(zip(seen, _colours(seen, len(seen), background), strict=True))
-        for lab in sorted(colours, key=lambda v: (v == background, str(v))):
-            legend.append(go.Scatter(
-                x=[None], y=[None], mode="markers", showlegend=True,
-                name="none" if lab == background else str(lab),
-                marker={"symbol": "square", "size": 11, "color": colours[lab]}))
     fig = go.Figure(
-        data=[links(paths[active]), row(length_a, 1.0, phases_a, names[0]),
-              row(length_b, 0.0, phases_b, names[1]), *legend],
+        data=[_links(paths[active]), _snippet_row(length_a, 1.0, phases_a, names[0], background),
+              _snippet_row(length_b, 0.0, phases_b, names[1], background),
+              *_label_legend(phases_a, phases_b, background)],
         frames=[
             go.Frame(
-                name=label, data=[links(path)], traces=[0],
+                name=label, data=[_links(path)], traces=[0],
                 layout={"title": {"text": titles[i]}} if titles is not None else None,
             )
             for i, (label, path) in enumerate(zip(slider_labels, paths, strict=True))
@@ -442,10 +440,6 @@ def lcs_links_figure(
     -------
     plotly.graph_objects.Figure
     """
-    import torch
-
-    from ftcl import dp
-
     sim = _as_matrix(c, "c")
     if len(taus) == 0:
         raise ValueError("taus must not be empty")
@@ -467,54 +461,6 @@ def lcs_links_figure(
         phases_b=phases_b, background=background, names=names, active=active,
         legend_title=label_name,
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Offline HTML
-# ---------------------------------------------------------------------------------------------
-
-
-class OfflineFigure(HTML):
-    """HTML of a plotly figure that expects ``window.Plotly`` to be loaded by the page.
-
-    Besides ``text/html`` it offers plotly's own MIME type, so JupyterLab (Binder) renders the
-    figure with its plotly extension; the book (myst-nb) uses the HTML.
-    """
-
-    def __init__(self, html: str, figure_json: dict):
-        super().__init__(html)
-        self._figure_json = figure_json
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"application/vnd.plotly.v1+json": self._figure_json}
-
-
-def to_offline_html(fig: go.Figure, div_id: str | None = None) -> OfflineFigure:
-    """Render a figure as HTML that loads nothing from the network.
-
-    The HTML does not contain plotly.js (the book serves ``plotly.min.js`` as a static file)
-    nor MathJax, and a slider figure opens on its active step (``auto_play=False``). In Google
-    Colab, where no page provides plotly.js, the HTML loads it from plotly's CDN instead.
-
-    Parameters
-    ----------
-    fig : plotly.graph_objects.Figure
-    div_id : str, optional
-        Id of the figure's ``<div>``; plotly draws a random one when omitted.
-
-    Returns
-    -------
-    OfflineFigure
-        An IPython HTML object; display it (last expression of a cell).
-    """
-    if not isinstance(fig, go.Figure):
-        raise ValueError(f"fig must be a plotly Figure, got {type(fig).__name__}")
-    in_colab = "google.colab" in sys.modules
-    html = fig.to_html(
-        full_html=False, include_plotlyjs="cdn" if in_colab else False, include_mathjax=False,
-        auto_play=False, div_id=div_id,
-    )
-    return OfflineFigure(html, json.loads(fig.to_json()))
 
 
 def probe_sweep_figure(rows: Sequence[dict], title: str = "") -> go.Figure:
