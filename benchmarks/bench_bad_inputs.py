@@ -5,8 +5,8 @@ Usage::
     python benchmarks/bench_bad_inputs.py [--out bad_inputs.md] [--snippets 6]
 
 Each case runs ``ftcl train`` (or ``ftcl evaluate``) in this process through
-:func:`ftcl.cli.main`, on a real-layout THUMOS14 folder (``tests/test_validate.py``'s
-``thumos_fixture``: real ids, annotations and true durations, random D=2048 features, every
+:func:`ftcl.cli.main`, on a real-layout THUMOS14 folder (``tests/config/test_checks.py``'s
+``write_thumos14_fixture``: real ids, annotations and true durations, random D=2048 features, every
 class in both splits), with one thing broken. It records the exit status, the first line of the
 error and the seconds from the call to the return. A case passes when the command ends with
 ``ftcl: error:`` (exit 2, no traceback) naming the file or setting, and no stage-1 checkpoint
@@ -30,11 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from ftcl.cli import main
+from ftcl.data.fixtures import write_thumos14_fixture
 
-from test_validate import TINY, thumos_fixture  # noqa: E402
-
-from ftcl.cli import main  # noqa: E402
+# A run in seconds (the fail-fast tests' settings, tests/config/test_checks.py).
+TINY = {"model.embed_dim": 8, "ftcl.proj_dim": 8, "ftcl.fsd_len": 2, "ftcl.lcs_len": 4,
+        "train.batch_size": 4, "train.pretrain_iterations": 1, "train.iterations": 1,
+        "train.eval_every": 1, "train.progress": False, "train.num_threads": 1}
 
 D = 2048
 
@@ -58,7 +60,7 @@ def run_cli(argv: list[str]) -> tuple[int, str, float]:
 class Bench:
     def __init__(self, work: Path, snippets: int):
         self.work = work
-        self.clean = thumos_fixture(work / "clean", n_snippets=snippets)
+        self.clean = write_thumos14_fixture(work / "clean", n_snippets=snippets)
         self.root = Path(shutil.copytree(self.clean, work / "data"))
         self.out = work / "runs"
         self.cache = work / "cache"
@@ -68,7 +70,7 @@ class Bench:
         sets = [f"--set={k}={v}" for k, v in TINY.items()]
         return ["train", "--dataset", "thumos14", "--data-dir", str(root or self.root),
                 "--device", "cpu", "--out-dir", str(out or self.out), "--cache-dir",
-                str(self.cache), *sets, *extra]
+                str(self.cache), "--results", str(self.work / "results"), *sets, *extra]
 
     def restore(self):
         shutil.rmtree(self.root)
@@ -138,7 +140,7 @@ def gt_edit(root: Path, fn):
 def scan_rows(b: Bench) -> None:
     """The full NaN/inf scan of every feature file: first time, and again (cached)."""
     from ftcl.data import VideoDataset, get_spec, prepare_dataset
-    from ftcl.validate import scan_features
+    from ftcl.data.checks import scan_features
 
     folders = [("the fixture", b.root, get_spec("thumos14", "full"))]
     spec = get_spec("synthumos14", "quick")
@@ -309,7 +311,8 @@ def main_bench(argv=None) -> int:
         sets = [f"--set={k}={v}" for k, v in TINY.items()]
         syn_out = b.work / "syn"
         assert run_cli(["train", "--dataset", "synanet", "--method", "acmnet", "--device", "cpu",
-                        "--out-dir", str(syn_out), *sets])[0] == 0
+                        "--out-dir", str(syn_out), "--results", str(b.work / "results"),
+                        *sets])[0] == 0
         syn_best = next(syn_out.rglob("best.pt"))
         code, first, seconds = run_cli(["evaluate", str(syn_best), "--data-dir", str(root)])
         b.rows.append({"input": "evaluate: synthetic checkpoint with --data-dir",

@@ -10,8 +10,8 @@ Timings are wall-clock on this machine (2 shared CPU cores: noisy). The full pro
 generated whole (about 1.1 GB for SynTHUMOS14, 4.5 GB for SynANet): a subset of videos is
 generated and the time is extrapolated by the number of snippets.
 
-Probes (``--probe``; quick profiles, seed 0, through :func:`ftcl.inference.localize` and
-:func:`ftcl.evaluation.detection_map`):
+Probes (``--probe``; quick profiles, seed 0, through :func:`ftcl.evaluation.localize.localize` and
+:func:`ftcl.evaluation.metrics.detection_map`):
 
 - ``supervised``: a linear snippet classifier (C + 1 classes with background) trained with the
   snippet-level ground truth: an upper bound no weakly-supervised method should reach;
@@ -34,8 +34,8 @@ import torch
 
 from ftcl.data import VideoDataset, generate_synthetic, get_spec, load_snippet_labels
 from ftcl.data.synthetic import source_annotations
-from ftcl.evaluation import average_map, detection_map
-from ftcl.inference import localize
+from ftcl.evaluation.localize import localize
+from ftcl.evaluation.metrics import average_map, detection_map
 
 
 def time_generation(name: str, profile: str, n_videos: int | None, tmp: Path) -> dict:

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from ftcl import dp
-from ftcl.dp.structures import FSD, LCS
+from ftcl.dp.recursion import FSD, LCS
 
 GAMMA = 10.0  # the paper's gamma (the release's maxGamma temperature 0.1)
 TAU = 0.92  # the release's LCS threshold (--thres default)

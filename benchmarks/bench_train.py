@@ -243,7 +243,7 @@ def quick_map_on(device: str, method: str = "ftcl") -> float:
 
 def cuda_targets(args, rows: list[dict], gpu: torch.device) -> None:
     """Print issue 12's targets next to the measured values (CUDA only)."""
-    from ftcl.reproduce import plan
+    from ftcl.reproduce.plan import plan
 
     med = {r["method"]: r["median_s"] for r in rows}
     print("\nIssue 12 targets on " + torch.cuda.get_device_name(gpu))

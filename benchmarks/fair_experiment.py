@@ -141,7 +141,7 @@ def study_lambda(args) -> dict:
 def study_compare(args) -> dict:
     import torch
 
-    from ftcl.diagnostics import proposal_purity
+    from ftcl.analysis.purity import proposal_purity
     from ftcl.train import load_data, model_from_checkpoint
 
     jobs = [(m, s, {}, m, args.out) for m in COMPARE_METHODS for s in args.seeds]
@@ -201,7 +201,7 @@ def study_purity(args) -> dict:
     (stage 2 trained to the end, whatever the selection kept); test split, both backgrounds."""
     import torch
 
-    from ftcl.diagnostics import proposal_purity
+    from ftcl.analysis.purity import proposal_purity
     from ftcl.train import load_data, model_from_checkpoint
 
     torch.set_num_threads(1)

@@ -68,9 +68,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ftcl import dp, viz
-from ftcl import dp_reference as ref
+from ftcl import dp
+from ftcl.book import viz
+from ftcl.book.offline import to_offline_html
 from ftcl.data import VideoDataset, get_spec, load_snippet_labels, prepare_dataset
+from ftcl.dp import reference as ref
 from ftcl.losses.contrast import cosine_matrix
 
 torch.set_default_dtype(torch.float64)
@@ -188,7 +190,7 @@ pd.DataFrame(alignment_demo.numpy().round(3))
 # ## 5. `ftcl.dp` against the cell-by-cell reference
 #
 # `ftcl.dp` runs the recursion batched (compiled loops on the CPU, anti-diagonal wavefronts on
-# other devices), with an exact hand-written backward pass. `ftcl.dp_reference` is the equation
+# other devices), with an exact hand-written backward pass. `ftcl.dp.reference` is the equation
 # typed out cell by cell. The values and the gradients with respect to $\mu$, $g$ and $h$ agree
 # to rounding error (a larger difference stops this notebook, and with it the book's build):
 
@@ -255,7 +257,7 @@ fig = viz.fsd_alignment_figure(mu_fig, g_fig, g_fig, gammas=slider_gammas,
                                labels_a=tick_labels[0], labels_b=tick_labels[1])
 fig.update_layout(xaxis_title=f"{chosen['video-id'].iloc[1]} (snippet)",
                   yaxis_title=f"{chosen['video-id'].iloc[0]} (snippet)")
-viz.to_offline_html(fig, div_id="fsd-alignment")
+to_offline_html(fig, div_id="fsd-alignment")
 
 # %% [markdown]
 # Move the slider: at small $\gamma$ the alignment spreads over many paths; as $\gamma$ grows it

@@ -71,9 +71,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ftcl import dp, viz
-from ftcl import dp_reference as ref
+from ftcl import dp
+from ftcl.book import viz
+from ftcl.book.offline import to_offline_html
 from ftcl.data import VideoDataset, get_spec, load_snippet_labels, prepare_dataset
+from ftcl.dp import reference as ref
 from ftcl.losses.contrast import cosine_matrix
 
 torch.set_default_dtype(torch.float64)
@@ -197,13 +199,13 @@ for name, (va, vb) in {"same": (first, second), "different": (first, third)}.ite
 # Two videos of the same class (`pair_class`):
 
 # %%
-viz.to_offline_html(figures["same"], div_id="lcs-same-class")
+to_offline_html(figures["same"], div_id="lcs-same-class")
 
 # %% [markdown]
 # The first video again, with a video of another class (`other_class`):
 
 # %%
-viz.to_offline_html(figures["different"], div_id="lcs-different-class")
+to_offline_html(figures["different"], div_id="lcs-different-class")
 
 # %% [markdown]
 # The two figures' pairs at every slider step, and the largest similarity of each pair of videos:

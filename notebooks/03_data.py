@@ -76,7 +76,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ftcl import viz
+from ftcl.book import viz
+from ftcl.book.offline import to_offline_html
 from ftcl.data import (
     SyntheticKnobs,
     VideoDataset,
@@ -326,7 +327,7 @@ probe_table.T
 # %% tags=["hide-input"]
 if spec.synthetic and sweep_videos:
     sweep_rows = probe.sweep(dataset, profile, seed=data_seed, n_videos=sweep_videos)
-    sweep_figure = viz.to_offline_html(
+    sweep_figure = to_offline_html(
         viz.probe_sweep_figure(sweep_rows, title=f"{spec.name} ({spec.profile}), version 2: "
                                "probes when one knob changes"), div_id="data-probe-sweep")
 else:

@@ -36,7 +36,9 @@
 # or the backbone's loss again for a plain backbone. The model reported is the one with the best
 # average mAP on held-out *training* videos: the test set is never used for selection.
 #
-# All logic lives in `ftcl`; this notebook only chooses the run and shows what happened.
+# All logic lives in `ftcl`; this notebook only chooses the run and shows what happened. One
+# call, `ftcl.reproduce.run.run_and_record`, trains the run, measures its mechanism and writes its
+# records; `python -m ftcl train` makes the same call, so both leave the same files.
 
 # %% tags=["remove-cell"]
 # In Google Colab: clone the repository (notebooks/ and the committed results/ come
@@ -77,7 +79,8 @@ cache_dir = None  # synthetic data cache; None: $FTCL_CACHE or ~/.cache/ftcl
 overrides = {}  # more configuration keys, e.g. {"train.iterations": 50}
 results_dir = None  # None: the results/ folder of this checkout
 record_path = None  # None: <results_dir>/<profile>/runs/<run_id>.json
-mechanism_methods = ["acmnet", "ftcl"]  # runs measured by ftcl.mechanism (synthetic data only)
+mechanism_methods = None  # methods measured by ftcl.analysis.mechanism (synthetic data only);
+# None: ftcl.config.FTCL_AND_BASELINE (ACM-Net and FTCL)
 
 # %% [markdown]
 # ## The configuration
@@ -88,29 +91,31 @@ mechanism_methods = ["acmnet", "ftcl"]  # runs measured by ftcl.mechanism (synth
 # batch skips a run whose record already exists.
 
 # %%
-from ftcl import runs
-from ftcl.config import METHODS, make_config
-from ftcl.train import run_directory, train
+from ftcl.config import METHODS, check_backbone, make_config, name_run
+from ftcl.paths import display_path, run_directory, work_dir
+from ftcl.report import run_views
+from ftcl.reproduce.run import run_and_record
 
 cfg = make_config(method, dataset, profile, overrides=overrides, seed=seed, device=device,
-                  data_dir=data_dir, cache_dir=cache_dir,
-                  out_dir=str(runs.work_dir(out_dir)))
-runs.check_backbone(cfg, backbone)
-cfg = runs.name_run(cfg)
+                  data_dir=data_dir, cache_dir=cache_dir, out_dir=str(work_dir(out_dir)))
+check_backbone(cfg, backbone)
+cfg = name_run(cfg)
 print(f"run id:   {cfg.run_name}")
 print(f"method:   {method}: {METHODS[method].description} ({METHODS[method].table})")
 print(f"backbone: {cfg.model.backbone}; data: {dataset}/{profile}; seed {seed}")
-print(f"folder:   {runs.display_path(run_directory(cfg))}")
-runs.changed_settings(cfg)
+print(f"folder:   {display_path(run_directory(cfg))}")
+run_views.changed_settings(cfg)
 
 # %% [markdown]
 # ## Training
 #
 # An interrupted run resumes from its last checkpoint when the notebook runs again with the same
-# parameters; a finished run returns its record at once.
+# parameters; a finished run returns its record at once. The record and the mechanism measures
+# (below) are written when the run ends.
 
 # %%
-record = {**train(cfg), "run_id": cfg.run_name}
+record, record_file, mechanism_file = run_and_record(cfg, results_dir, record_path,
+                                                     mechanism_methods)
 stage1 = record["schedule"]["stage1"]
 print(f"{record['iterations']} iterations on {record['device']} in "
       f"{record['wall_time_s']['total']:.1f} s; stage 1 "
@@ -136,42 +141,38 @@ print(f"{record['iterations']} iterations on {record['device']} in "
 # cross-entropy) stays non-negative.
 
 # %%
-runs.history_frame(record)
+run_views.history_frame(record)
 
 # %%
 print(f"selection: {record['selection']['rule']}; reported: {record['selection']['reported']} "
       f"model (iteration {record['selection']['selected_iteration']})")
 print(f"classification mAP: {100 * record['classification_map']:.2f}%")
-runs.metrics_frame(record)
+run_views.metrics_frame(record)
 
 # %% [markdown]
 # ## The mechanism, measured right after training
 #
-# On synthetic data the planted sub-action phases are known, so `ftcl.mechanism` measures, on
-# the stage-1 and the reported model, whether the LCS matches and the FSD alignment pair the
-# same phase, how pure the FSD proposals are, and how much of each instance the CAS covers
-# ("Does FTCL align?" chapter). The checkpoints stay in the work dir; the small record travels
-# inside the run record and is written to `results/<profile>/mechanism/<run_id>.json`.
+# On synthetic data the planted sub-action phases are known, so `ftcl.analysis.mechanism` measures,
+# on the stage-1 and the reported model, whether the LCS matches and the FSD alignment pair the same
+# phase, how pure the FSD proposals are, and how much of each instance the CAS covers ("Does FTCL
+# align?" chapter). The checkpoints stay in the work dir; the small record travels inside the run
+# record and is written to `results/<profile>/mechanism/<run_id>.json`.
 
 # %%
-from ftcl import mechanism
+from ftcl.analysis.mechanism import MECHANISM_MEASURES
 
-if method in mechanism_methods:
-    record["mechanism"] = mechanism.analyse_run(cfg, record)
 if record.get("mechanism"):
     for model_name, values in record["mechanism"]["measures"].items():
         print(model_name, {k: round(v, 3) for k, v in values.items()
-                           if k in mechanism.MEASURES})
+                           if k in MECHANISM_MEASURES})
 
 # %% [markdown]
 # ## The run record
 #
-# Written atomically: a reader never sees half a record.
+# Written atomically (a reader never sees half a record) to `results/<profile>/runs/<run_id>.json`,
+# beside the mechanism record; an older configuration of the same run moves to `superseded/`.
 
 # %%
-path = runs.store_record(record, runs.record_destination(record_path, results_dir, cfg),
-                         supersede=record_path is None)
-print(f"run record: {runs.display_path(path)}")
-if record.get("mechanism"):
-    written = mechanism.write_record(record["mechanism"], mechanism.destination(path))
-    print(f"mechanism record: {runs.display_path(written)}")
+print(f"run record: {display_path(record_file)}")
+if mechanism_file is not None:
+    print(f"mechanism record: {display_path(mechanism_file)}")

@@ -63,7 +63,8 @@ profile = "quick"  # which results/<profile>/ to read: quick or full
 # %%
 from IPython.display import Image, Markdown, display  # noqa: E402 (after Colab's install)
 
-from ftcl import tables, viz  # noqa: E402
+from ftcl.book.offline import to_offline_html  # noqa: E402
+from ftcl.report import figures, layout, tables, text  # noqa: E402
 
 table, records = tables.load_table("table4", results_dir, profile)
 
@@ -73,7 +74,7 @@ table, records = tables.load_table("table4", results_dir, profile)
 # Measured cells are mean ± sample standard deviation over seeds; the average column adds the
 # smallest and largest seed in brackets. **Δ** is the mean paired difference of the average mAP
 # to the row's baseline (**Δ vs**) over the same seeds (same data, stage 1 and batches), with its
-# 95 % paired t interval (`ftcl.stats`); **paper Δ** is the same difference of the paper's own
+# 95 % paired t interval (`ftcl.report`); **paper Δ** is the same difference of the paper's own
 # numbers, in absolute points. The verdict is *supported* or *contradicted* only when the
 # interval excludes 0 (on the paper's side or the other), *unresolved* otherwise. The paper's
 # rows (every row of its table, from `ftcl/data/paper_tables/`) are single runs on the real I3D
@@ -82,7 +83,7 @@ table, records = tables.load_table("table4", results_dir, profile)
 # %%
 display(Markdown(f"**Table {table.attrs['number']}: {table.attrs['data_title']}: "
                  f"{table.attrs['title']}** (mAP in %)"))
-display(tables.display_frame(table).style.hide(axis="index"))
+display(text.display_frame(table).style.hide(axis="index"))
 Markdown(table.attrs["caption"])
 
 # %% [markdown]
@@ -91,7 +92,7 @@ Markdown(table.attrs["caption"])
 # Generated from the intervals above: no number in this paragraph is typed by hand.
 
 # %%
-Markdown(tables.claims_paragraph(table))
+Markdown(text.claims_paragraph(table))
 
 # %% [markdown]
 # ## Paired differences by seed
@@ -102,7 +103,7 @@ Markdown(tables.claims_paragraph(table))
 # crosses the dashed line cannot tell the two rows apart.
 
 # %%
-Image(tables.figure_png(tables.delta_figure(table)))
+Image(figures.figure_png(figures.delta_figure(table)))
 
 # %% [markdown]
 # ## mAP against the tIoU threshold
@@ -111,7 +112,7 @@ Image(tables.figure_png(tables.delta_figure(table)))
 # Rows that publish only the average have no curve.
 
 # %%
-viz.to_offline_html(tables.tiou_figure(table), div_id="table4-tiou")
+to_offline_html(figures.tiou_figure(table), div_id="table4-tiou")
 
 # %% [markdown]
 # ## The runs behind the measured rows
@@ -129,9 +130,9 @@ tables.seed_frame("table4", records).round(2)
 # Each row is a named configuration of `ftcl.config.METHODS`, not a code fork.
 
 # %%
-tables.method_overview("table4")
+layout.method_overview("table4")
 
 # %% tags=["remove-input"]
-from ftcl.reproduce_box import reproduce_this_page  # noqa: E402
+from ftcl.book.reproduce_box import reproduce_this_page  # noqa: E402
 
 reproduce_this_page("table4", results_dir, profile)

@@ -22,10 +22,10 @@
 # should give features whose stages line up, hence more complete localization. The paper reports
 # mAP only; neither it nor the release measures whether the alignments pair the same stages.
 #
-# The synthetic benchmarks can: every action instance of SynTHUMOS14 / SynANet is built from
-# `K` ordered sub-action **phases** (`ftcl.data.synthetic`), and each snippet's phase is stored
-# beside its features. `ftcl.mechanism` measures, on the test split, for the trained ACM-Net
-# and FTCL models of every seed and for their shared stage-1 starting point:
+# The synthetic benchmarks can: every action instance of SynTHUMOS14 / SynANet is built from `K`
+# ordered sub-action **phases** (`ftcl.data.synthetic`), and each snippet's phase is stored beside
+# its features. `ftcl.analysis.mechanism` measures, on the test split, for the trained ACM-Net and
+# FTCL models of every seed and for their shared stage-1 starting point:
 #
 # - **(a) phase agreement**: the share of the snippet pairs matched by LCS (Eq. 6, hard, on the
 #   top attended snippets as in the loss) and of the FSD alignment mass (Eq. 2's soft alignment
@@ -40,7 +40,7 @@
 # Nothing is trained here: the training notebook measures each ACM-Net and FTCL run right after
 # training and the batch stores `results/<profile>/mechanism/<run_id>.json`; this chapter reads
 # those files. Differences are paired by seed (same data, same stage 1), with 95 % paired t
-# intervals (`ftcl.stats`).
+# intervals (`ftcl.report.statistics`).
 
 # %% tags=["remove-cell"]
 # In Google Colab: clone the repository (notebooks/ and the committed results/ come
@@ -75,18 +75,20 @@ profile = "quick"  # which results/<profile>/ to read: quick or full
 # %%
 from IPython.display import Image, Markdown, display  # noqa: E402 (after Colab's install)
 
-from ftcl import mechanism, tables  # noqa: E402
+from ftcl.analysis import mechanism, mechanism_summary  # noqa: E402
+from ftcl.paths import mechanism_dir, resolve_results_dir  # noqa: E402
+from ftcl.report import figures  # noqa: E402
 
-results = tables.resolve_results_dir(results_dir)
-records = mechanism.load_records(results, profile)
+results = resolve_results_dir(results_dir)
+records = mechanism.load_mechanism_records(results, profile)
 runs = sorted({(r["dataset"], r["method"], r["seed"]) for r in records})
 if records:
     methods = ", ".join(sorted({m for _, m, _ in runs}))
     datasets = ", ".join(sorted({d for d, _, _ in runs}))
-    print(f"Read {len(records)} mechanism records from {results / profile / 'mechanism'}: "
+    print(f"Read {len(records)} mechanism records from {mechanism_dir(results, profile)}: "
           f"{len({s for _, _, s in runs})} seeds, methods {methods}, data {datasets}.")
 else:
-    print(f"NO MECHANISM RECORDS in {results / profile / 'mechanism'}: they are written by "
+    print(f"NO MECHANISM RECORDS in {mechanism_dir(results, profile)}: they are written by "
           f"`python -m ftcl reproduce --profile {profile}` (the training notebook measures each "
           "ACM-Net and FTCL run on synthetic data). The sections below stay empty until then.")
 
@@ -96,8 +98,8 @@ else:
 # Generated from the intervals below: no number in this paragraph is typed by hand.
 
 # %%
-summary = mechanism.summary(records)
-Markdown(mechanism.findings_paragraph(summary))
+summary = mechanism_summary.summary(records)
+Markdown(mechanism_summary.findings_paragraph(summary))
 
 # %% [markdown]
 # ## Per seed
@@ -108,7 +110,7 @@ Markdown(mechanism.findings_paragraph(summary))
 # proposal purity: the share of action snippets in the video).
 
 # %%
-Image(tables.figure_png(mechanism.figure(records)))
+Image(figures.figure_png(mechanism_summary.figure(records)))
 
 # %% [markdown]
 # ## The numbers
@@ -124,13 +126,13 @@ display(summary.round(4).style.hide(axis="index")) if not summary.empty else pri
 # %% [markdown]
 # ## How the measures are defined
 #
-# The functions are in `ftcl.mechanism`; the unit tests check them on hand-made label grids.
-# The FSD grids use the cosine similarity of the backbone embeddings for the match and the
+# The functions are in `ftcl.analysis.mechanism`; the unit tests check them on hand-made label
+# grids. The FSD grids use the cosine similarity of the backbone embeddings for the match and the
 # insert/delete scores of Eq. 2 (`mu = g = h`), for ACM-Net (which has no FSD projection) and for
-# FTCL alike, so that both models are compared on one measure of their representation; the LCS
-# grids use the loss's own similarity, rescaling and threshold `tau`. The completeness threshold
-# is the lowest CAS threshold of the localizer (`ftcl.inference`).
+# FTCL alike, so that both models are compared on one measure of their representation; the LCS grids
+# use the loss's own similarity, rescaling and threshold `tau`. The completeness threshold is the
+# lowest CAS threshold of the localizer (`ftcl.evaluation.localize`).
 
 # %%
-mechanism.frame(records).groupby(["dataset", "method", "model", "measure"])["value"].agg(
+mechanism_summary.frame(records).groupby(["dataset", "method", "model", "measure"])["value"].agg(
     ["mean", "std", "count"]).round(4) if records else print("(none)")
