@@ -9,7 +9,8 @@ import pytest
 
 from ftcl import cli
 from ftcl.cli import COMMANDS, Command, build_parser, main, register
-from ftcl.config import METHODS
+from ftcl.config import METHODS, run_id
+from ftcl.paths import default_work_dir, display_path, run_directory
 
 
 def _help(capsys, *argv) -> str:
@@ -97,16 +98,14 @@ def test_a_new_command_is_one_registration(capsys):
         register(previous)
 
 
-def test_train_end_to_end_and_evaluate(tmp_path, monkeypatch, capsys):
-    """``train`` then ``evaluate`` on the tiny dataset of test_train (data loading patched)."""
-    import test_train as tt
+def _run_dir(argv):
+    """The run folder ``ftcl train argv`` trains in (named after the run id)."""
+    return run_directory(cli.build_config(build_parser().parse_args(argv)))
 
-    root = tt.prepare_dataset("synanet", "quick", cache_dir=tmp_path / "data",
-                              spec=tt.tiny_spec())
-    monkeypatch.setattr("ftcl.train.load_data", lambda cfg: tt.tiny_data(root, cfg))
-    sets = [f"--set={k}={v}" for k, v in tt.TINY.items() if k != "device"]
-    argv = ["train", "--dataset", "synanet", "--method", "acmnet", "--out-dir", str(tmp_path),
-            "--device", "cpu", *sets]
+
+def test_train_end_to_end_and_evaluate(tiny_cli, tmp_path, capsys):
+    """``train`` then ``evaluate`` on the tiny SynANet (conftest: data loading patched)."""
+    argv = tiny_cli()
     assert main(argv) == 0
     captured = capsys.readouterr()
     out = captured.out
@@ -117,7 +116,7 @@ def test_train_end_to_end_and_evaluate(tmp_path, monkeypatch, capsys):
     again = capsys.readouterr()
     assert "training" not in again.err and "holds a finished run" in again.err
     assert again.out == out
-    best = tmp_path / "synanet-quick" / "acmnet" / "seed0" / "best.pt"
+    best = _run_dir(argv) / "best.pt"
     report = tmp_path / "eval.json"
     assert main(["evaluate", str(best), "--output", str(report), "--device", "cpu"]) == 0
     metrics = json.loads(report.read_text())
@@ -126,33 +125,40 @@ def test_train_end_to_end_and_evaluate(tmp_path, monkeypatch, capsys):
 
 
 def test_train_and_reproduce_share_the_default_run_folder(monkeypatch, tmp_path):
-    """Without --out-dir, `train` uses the batch's work folder ($FTCL_CACHE/reproduce)."""
-    from ftcl.executors import default_work_dir
-
+    """Without --out-dir, `train` uses the batch's work folder ($FTCL_CACHE/reproduce), and
+    without --name its run folder is named after the run id, as in the batch."""
     monkeypatch.setenv("FTCL_CACHE", str(tmp_path))
     args = cli.build_parser().parse_args(["train"])
     cfg = cli.build_config(args)
     assert cfg.out_dir == str(default_work_dir()) == str(tmp_path / "reproduce")
+    assert cfg.run_name == run_id(cfg)
+    named = cli.build_config(cli.build_parser().parse_args(["train", "--name", "mine"]))
+    assert named.run_name == "mine" and run_id(named) == run_id(cfg)
+
+
+def test_train_leaves_what_the_batch_leaves(tiny_cli, results_dir, capsys):
+    """``ftcl train`` stores the run record and the mechanism record under results/, with the
+    run id, as the batch's driver stores them (ftcl.reproduce.run.store_run)."""
+    argv = tiny_cli(method="ftcl")
+    assert main(argv) == 0
+    cfg = cli.build_config(build_parser().parse_args(argv))
+    record_path = results_dir / "quick" / "runs" / f"{run_id(cfg)}.json"
+    record = json.loads(record_path.read_text())
+    assert record["run_id"] == record["run_name"] == run_id(cfg)
+    assert record == json.loads((_run_dir(argv) / "record.json").read_text()) | {
+        "run_id": record["run_id"], "mechanism": record["mechanism"]}
+    mechanism = json.loads((results_dir / "quick" / "mechanism" / record_path.name).read_text())
+    assert mechanism == record["mechanism"] and mechanism["run_id"] == run_id(cfg)
+    assert set(mechanism["measures"]) == {"final", "stage1"}
+    assert f"run record: {display_path(record_path)}" in capsys.readouterr().out
+    # a method the mechanism does not measure: a run record only
+    assert main(tiny_cli(method="stpn")) == 0
+    assert len(list((results_dir / "quick" / "runs").glob("*.json"))) == 2
+    assert len(list((results_dir / "quick" / "mechanism").glob("*.json"))) == 1
 
 
 # ------------------------------------------------------------------------------ leftovers of a
 # killed run, corrupt caches, what a checkpoint holds
-
-
-@pytest.fixture
-def tiny(tmp_path, monkeypatch):
-    """The tiny dataset of test_train behind ``load_data``; returns a ``train`` argv builder."""
-    import test_train as tt
-
-    root = tt.prepare_dataset("synanet", "quick", cache_dir=tmp_path / "data",
-                              spec=tt.tiny_spec())
-    monkeypatch.setattr("ftcl.train.load_data", lambda cfg: tt.tiny_data(root, cfg))
-    sets = [f"--set={k}={v}" for k, v in tt.TINY.items() if k != "device"]
-
-    def argv(*extra, method="acmnet"):
-        return ["train", "--dataset", "synanet", "--method", method, "--out-dir",
-                str(tmp_path / "runs"), "--device", "cpu", *sets, *extra]
-    return argv
 
 
 def _stage1_file(tmp_path):
@@ -160,30 +166,30 @@ def _stage1_file(tmp_path):
     return path
 
 
-def test_stale_temp_files_are_removed_at_the_next_start(tiny, tmp_path, capsys):
-    run_dir = tmp_path / "runs" / "synanet-quick" / "acmnet" / "seed0"
+def test_stale_temp_files_are_removed_at_the_next_start(tiny_cli, tmp_path, capsys):
+    run_dir = _run_dir(tiny_cli())
     run_dir.mkdir(parents=True)
     (run_dir / ".last.pt.abcd1234.tmp").write_bytes(b"half")  # what kill -9 mid-write leaves
-    assert main(tiny()) == 0
+    assert main(tiny_cli()) == 0
     assert "left by an interrupted write" in capsys.readouterr().out
     assert not list(run_dir.glob(".*.tmp"))
     stage1_dir = _stage1_file(tmp_path).parent
     (stage1_dir / ".x.pt.0000.tmp").write_bytes(b"half")
-    assert main(tiny("--restart")) == 0
+    assert main(tiny_cli("--restart")) == 0
     assert not list(stage1_dir.glob(".*.tmp"))
 
 
-def test_corrupt_stage1_cache_is_named_and_restart_rebuilds_it(tiny, tmp_path, capsys):
+def test_corrupt_stage1_cache_is_named_and_restart_rebuilds_it(tiny_cli, tmp_path, capsys):
     from ftcl.train import load_checkpoint
 
-    assert main(tiny()) == 0
+    assert main(tiny_cli()) == 0
     stage1 = _stage1_file(tmp_path)
     stage1.write_bytes(os.urandom(4096))
     capsys.readouterr()
-    assert main(tiny(method="ftcl")) == 2  # another method of the same stage-1 group
+    assert main(tiny_cli(method="ftcl")) == 2  # another method of the same stage-1 group
     err = capsys.readouterr().err
     assert str(stage1) in err and "--restart" in err and "weights_only" not in err
-    assert main(tiny("--restart", method="ftcl")) == 0
+    assert main(tiny_cli("--restart", method="ftcl")) == 0
     assert load_checkpoint(stage1)["kind"] == "stage1"  # replaced by a good one
 
 
@@ -208,10 +214,10 @@ def test_foreign_pickle_is_refused_by_weights_only_loading(tmp_path, capsys):
     assert "not allowed in a checkpoint" in err and "weights_only" not in err
 
 
-def test_evaluate_reports_what_the_checkpoint_holds(tiny, tmp_path, capsys):
-    assert main(tiny(method="ftcl")) == 0
+def test_evaluate_reports_what_the_checkpoint_holds(tiny_cli, tmp_path, capsys):
+    assert main(tiny_cli(method="ftcl")) == 0
     stage1 = _stage1_file(tmp_path)
-    best = tmp_path / "runs" / "synanet-quick" / "ftcl" / "seed0" / "best.pt"
+    best = _run_dir(tiny_cli(method="ftcl")) / "best.pt"
     out1, out2 = tmp_path / "s1.json", tmp_path / "best.json"
     capsys.readouterr()
     assert main(["evaluate", str(stage1), "--device", "cpu", "--output", str(out1)]) == 0
@@ -224,20 +230,20 @@ def test_evaluate_reports_what_the_checkpoint_holds(tiny, tmp_path, capsys):
     assert (s2["method"], s2["checkpoint_kind"]) == ("ftcl", "model")
 
 
-def test_evaluate_refuses_a_data_dir_it_would_ignore(tiny, tmp_path, capsys):
-    assert main(tiny()) == 0
-    best = tmp_path / "runs" / "synanet-quick" / "acmnet" / "seed0" / "best.pt"
+def test_evaluate_refuses_a_data_dir_it_would_ignore(tiny_cli, tmp_path, capsys):
+    assert main(tiny_cli()) == 0
+    best = _run_dir(tiny_cli()) / "best.pt"
     capsys.readouterr()
     assert main(["evaluate", str(best), "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert f"--data-dir {tmp_path}" in err and "synthetic data (synanet)" in err
 
 
-def test_train_refuses_a_run_folder_a_live_process_holds(tiny, tmp_path, capsys):
+def test_train_refuses_a_run_folder_a_live_process_holds(tiny_cli, tmp_path, capsys):
     import subprocess
     import sys
 
-    run_dir = tmp_path / "runs" / "synanet-quick" / "acmnet" / "seed0"
+    run_dir = _run_dir(tiny_cli())
     code = ("import sys, time\nfrom ftcl.io import folder_lock\n"
             "with folder_lock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(60)")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -245,14 +251,14 @@ def test_train_refuses_a_run_folder_a_live_process_holds(tiny, tmp_path, capsys)
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        assert main(tiny()) == 2
+        assert main(tiny_cli()) == 2
         err = capsys.readouterr().err
         assert f"run folder {run_dir} is in use by another live process (pid {holder.pid})" in err
         assert not (run_dir / "last.pt").exists()
     finally:
         holder.kill()
         holder.wait(timeout=30)
-    assert main(tiny()) == 0
+    assert main(tiny_cli()) == 0
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -1,4 +1,5 @@
-"""ftcl.mechanism on hand-made label grids, and ftcl.protocol on hand-made records."""
+"""ftcl.analysis.mechanism on hand-made label grids, ftcl.analysis.protocol on hand-made
+records."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from ftcl import mechanism, protocol
+from ftcl.analysis import mechanism, mechanism_summary, protocol
 
 
 def labels(rows):
@@ -34,24 +35,24 @@ def test_same_phase_needs_class_and_phase_and_no_background():
 def test_phase_agreement_and_chance():
     w = np.zeros((4, 4))
     w[1, 0] = w[0, 2] = 1.0  # one true match, one background-background
-    share, chance = mechanism.phase_agreement(w, A, B)
+    share, chance = mechanism.weighted_phase_agreement(w, A, B)
     assert share == pytest.approx(0.5) and chance == pytest.approx(2 / 16)
     soft = np.full((4, 4), 1 / 16)  # uniform weights: the share equals the chance rate
-    assert mechanism.phase_agreement(soft, A, B)[0] == pytest.approx(2 / 16)
-    assert math.isnan(mechanism.phase_agreement(np.zeros((4, 4)), A, B)[0])
+    assert mechanism.weighted_phase_agreement(soft, A, B)[0] == pytest.approx(2 / 16)
+    assert math.isnan(mechanism.weighted_phase_agreement(np.zeros((4, 4)), A, B)[0])
     with pytest.raises(ValueError, match="do not match"):
-        mechanism.phase_agreement(np.zeros((3, 4)), A, B)
+        mechanism.weighted_phase_agreement(np.zeros((3, 4)), A, B)
 
 
 def test_proposal_purity():
     lab = labels([BG, (0, 0, 0), (0, 1, 0), BG, (0, 0, 1), BG])
     att = np.array([0.9, 0.8, 0.7, 0.1, 0.6, 0.5])
-    out = mechanism.proposal_purity(att, lab, fsd_len=2, background="release")
+    out = mechanism.proposal_action_shares(att, lab, fsd_len=2, background="release")
     # top 2: snippets 0 (bg), 1 (action) -> 1/2; next 2: snippets 2, 4 (both action) -> 1
     assert out == {"action_purity": 0.5, "background_proposal_action_share": 1.0,
                    "action_share": 0.5}
     # the paper's background: the 2 of lowest attention, snippets 3 (bg) and 5 (bg) -> 0
-    paper = mechanism.proposal_purity(att, lab, fsd_len=2)
+    paper = mechanism.proposal_action_shares(att, lab, fsd_len=2)
     assert paper["background_proposal_action_share"] == 0.0
 
 
@@ -93,22 +94,23 @@ def test_summary_pairs_by_seed(tmp_path):
     folder.mkdir(parents=True)
     for i, r in enumerate(recs):
         (folder / f"r{i}.json").write_text(json.dumps(r))
-    loaded = mechanism.load_records(tmp_path, "quick")
+    loaded = mechanism.load_mechanism_records(tmp_path, "quick")
     assert len(loaded) == 8
-    table = mechanism.summary(loaded).set_index(["comparison", "measure"])
+    table = mechanism_summary.summary(loaded).set_index(["comparison", "measure"])
     d = table.loc[("ftcl - acmnet (final)", "lcs_same_phase")]
     assert d["mean"] == pytest.approx(0.1) and d["excludes 0"] and d["n"] == 4
     c = table.loc[("ftcl: final - stage 1", "completeness")]
     assert c["mean"] == pytest.approx(0.2)
     ch = table.loc[("ftcl (final): same phase - chance", "lcs")]
     assert ch["mean"] == pytest.approx(0.3 + 0.015)
-    text = mechanism.findings_paragraph(mechanism.summary(loaded))
+    text = mechanism_summary.findings_paragraph(mechanism_summary.summary(loaded))
     assert "is above 0" in text and "SynTHUMOS14" in text
-    assert mechanism.figure(loaded).axes
-    assert "No mechanism records" in mechanism.findings_paragraph(mechanism.summary([]))
+    assert mechanism_summary.figure(loaded).axes
+    empty = mechanism_summary.summary([])
+    assert "No mechanism records" in mechanism_summary.findings_paragraph(empty)
     (folder / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="bad.json.*not a mechanism record"):
-        mechanism.load_records(tmp_path, "quick")
+        mechanism.load_mechanism_records(tmp_path, "quick")
 
 
 def test_destination_next_to_the_run_record(tmp_path):
@@ -160,7 +162,7 @@ def test_align_chapter_reads_mechanism_records(tmp_path):
                       "action_share": 0.3, "completeness": 0.7}
             (folder / f"{method}-{seed}.json").write_text(json.dumps(
                 _mech(method, seed, {"stage1": values, "final": values})))
-    source = Path(__file__).resolve().parents[1] / "notebooks" / "10_align.py"
+    source = Path(__file__).resolve().parents[2] / "notebooks" / "10_align.py"
     out = tmp_path / "10_out.ipynb"
     papermill.execute_notebook(jupytext.read(source), str(out), kernel_name="python3",
                                parameters={"results_dir": str(tmp_path / "results")},

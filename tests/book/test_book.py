@@ -29,7 +29,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 FSD_PAGE = "notebooks/01_fsd.html"
 REQUIRED = os.environ.get("FTCL_REQUIRE_BOOK") == "1"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ftcl import book_extension as ext
+from ftcl.book import extension as ext
 
 
 class _App:

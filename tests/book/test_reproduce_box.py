@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ftcl import reproduce_box
-from ftcl.tables import TABLES
+from ftcl.book import reproduce_box
+from ftcl.report.layout import TABLES
 
 
 def _record(path, method, dataset, device, wall, cpus=2):

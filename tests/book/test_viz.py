@@ -1,4 +1,4 @@
-"""ftcl.viz: figures carry exactly the frames they are given; offline HTML has no plotly.js."""
+"""ftcl.book.viz: figures carry exactly the frames they are given; offline HTML has no plotly.js."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 
 pytest.importorskip("plotly")
 
-from ftcl import viz  # noqa: E402
+from ftcl.book import viz  # noqa: E402
+from ftcl.book.offline import to_offline_html  # noqa: E402
 
 
 def _links(trace) -> list[tuple[int, int]]:
@@ -77,7 +78,7 @@ def test_phase_agreement_by_hand():
 
 def test_offline_html_references_no_plotly_js():
     fig = viz.alignment_heatmap_figure(np.eye(3)[None], ["1"])
-    out = viz.to_offline_html(fig, div_id="fsd-figure")
+    out = to_offline_html(fig, div_id="fsd-figure")
     html = out.data
     assert 'id="fsd-figure"' in html
     assert "Plotly.newPlot" in html
@@ -86,7 +87,7 @@ def test_offline_html_references_no_plotly_js():
     bundle = out._repr_mimebundle_()
     assert bundle["application/vnd.plotly.v1+json"]["data"][0]["type"] == "heatmap"
     with pytest.raises(ValueError, match="plotly Figure"):
-        viz.to_offline_html({"data": []})
+        to_offline_html({"data": []})
 
 
 def _dp():

@@ -1,6 +1,6 @@
 """Fail fast: every bad input a run can meet is refused before its first training step.
 
-The data cases run on a real-layout THUMOS14 folder (``thumos_fixture``: real video ids,
+The data cases run on a real-layout THUMOS14 folder (``write_thumos14_fixture``: real video ids,
 annotations and true durations, random D=2048 features, a few snippets a video, every class in
 both splits), through the trainer exactly as ``ftcl train --dataset thumos14 --data-dir`` runs.
 Each case asserts the error names the file (or the setting) and that no stage-1 checkpoint was
@@ -9,6 +9,7 @@ written, i.e. that training never started.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -17,42 +18,15 @@ import numpy as np
 import pytest
 
 from ftcl.cli import main
-from ftcl.config import make_config
-from ftcl.data.annotations import thumos14_classes, thumos14_database, thumos14_split
-from ftcl.data.annotations import thumos14_true_durations as true_durations
-from ftcl.data.fixtures import write_tiny_dataset
-from ftcl.validate import (
-    FEATURE_SCAN_CACHE,
-    check_device,
-    check_output_dir,
-    check_run_name,
-    check_settings,
-    scan_features,
-)
+from ftcl.config import check_device, check_output_dir, check_run_name, check_settings, make_config
+from ftcl.data.checks import scan_features
+from ftcl.data.fixtures import write_thumos14_fixture
+from ftcl.paths import FEATURE_SCAN_CACHE
 
 D = 2048  # the THUMOS14 spec's width
 TINY = {"model.embed_dim": 8, "ftcl.proj_dim": 8, "ftcl.fsd_len": 2, "ftcl.lcs_len": 4,
         "train.batch_size": 4, "train.pretrain_iterations": 1, "train.iterations": 1,
         "train.eval_every": 1, "train.progress": False, "train.num_threads": 1}
-
-
-def thumos_fixture(root: Path, per_class: tuple[int, int] = (2, 1), n_snippets: int = 6,
-                   seed: int = 0) -> Path:
-    """A THUMOS14 folder in the release layout: for each class the first ``per_class`` (train,
-    test) videos holding it (real ids, annotations, true durations), random features."""
-    db, true = thumos14_database(), true_durations()
-    videos = {}
-    for split, subset, k in (("train", "validation", per_class[0]),
-                             ("test", "test", per_class[1])):
-        ids = thumos14_split(split)
-        for cls in thumos14_classes():
-            holding = [v for v in ids if any(a["label"] == cls for a in db[v]["annotations"])]
-            for vid in holding[:k]:
-                videos[vid] = dict(split=split, subset=subset, duration=true[vid],
-                                   n_snippets=n_snippets,
-                                   annotations=[(tuple(a["segment"]), a["label"])
-                                                for a in db[vid]["annotations"]])
-    return write_tiny_dataset(root, videos, feature_dim=D, seed=seed)
 
 
 def real_config(root: Path, out: Path, **top):
@@ -62,7 +36,7 @@ def real_config(root: Path, out: Path, **top):
 
 @pytest.fixture(scope="module")
 def clean_root(tmp_path_factory):
-    return thumos_fixture(tmp_path_factory.mktemp("thumos"))
+    return write_thumos14_fixture(tmp_path_factory.mktemp("thumos"))
 
 
 @pytest.fixture
@@ -229,7 +203,8 @@ def test_zero_byte_file_through_the_command_line(root, tmp_path, capsys):
     _first(root, "test").write_bytes(b"")
     sets = [f"--set={k}={v}" for k, v in TINY.items()]
     code = main(["train", "--dataset", "thumos14", "--data-dir", str(root), "--device", "cpu",
-                 "--out-dir", str(tmp_path / "runs"), *sets])
+                 "--out-dir", str(tmp_path / "runs"), "--results", str(tmp_path / "results"),
+                 *sets])
     err = capsys.readouterr().err
     assert code == 2 and "ftcl: error:" in err and "is empty (0 bytes)" in err
     assert "Traceback" not in err
@@ -247,13 +222,17 @@ def test_zero_byte_file_through_the_command_line(root, tmp_path, capsys):
     ("ftcl.lambda_lcs", -0.1, "'ftcl.lambda_lcs'=-0.1: must be >= 0"),
 ])
 def test_settings_must_be_finite_and_in_range(tmp_path, key, value, message):
-    try:
-        cfg = make_config("ftcl", overrides={key: value}, out_dir=str(tmp_path))
-    except ValueError as exc:  # config.validate's own range checks come first
-        assert key in str(exc)
-        return
+    """Refused when the configuration is built, and at the trainer's door (a configuration
+    changed by hand after it was built)."""
     with pytest.raises(ValueError) as err:
-        check_settings(cfg)
+        make_config("ftcl", overrides={key: value}, out_dir=str(tmp_path))
+    assert message in str(err.value)
+    section, name = key.split(".")
+    cfg = make_config("ftcl", out_dir=str(tmp_path))
+    changed = dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section),
+                                                                       **{name: value})})
+    with pytest.raises(ValueError) as err:
+        check_settings(changed)
     assert message in str(err.value)
 
 
@@ -317,3 +296,12 @@ def test_run_name_is_confined_to_the_output_folder(tmp_path, name, capsys):
 def test_plain_names_pass():
     for name in (None, "ftcl-paper", "run_1.v2"):
         check_run_name(name)
+
+
+def test_lcs_threshold_form_is_refused_where_it_would_be_ignored():
+    """The paper form (Eq. 7) compares raw cosines: the release's ACMLoss rescaling does not
+    apply to it, so asking for both is an error, not a silently ignored key."""
+    with pytest.raises(ValueError, match="'ftcl.lcs_threshold_form': applies to the code form"):
+        make_config("ftcl-paper-form", overrides={"ftcl.lcs_threshold_form": "release-acmloss"})
+    make_config("ftcl", overrides={"ftcl.lcs_threshold_form": "release-acmloss"})
+    make_config("ftcl-paper-form")

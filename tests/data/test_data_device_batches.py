@@ -11,10 +11,9 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from test_train import tiny_spec  # the same tiny SynANet as the trainer tests
 
-from ftcl.config import make_config, validate
-from ftcl.data import PairBatches, VideoDataset, prepare_dataset
+from ftcl.config import check_values, make_config, run_id
+from ftcl.data import PairBatches, VideoDataset, VideoSubset
 from ftcl.data.device_batches import (
     DeviceFeatures,
     DevicePairBatches,
@@ -22,8 +21,7 @@ from ftcl.data.device_batches import (
     stratified_indices,
 )
 from ftcl.data.sampling import random_indices, uniform_indices
-from ftcl.runs import run_id
-from ftcl.train import RunData, Trainer, VideoSubset, holdout_split
+from ftcl.train import RunData, Trainer, holdout_split
 
 TINY = {
     "model.embed_dim": 8, "ftcl.proj_dim": 8, "ftcl.fsd_len": 2, "ftcl.lcs_len": 4,
@@ -34,14 +32,12 @@ TINY = {
 
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return prepare_dataset("synanet", "quick", cache_dir=tmp_path_factory.mktemp("data"),
-                           spec=tiny_spec())
-
-
-def _dataset(root, sampling="random", seed=3):
-    return VideoDataset(root, "train", tiny_spec(), sampling=sampling, seed=seed)
+@pytest.fixture
+def dataset(tiny_root, tiny_spec):
+    """``dataset(sampling="random", seed=3)``: its training split."""
+    def make(sampling="random", seed=3):
+        return VideoDataset(tiny_root, "train", tiny_spec, sampling=sampling, seed=seed)
+    return make
 
 
 def _assert_same_batches(cpu_batches, dev_batches, epochs=(0, 1, 2)):
@@ -58,8 +54,8 @@ def _assert_same_batches(cpu_batches, dev_batches, epochs=(0, 1, 2)):
 
 
 @pytest.mark.parametrize("sampling", ["random", "uniform"])
-def test_device_batches_equal_cpu_batches(root, sampling):
-    ds = _dataset(root, sampling)
+def test_device_batches_equal_cpu_batches(dataset, sampling):
+    ds = dataset(sampling)
     subset = VideoSubset(ds, holdout_split(list(ds.video_ids), 0.25)[0])  # as the trainer does
     cpu = PairBatches(subset, batch_size=4, seed=11)
     dev = DevicePairBatches(subset, batch_size=4, seed=11, device="cpu")
@@ -73,8 +69,8 @@ def test_device_batches_equal_cpu_batches(root, sampling):
     assert first.std() > 0
 
 
-def test_device_batches_over_a_whole_dataset(root):
-    ds = _dataset(root)
+def test_device_batches_over_a_whole_dataset(dataset):
+    ds = dataset()
     _assert_same_batches(PairBatches(ds, batch_size=5, seed=0),
                          DevicePairBatches(ds, batch_size=5, seed=0, device="cpu"))
 
@@ -90,8 +86,8 @@ def test_stratified_indices_equal_numpy_sampling(length):
         uniform_indices(length, t).tolist()
 
 
-def test_resident_features_hold_every_stored_snippet(root):
-    ds = _dataset(root)
+def test_resident_features_hold_every_stored_snippet(dataset, tiny_root):
+    ds = dataset()
     store = DeviceFeatures(ds, "cpu")
     assert store.features.shape == (sum(ds.n_snippets(v) for v in ds.video_ids), 16)
     assert store.nbytes == store.features.numel() * 4
@@ -102,13 +98,13 @@ def test_resident_features_hold_every_stored_snippet(root):
     assert torch.equal(store.labels, torch.from_numpy(ds.labels))
 
 
-def test_resident_features_are_reused_only_for_their_dataset(root):
-    ds = _dataset(root)
+def test_resident_features_are_reused_only_for_their_dataset(dataset):
+    ds = dataset()
     first = DevicePairBatches(ds, batch_size=4, seed=0, device="cpu")
     again = DevicePairBatches(ds, batch_size=4, seed=1, device="cpu", features=first.store)
     assert again.store is first.store
     with pytest.raises(ValueError, match="another dataset or device"):
-        DevicePairBatches(_dataset(root), batch_size=4, seed=0, device="cpu",
+        DevicePairBatches(dataset(), batch_size=4, seed=0, device="cpu",
                           features=first.store)
 
 
@@ -121,23 +117,23 @@ def test_data_on_device_setting():
         resolve_data_on_device("yes", cpu)
     cfg = make_config("ftcl", "synanet", "quick")
     with pytest.raises(ValueError, match="train.data_on_device"):
-        validate(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train,
+        check_values(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train,
                                                                     data_on_device="always")))
     on = make_config("ftcl", "synanet", "quick", overrides={"train.data_on_device": True})
     assert run_id(on) == run_id(cfg)  # where the batches are built is not the experiment
 
 
-def test_training_on_device_batches_gives_the_same_model(root, tmp_path):
+def test_training_on_device_batches_gives_the_same_model(tiny_spec, tiny_root, tmp_path):
     """The trainer with ``train.data_on_device=true`` on the CPU: bit-identical weights."""
     states = []
     for flag in (False, True):
         cfg = make_config("ftcl", "synanet", "quick", overrides={
             **TINY, "out_dir": str(tmp_path / str(flag)), "train.data_on_device": flag})
-        spec = tiny_spec()
-        train_ds = VideoDataset(root, "train", spec, sampling="random", seed=cfg.seed)
-        test_ds = VideoDataset(root, "test", spec, sampling="uniform")
+        spec = tiny_spec
+        train_ds = VideoDataset(tiny_root, "train", spec, sampling="random", seed=cfg.seed)
+        test_ds = VideoDataset(tiny_root, "test", spec, sampling="uniform")
         fit, held = holdout_split(list(train_ds.video_ids), cfg.train.holdout_fraction)
-        trainer = Trainer(cfg, data=RunData(spec, root, train_ds, test_ds, fit, held))
+        trainer = Trainer(cfg, data=RunData(spec, tiny_root, train_ds, test_ds, fit, held))
         trainer.run()
         assert (trainer._resident is not None) == flag
         states.append({k: v.clone() for k, v in trainer.model.state_dict().items()})
@@ -147,7 +143,7 @@ def test_training_on_device_batches_gives_the_same_model(root, tmp_path):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_batches_equal_cpu_batches(root):
-    ds = _dataset(root)
+def test_cuda_batches_equal_cpu_batches(dataset):
+    ds = dataset()
     _assert_same_batches(PairBatches(ds, batch_size=4, seed=2),
                          DevicePairBatches(ds, batch_size=4, seed=2, device="cuda"))

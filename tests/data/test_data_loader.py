@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -18,47 +16,8 @@ from ftcl.data import (
     validate_root,
 )
 from ftcl.data.annotations import thumos14_database, thumos14_split
-from ftcl.data.fixtures import write_tiny_dataset
 
-D = 8
-
-
-def thumos_like(root: Path, **overrides) -> Path:
-    """Four real THUMOS14 ids with the traps: a 25-fps video whose gt.json duration is frames/30,
-    an annotation past the video end, a test video left out of the split file."""
-    true = thumos14_true_durations()
-    videos = {
-        "video_validation_0000051": dict(
-            split="train",
-            subset="validation",
-            duration=true["video_validation_0000051"],
-            annotations=[((67.5, 75.9), "Billiards"), ((85.9, 90.6), "Billiards")],
-            n_snippets=265,
-        ),
-        "video_validation_0000413": dict(  # 24/25 fps: gt.json says 598.27 s, true 718.05 s
-            split="train",
-            subset="validation",
-            duration=598.2666666666667,
-            annotations=[((10.0, 14.0), "CleanAndJerk"), ((20.0, 22.0), "HighJump")],
-            n_snippets=1121,
-        ),
-        "video_test_0000950": dict(
-            split="test",
-            subset="test",
-            duration=1096.0666666666666,
-            annotations=[((100.0, 104.0), "Diving"), ((1300.0, 1320.0), "Diving")],  # past end
-            n_snippets=2055,
-        ),
-        "video_test_0000270": dict(  # in the test subset, not in split_test.txt
-            split=None,
-            subset="test",
-            duration=176.2,
-            annotations=[((187.3, 193.4), "Diving"), ((5.0, 9.0), "CliffDiving")],
-        ),
-    }
-    for vid, changes in overrides.items():
-        videos[vid].update(changes)
-    return write_tiny_dataset(root, videos, feature_dim=D)
+D = 8  # the feature width of conftest's thumos_like folder (THUMOS_LIKE_D)
 
 
 @pytest.fixture
@@ -66,7 +25,7 @@ def spec():
     return get_spec("thumos14").replace(feature_dim=D, num_segments=32)
 
 
-def test_loader_reads_the_real_layout(tmp_path, spec):
+def test_loader_reads_the_real_layout(thumos_like, tmp_path, spec):
     root = thumos_like(tmp_path)
     train = VideoDataset(root, "train", spec, sampling="random")
     assert train.video_ids == ["video_validation_0000051", "video_validation_0000413"]
@@ -81,7 +40,7 @@ def test_loader_reads_the_real_layout(tmp_path, spec):
     np.testing.assert_array_equal(item["features"].numpy(), stored[item["sample_index"].numpy()])
 
 
-def test_true_durations_replace_frames_over_30(tmp_path, spec):
+def test_true_durations_replace_frames_over_30(thumos_like, tmp_path, spec):
     root = thumos_like(tmp_path)
     train = VideoDataset(root, "train", spec)
     assert train.duration("video_validation_0000413") == pytest.approx(718.052, abs=1e-3)
@@ -93,7 +52,7 @@ def test_true_durations_replace_frames_over_30(tmp_path, spec):
     assert plain.duration("video_test_0000950") == pytest.approx(1096.0667, abs=1e-3)
 
 
-def test_ground_truth_keeps_left_out_videos_and_past_end_annotations(tmp_path, spec):
+def test_ground_truth_keeps_left_out_videos_and_past_end_annotations(thumos_like, tmp_path, spec):
     root = thumos_like(tmp_path)
     test = VideoDataset(root, "test", spec)
     assert test.video_ids == ["video_test_0000950"]
@@ -107,7 +66,7 @@ def test_ground_truth_keeps_left_out_videos_and_past_end_annotations(tmp_path, s
     assert len(only_split) == 2 and set(only_split["video-id"]) == {"video_test_0000950"}
 
 
-def test_zero_length_annotation_is_kept_and_counted(tmp_path, spec):
+def test_zero_length_annotation_is_kept_and_counted(thumos_like, tmp_path, spec):
     root = thumos_like(
         tmp_path,
         video_validation_0000051=dict(annotations=[((67.5, 67.5), "Billiards")]),
@@ -142,13 +101,13 @@ def test_zero_length_annotation_is_kept_and_counted(tmp_path, spec):
         ),
     ],
 )
-def test_bad_input_is_named(tmp_path, spec, change, error, pattern):
+def test_bad_input_is_named(thumos_like, tmp_path, spec, change, error, pattern):
     root = thumos_like(tmp_path, video_validation_0000051=change)
     with pytest.raises(error, match=pattern):
         VideoDataset(root, "train", spec)
 
 
-def test_missing_feature_file(tmp_path, spec):
+def test_missing_feature_file(thumos_like, tmp_path, spec):
     root = thumos_like(tmp_path)
     (root / "train" / "video_validation_0000413.npy").unlink()
     with pytest.raises(FileNotFoundError, match=r"video 'video_validation_0000413'.*train"):
@@ -157,7 +116,7 @@ def test_missing_feature_file(tmp_path, spec):
         validate_root(root, spec)
 
 
-def test_nan_rows_are_reported_on_load(tmp_path, spec):
+def test_nan_rows_are_reported_on_load(thumos_like, tmp_path, spec):
     feats = np.zeros((265, D), np.float32)
     feats[[3, 200]] = np.nan
     feats[7, 2] = np.inf
@@ -171,7 +130,7 @@ def test_nan_rows_are_reported_on_load(tmp_path, spec):
         validate_root(root, spec, full=True)
 
 
-def test_split_and_gt_consistency_errors(tmp_path, spec):
+def test_split_and_gt_consistency_errors(thumos_like, tmp_path, spec):
     root = thumos_like(tmp_path)
     (root / "split_train.txt").write_text("video_validation_0000051\nvideo_validation_9999999\n")
     with pytest.raises(ValueError, match="video_validation_9999999"):
@@ -186,7 +145,7 @@ def test_split_and_gt_consistency_errors(tmp_path, spec):
         read_gt_json(tmp_path / "nowhere" / "gt.json")
 
 
-def test_prepare_real_dataset_validates(tmp_path, spec):
+def test_prepare_real_dataset_validates(thumos_like, tmp_path, spec):
     with pytest.raises(ValueError, match="data_dir"):
         prepare_dataset("thumos14", spec=spec)
     root = thumos_like(tmp_path)

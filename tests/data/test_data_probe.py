@@ -18,7 +18,7 @@ from ftcl.data.probe import (
     resample,
 )
 from ftcl.data.synthetic import source_annotations
-from ftcl.dp_reference import soft_dtw_reference
+from ftcl.dp.reference import soft_dtw_reference
 
 E = np.eye(4)
 
@@ -137,7 +137,7 @@ def test_anagrams_open_an_alignment_headroom(small_roots):
 
 
 def test_sweep_figure_draws_every_probe():
-    from ftcl import viz
+    from ftcl.book import viz
 
     rows = [{"knob": k, "value": v, "bag": 0.5, "order": 0.7 + v / 10, "headroom": 0.2 + v / 10,
              "background": 0.1, "hard_negative": 0.4} for k in ("a", "b") for v in (0.0, 1.0)]

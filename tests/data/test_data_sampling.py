@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_data_loader import D, thumos_like  # noqa: E402  (tests/ is on sys.path)
 
 from ftcl.data import VideoDataset, get_spec, random_indices, sample_indices, uniform_indices
-from ftcl.inference import index_to_seconds
+from ftcl.evaluation.localize import index_to_seconds
 
 
 @pytest.mark.parametrize("length, t", [(1000, 750), (750, 750), (300, 750), (7, 3), (1, 5)])
@@ -78,8 +77,8 @@ def test_instance_round_trip_through_sampling():
             assert abs(t0 - s) <= spacing + 0.32 and abs(t1 - e) <= spacing + 0.32
 
 
-def test_dataset_epochs_and_seeds(tmp_path):
-    spec = get_spec("thumos14").replace(feature_dim=D, num_segments=32)
+def test_dataset_epochs_and_seeds(thumos_like, tiny, tmp_path):
+    spec = get_spec("thumos14").replace(feature_dim=tiny.thumos_like_dim, num_segments=32)
     root = thumos_like(tmp_path)
     ds = VideoDataset(root, "train", spec, sampling="random", seed=5)
     a = ds[0]["sample_index"].numpy()

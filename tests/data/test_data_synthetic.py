@@ -354,8 +354,7 @@ def test_v2_real_layout_round_trip(quick_root):
 
 
 def test_data_version_is_part_of_the_run_identity():
-    from ftcl.config import make_config
-    from ftcl.runs import identity, run_id
+    from ftcl.config import identity, make_config, run_id
 
     v2 = make_config("acmnet", "synthumos14", "quick")
     v1 = make_config("acmnet", "synthumos14", "quick", data_version=1)
@@ -363,7 +362,7 @@ def test_data_version_is_part_of_the_run_identity():
     assert run_id(v1) != run_id(v2)
     with pytest.raises(ValueError, match="data_version"):
         make_config("acmnet", "synthumos14", "quick", data_version=0)
-    from ftcl.runs import record_data_version
+    from ftcl.report.records import record_data_version
 
     assert record_data_version({"config": {"seed": 0}}) == 1  # records from before v2
     assert record_data_version({"config": {"data_version": 2}}) == 2

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ftcl import dp
-from ftcl import dp_reference as ref
+from ftcl.dp import reference as ref
 from ftcl.dp.engine import resolve_backend
 
 BACKENDS = ["numba", "wavefront"]

@@ -22,15 +22,15 @@ from ftcl import dp
 from ftcl.dp import cuda_kernels
 from ftcl.dp.engine import resolve_backend
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Runs in a subprocess under the simulator: largest |difference| of values and gradients of the
-# "cuda" backend against the numba backend and against ftcl.dp_reference, per case.
+# "cuda" backend against the numba backend and against ftcl.dp.reference, per case.
 _SCRIPT = r"""
 import json, sys
 import torch
 from ftcl import dp
-from ftcl import dp_reference as ref
+from ftcl.dp import reference as ref
 from ftcl.dp import cuda_kernels
 
 CASES = [("fsd", 10.0), ("fsd", None), ("lcs", None), ("lcs", 5.0), ("soft_dtw", 0.5),

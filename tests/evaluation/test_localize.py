@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ftcl.data import get_spec
-from ftcl.inference import (
+from ftcl.evaluation.localize import (
     ACTIVITYNET_INFERENCE,
     THUMOS14_INFERENCE,
     InferenceConfig,

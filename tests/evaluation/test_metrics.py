@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ftcl.evaluation import (
+from ftcl.evaluation.metrics import (
     average_map,
     classification_map,
     detection_ap,

@@ -1,4 +1,4 @@
-"""Losses: backbone objectives by hand, FTCL terms against per-pair loops on ftcl.dp_reference."""
+"""Losses: backbone objectives by hand, FTCL terms against per-pair loops on ftcl.dp.reference."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from ftcl import dp
 from ftcl.config import MEASURES, FTCLConfig, LossConfig, ModelConfig, make_config
-from ftcl.dp_reference import fsd_reference, lcs_reference
+from ftcl.dp.reference import fsd_reference, lcs_reference
 from ftcl.losses import FTCLObjective, total_loss
 from ftcl.losses.backbones import acmnet_loss, cola_loss, info_nce, stpn_loss, wtalc_loss
 from ftcl.losses.contrast import fsd_bound, proposal_indices, sequence_score

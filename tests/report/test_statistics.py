@@ -1,4 +1,4 @@
-"""ftcl.stats against scipy and hand-computed answers."""
+"""ftcl.report.statistics against scipy and hand-computed answers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from ftcl import stats
+from ftcl.report import statistics as stats
 
 
 def test_paired_interval_by_hand():

@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ftcl import paper_results, tables
 from ftcl.config import METHODS
+from ftcl.report import closing, figures, layout, paper, statistics, tables
+from ftcl.report import records as run_records
+from ftcl.report import text as report_text
 
 THUMOS_T = [0.1, 0.2, 0.30000000000000004, 0.4, 0.5, 0.6, 0.7000000000000001]
 ANET_T = [float(x) for x in np.linspace(0.5, 0.95, 10)]
@@ -80,8 +82,8 @@ def results(tmp_path) -> Path:
 
 
 def test_aggregate_matches_hand_computation(results):
-    records = tables.load_records(tables.find_run_files(results, "quick"))
-    stats = tables.aggregate(records)
+    records = run_records.load_records(run_records.find_run_files(results, "quick"))
+    stats = statistics.aggregate(records)
     acm = stats[stats["method"] == "acmnet"].set_index("metric")
     # mAP@0.1 over seeds: 30, 40, 60 %: mean 130/3, sample variance (1400/3)/2 = 700/3
     assert acm.loc["mAP@0.1", "mean"] == pytest.approx(130 / 3)
@@ -103,7 +105,7 @@ def test_aggregate_matches_hand_computation(results):
 
 def test_single_seed_has_no_std(tmp_path):
     path = write(tmp_path, make_record("acmnet", 4, falling(0.2)))
-    stats = tables.aggregate(tables.load_records([path])).set_index("metric")
+    stats = statistics.aggregate(run_records.load_records([path])).set_index("metric")
     assert stats.loc["avg", "mean"] == pytest.approx(17.0)
     assert math.isnan(stats.loc["avg", "std"])
     assert stats.loc["avg", "min"] == stats.loc["avg", "max"] == pytest.approx(17.0)
@@ -154,11 +156,11 @@ def test_table1_rows_labels_and_values(results):
         assert text in attrs["caption"], text
 
 
-@pytest.mark.parametrize("key", sorted(tables.TABLES))
+@pytest.mark.parametrize("key", sorted(layout.TABLES))
 def test_every_reference_row_is_shown_and_labelled(results, key):
     table = tables.build_tables(results, "quick", write=False)[key]
     shown = table[table["row"] == "reference"]
-    refs = paper_results.reference_rows(key)
+    refs = paper.reference_rows(key)
     assert len(shown) == len(refs)
     names = table.attrs["value_columns"]
     lo, hi = table.attrs["average_range"]
@@ -168,7 +170,7 @@ def test_every_reference_row_is_shown_and_labelled(results, key):
         assert row["source"].startswith("paper (real ") and "I3D features), single run" in \
             row["source"]
         for t, v in ref.map.items():
-            column = f"mAP@{tables.threshold_label(t)} (%)"
+            column = f"mAP@{layout.threshold_label(t)} (%)"
             if column in row:
                 assert row[column] == v
         if ref.average(lo, hi) is not None:
@@ -177,49 +179,49 @@ def test_every_reference_row_is_shown_and_labelled(results, key):
     # every method of the paper's table has a measured row (empty when never run), and so has
     # every method beyond the paper that names this table (controls, loss forms)
     measured = set(table.loc[table["row"] == "measured", "method"])
-    assert measured == {m for m, _, _ in tables.table_rows(key)}
-    assert measured >= set(tables.TABLES[key].methods)
+    assert measured == {m for m, _, _ in layout.table_rows(key)}
+    assert measured >= set(layout.TABLES[key].methods)
 
 
 def refs_in_table_order(refs):
     """Reproduced rows in method order of the table, then the paper's other rows."""
     key = refs[0].table
-    order = [m for m, _, _ in tables.table_rows(key)]
+    order = [m for m, _, _ in layout.table_rows(key)]
     mine = sorted((r for r in refs if r.method), key=lambda r: order.index(r.method))
     return mine + [r for r in refs if not r.method]
 
 
 def test_paper_rows_from_the_csv_files():
     # Table 1 holds all 30 published rows; two are reproduced here
-    t1 = paper_results.reference_rows("table1")
+    t1 = paper.reference_rows("table1")
     assert len(t1) == 30 and {r.method for r in t1} == {None, "acmnet", "ftcl"}
-    ftcl = paper_results.reference_rows("table1", "ftcl")[0]
+    ftcl = paper.reference_rows("table1", "ftcl")[0]
     assert ftcl.name == "FTCL (Ours)" and ftcl.average(0.1, 0.7) == 43.6
     assert ftcl.map[0.5] == 35.6 and ftcl.average(0.1, 0.5) == 53.8
     # the deltas are absolute differences of the table's numbers (not the text's swapped ones)
-    assert paper_results.paper_delta("table1", "ftcl", "acmnet", (0.1, 0.7)) == 1.0
-    assert paper_results.paper_delta("table2", "ftcl", "acmnet", (0.5, 0.95)) == 0.2
-    assert paper_results.paper_delta("table5", "stpn-ftcl", "stpn", (0.1, 0.7)) == 1.8
-    assert paper_results.paper_delta("table4", "ftcl-dtw", "ftcl", (0.1, 0.7)) == -0.5
-    assert paper_results.paper_delta("table3", "ftcl-wo-fsd", "acmnet", (0.1, 0.7)) == 0.2
-    assert paper_results.paper_delta("table1", "ftcl", "acmnet", (0.3, 0.5)) is None
-    for key in tables.TABLES:
-        for r in paper_results.reference_rows(key):
-            assert r.method is None or r.method in {m for m, _, _ in tables.table_rows(key)}
+    assert paper.paper_delta("table1", "ftcl", "acmnet", (0.1, 0.7)) == 1.0
+    assert paper.paper_delta("table2", "ftcl", "acmnet", (0.5, 0.95)) == 0.2
+    assert paper.paper_delta("table5", "stpn-ftcl", "stpn", (0.1, 0.7)) == 1.8
+    assert paper.paper_delta("table4", "ftcl-dtw", "ftcl", (0.1, 0.7)) == -0.5
+    assert paper.paper_delta("table3", "ftcl-wo-fsd", "acmnet", (0.1, 0.7)) == 0.2
+    assert paper.paper_delta("table1", "ftcl", "acmnet", (0.3, 0.5)) is None
+    for key in layout.TABLES:
+        for r in paper.reference_rows(key):
+            assert r.method is None or r.method in {m for m, _, _ in layout.table_rows(key)}
             assert r.location.startswith("Table ")
-            assert r.family == tables.TABLES[key].family
+            assert r.family == layout.TABLES[key].family
 
 
 def test_paper_table_errors(tmp_path):
     bad = tmp_path / "t.csv"
     bad.write_text("method,map_0.1\nX,abc\n", encoding="utf-8")
     with pytest.raises(ValueError, match="t.csv.*map_0.1.*abc"):
-        paper_results.read_table(bad, "table1", "thumos14", 1)
+        paper.read_table(bad, "table1", "thumos14", 1)
     bad.write_text("method,map_0.1\nX,120\n", encoding="utf-8")
     with pytest.raises(ValueError, match="not a mAP"):
-        paper_results.read_table(bad, "table1", "thumos14", 1)
+        paper.read_table(bad, "table1", "thumos14", 1)
     with pytest.raises(FileNotFoundError):
-        paper_results.read_table(tmp_path / "none.csv", "table1", "thumos14", 1)
+        paper.read_table(tmp_path / "none.csv", "table1", "thumos14", 1)
 
 
 def test_paired_delta_columns_by_hand(results):
@@ -240,7 +242,7 @@ def test_paired_delta_columns_by_hand(results):
     cap = table.attrs["caption"]
     assert "SynTHUMOS14: synthetic features on real THUMOS14 annotations" in cap
     assert f"{half:.2f} points" in cap and "paired t" in cap and "Device: cpu" in cap
-    text = tables.claims_paragraph(table)
+    text = report_text.claims_paragraph(table)
     assert "Unresolved" in text and "paper +1.0" in text and f"{20 / 3:+.2f}" in text
     assert "win" not in text.lower()
 
@@ -260,16 +262,14 @@ def test_supported_and_contradicted_verdicts(tmp_path):
     # the paper has DTW 0.5 below FTCL; here 1 point above on every seed
     assert row["delta"] == pytest.approx(1.0) and row["paper delta"] == -0.5
     assert row["verdict"] == "contradicted"
-    assert "Contradicted" in tables.claims_paragraph(t4)
+    assert "Contradicted" in report_text.claims_paragraph(t4)
 
 
 def test_controls_appear_beyond_the_paper(results, monkeypatch):
     from ftcl import config
 
-    methods = dict(config.METHODS)
-    methods["control-x"] = config.Method("a control", "Table 3 (control, beyond the paper)",
-                                         {"model.backbone": "acmnet"})
-    monkeypatch.setattr(config, "METHODS", methods)
+    monkeypatch.setitem(config.METHODS, "control-x", config.Method(
+        "a control", "Table 3 (control, beyond the paper)", {"model.backbone": "acmnet"}))
     for seed in range(3):
         write(results / "quick" / "runs", make_record("ftcl", seed, falling(0.5))
               | {"method": "control-x"}, name=f"control-{seed}.json")
@@ -277,7 +277,7 @@ def test_controls_appear_beyond_the_paper(results, monkeypatch):
     row = table[table["method"] == "control-x"].iloc[0]
     assert row["beyond paper"] and row["baseline"] == "ftcl" and "beyond the paper" in row["label"]
     assert row["delta"] == pytest.approx(0.0) and math.isnan(row["paper delta"])
-    assert "Beyond the paper" in tables.claims_paragraph(table)
+    assert "Beyond the paper" in report_text.claims_paragraph(table)
     assert "control-x" not in set(tables.build_tables(results, "quick", write=False)["table1"]
                                   ["method"])
 
@@ -333,7 +333,7 @@ def test_no_records_gives_reference_only_tables(tmp_path):
         assert set(measured["source"]) == {"measured: no run record"}
         assert measured[table.attrs["value_columns"]].isna().all().all()
         assert "No measured runs were found" in table.attrs["caption"]
-    assert tables.find_run_files(tmp_path / "nowhere", "quick") == []
+    assert run_records.find_run_files(tmp_path / "nowhere", "quick") == []
 
 
 def test_load_table_reads_records_and_says_so(results, tmp_path, capsys):
@@ -373,13 +373,13 @@ def test_invalid_record_errors(tmp_path, change, message):
     record.update(change)
     path = write(tmp_path, record, name="odd-record.json")
     with pytest.raises(ValueError, match=message) as info:
-        tables.load_record(path)
+        run_records.load_record(path)
     assert "odd-record.json" in str(info.value)
 
 
 def test_missing_record_file():
     with pytest.raises(FileNotFoundError, match="no-such.json"):
-        tables.load_record("no-such.json")
+        run_records.load_record("no-such.json")
 
 
 def test_duplicate_seed_is_an_error(results):
@@ -393,7 +393,7 @@ def test_duplicate_seed_is_an_error(results):
 
 def test_tiou_figure_traces(results):
     table = tables.build_tables(results, "quick", write=False)["table5"]
-    fig = tables.tiou_figure(table)
+    fig = figures.tiou_figure(table)
     with_curve = [r for _, r in table.iterrows() if r["method"]
                   and not np.isnan(r[table.attrs["value_columns"][:-1]].astype(float)).all()]
     assert len(fig.data) == len(with_curve)
@@ -417,7 +417,7 @@ def test_tiou_figure_traces(results):
 def test_table_notebook_reads_records_through_papermill(results, tmp_path):
     papermill = pytest.importorskip("papermill")
     jupytext = pytest.importorskip("jupytext")
-    source = Path(__file__).resolve().parents[1] / "notebooks" / "05_table1_thumos14.py"
+    source = Path(__file__).resolve().parents[2] / "notebooks" / "05_table1_thumos14.py"
     out = tmp_path / "05_out.ipynb"
     papermill.execute_notebook(jupytext.read(source), str(out), kernel_name="python3",
                                parameters={"results_dir": str(results), "profile": "quick"},
@@ -432,7 +432,7 @@ def test_table_notebook_reads_records_through_papermill(results, tmp_path):
 
 
 def test_closing_note_counts_each_claim_once(results):
-    note = tables.closing_note(results, "quick")
+    note = closing.closing_note(results, "quick")
     # FTCL - ACM-Net appears in Tables 1, 3 and 5 but is one claim
     assert "Of the paper's 1 distinct claims" in note and "1 unresolved" in note
     assert note.count("| +1.0 | +6.67 |") == 3 and "abc123" in note
@@ -448,4 +448,24 @@ def test_table3_also_compares_ftcl_with_each_variant(results):
     assert extra["paper_delta"] == pytest.approx(0.8)
     assert extra["differences"] == pytest.approx([19.0, 9.0, -11.0])
     assert ("ftcl", "ftcl-wo-lcs") not in comps  # no records of w/o LCS: no comparison
-    assert "FTCL (FSD + LCS) − w/o FSD" in tables.claims_paragraph(table)
+    assert "FTCL (FSD + LCS) − w/o FSD" in report_text.claims_paragraph(table)
+
+
+def test_committed_tables_are_what_the_committed_records_give(tmp_path):
+    """Tables 1-5, claims.csv and protocol.json regenerated from the committed run records of
+    results/quick are byte-identical to the committed ones: every number in them was produced
+    by this code from those records."""
+    import filecmp
+    import shutil
+
+    from ftcl.analysis import protocol
+
+    committed = Path(__file__).resolve().parents[2] / "results" / "quick"
+    shutil.copytree(committed / "runs", tmp_path / "quick" / "runs")
+    tables.build_tables(tmp_path, "quick", write=True)
+    protocol.protocol_summary(tmp_path, "quick", write=True)
+    names = sorted(p.name for p in (committed / "tables").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "quick" / "tables").iterdir())
+    match, mismatch, errors = filecmp.cmpfiles(committed / "tables", tmp_path / "quick" / "tables",
+                                               names, shallow=False)
+    assert mismatch == [] and errors == [] and match == names

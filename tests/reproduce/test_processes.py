@@ -16,7 +16,7 @@ import pytest
 
 psutil = pytest.importorskip("psutil")
 
-from ftcl.executors import die_with_parent, set_parent_death_signal  # noqa: E402
+from ftcl.reproduce.processes import die_with_parent, set_parent_death_signal  # noqa: E402
 
 GRACE_S = 5.0  # the issue's bound: nothing of a killed batch is alive after 5 s
 TINY = {"model.embed_dim": 8, "ftcl.proj_dim": 8, "ftcl.fsd_len": 2, "ftcl.lcs_len": 4,
@@ -77,7 +77,7 @@ time.sleep(120)
 """
 _CHILD = """
 import os, sys, time
-import ftcl.executors as ex
+import ftcl.reproduce.processes as ex
 if sys.argv[1] == "watchdog":
     ex._PRCTL = None  # the portable fallback alone
 ex.die_with_parent()
@@ -100,7 +100,8 @@ def test_die_with_parent(mechanism):
 
 
 def test_die_with_parent_exits_if_the_parent_is_already_gone():
-    code = "import ftcl.executors as ex; ex.die_with_parent(parent_pid=-5); print('survived')"
+    code = ("import ftcl.reproduce.processes as ex; ex.die_with_parent(parent_pid=-5); "
+            "print('survived')")
     out = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 1 and "survived" not in out.stdout
@@ -108,7 +109,7 @@ def test_die_with_parent_exits_if_the_parent_is_already_gone():
 
 _KERNEL_OWNER = """
 import asyncio, time
-from ftcl.executors import fate_sharing_kernel_manager
+from ftcl.reproduce.processes import fate_sharing_kernel_manager
 km = fate_sharing_kernel_manager()(kernel_name="python3")
 asyncio.run(km.start_kernel())
 print(km.provisioner.pid, flush=True)
@@ -206,7 +207,7 @@ def test_restarted_batch_never_trains_a_run_a_live_process_trains(tmp_path):
     """A live process holds a run folder (as an orphan or a second batch would): the batch
     refuses that run with a clear failure and trains the others; once the holder is gone, a
     rerun trains it."""
-    from ftcl.reproduce import plan
+    from ftcl.reproduce.plan import plan
 
     runs = [r for r in plan("quick", seeds=[0], only=["acmnet"], overrides=TINY)]
     held = runs[0]
@@ -232,7 +233,7 @@ def test_restarted_batch_never_trains_a_run_a_live_process_trains(tmp_path):
 
 def test_pool_workers_are_armed(tmp_path):
     """The local pool starts its workers with :func:`die_with_parent`."""
-    from ftcl.executors import LocalExecutor
+    from ftcl.reproduce.executors import LocalExecutor
 
     ex = LocalExecutor(jobs=1)
     try:
@@ -249,7 +250,7 @@ def test_pool_workers_are_armed(tmp_path):
 # prints the pids, and sleeps until killed.
 _OWNER = """
 import os, subprocess, sys, time
-from ftcl.executors import descendants, start_reaper
+from ftcl.reproduce.processes import descendants, start_reaper
 node = subprocess.Popen([sys.executable, "-c",
     "import subprocess, sys, time; time.sleep(0.5); "
     "w = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); "
@@ -264,8 +265,8 @@ time.sleep(120)
 
 
 def test_reaper_kills_what_a_dead_driver_started():
-    """:func:`ftcl.executors.start_reaper` (used for a local Ray instance): processes handed to
-    it, and the children they start later, die within 5 s of a kill -9 of the driver."""
+    """:func:`ftcl.reproduce.processes.start_reaper` (used for a local Ray instance): processes
+    handed to it, and the children they start later, die within 5 s of a kill -9 of the driver."""
     if not os.path.isdir("/proc"):
         pytest.skip("no /proc")
     owner = subprocess.Popen([sys.executable, "-c", _OWNER], env=_env(),

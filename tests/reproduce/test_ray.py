@@ -33,7 +33,7 @@ import pytest
 ray = pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")
 
-from ftcl.reproduce import plan  # noqa: E402
+from ftcl.reproduce.plan import plan  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -41,7 +41,7 @@ TINY = {"model.embed_dim": 8, "ftcl.proj_dim": 8, "ftcl.fsd_len": 2, "ftcl.lcs_l
         "train.batch_size": 4, "train.pretrain_iterations": 2, "train.iterations": 2,
         "train.eval_every": 2}
 BATCH_TIMEOUT_S = 900  # a hung cluster fails the test instead of hanging CI
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:
@@ -146,9 +146,9 @@ def _kill_node_when_busy(raylet_pid: int, deadline: float, result: dict) -> None
 
 
 def _reproduce(tmp_path: Path, name: str, *options: str, env: dict) -> tuple[str, float]:
-    """``python -m ftcl.reproduce`` on the 4 tiny runs; return its output and wall time."""
+    """``python -m ftcl reproduce`` on the 4 tiny runs; return its output and wall time."""
     tiny = [arg for key, value in TINY.items() for arg in ("--set", f"{key}={value}")]
-    cmd = [sys.executable, "-m", "ftcl.reproduce", "--only", "acmnet", "ftcl", "--seeds", "0",
+    cmd = [sys.executable, "-m", "ftcl", "reproduce", "--only", "acmnet", "ftcl", "--seeds", "0",
            *tiny, "--device", "cpu", "--no-progress", "--no-tables", "--allow-mixed",
            "--results", str(tmp_path / name), "--work-dir", str(tmp_path / f"work-{name}"),
            "--cache-dir", str(tmp_path / "cache"), *options]

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
-
 import pytest
 import torch
 
-from ftcl import device as device_module
-from ftcl import executors, reproduce
+from ftcl.cli import build_parser
+from ftcl.reproduce import executors
 
 
 @pytest.fixture
 def pretend_cuda(monkeypatch):
     """choose_device answers CUDA without a GPU (the executor only reads the device type)."""
-    monkeypatch.setattr(device_module, "choose_device", lambda name="auto": torch.device("cuda"))
+    monkeypatch.setattr(executors, "choose_device", lambda name="auto": torch.device("cuda"))
     monkeypatch.setattr(executors, "usable_cores", lambda: 16)
 
 
@@ -44,7 +42,6 @@ def test_runs_per_gpu_must_be_positive():
 
 
 def test_reproduce_has_the_flag():
-    parser = argparse.ArgumentParser()
-    reproduce.add_arguments(parser)
-    assert parser.parse_args([]).runs_per_gpu == 1
-    assert parser.parse_args(["--runs-per-gpu", "6"]).runs_per_gpu == 6
+    parser = build_parser()
+    assert parser.parse_args(["reproduce"]).runs_per_gpu == 1
+    assert parser.parse_args(["reproduce", "--runs-per-gpu", "6"]).runs_per_gpu == 6

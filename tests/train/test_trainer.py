@@ -14,56 +14,15 @@ import pytest
 import torch
 
 from ftcl.config import LAMBDA_CHOICE, LAMBDA_GRID, METHODS, make_config
-from ftcl.data import get_spec, prepare_dataset
-from ftcl.data.annotations import synanet_selection
+from ftcl.data import VideoSubset
 from ftcl.losses import FTCLObjective, total_loss
 from ftcl.models import build_backbone
 from ftcl.train import (
-    RunData,
     Trainer,
-    VideoSubset,
-    holdout_split,
     load_checkpoint,
     model_from_checkpoint,
     train,
 )
-
-TINY = {
-    "model.embed_dim": 8, "ftcl.proj_dim": 8, "ftcl.fsd_len": 2, "ftcl.lcs_len": 4,
-    "train.batch_size": 4, "train.pretrain_iterations": 4, "train.iterations": 6,
-    "train.eval_every": 3, "train.progress": False, "train.eval_batch_size": 8,
-    "train.holdout_fraction": 0.25, "device": "cpu",
-}
-
-
-def tiny_spec():
-    classes = tuple(sorted(synanet_selection()["classes"][:3]))
-    return get_spec("synanet", "quick").replace(
-        classes=classes, anet_num_classes=3, anet_train_per_class=6, anet_test_per_class=3,
-        feature_dim=16, num_segments=24)
-
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    return prepare_dataset("synanet", "quick", cache_dir=tmp_path_factory.mktemp("data"),
-                           spec=tiny_spec())
-
-
-def tiny_data(root, cfg) -> RunData:
-    from ftcl.data import VideoDataset
-
-    spec = tiny_spec()
-    train_ds = VideoDataset(root, "train", spec, sampling=cfg.train.sampling, seed=cfg.seed)
-    test_ds = VideoDataset(root, "test", spec, sampling="uniform")
-    fit, held = holdout_split(list(train_ds.video_ids), cfg.train.holdout_fraction)
-    if cfg.train.selection == "last":
-        fit, held = list(train_ds.video_ids), []
-    return RunData(spec, root, train_ds, test_ds, fit, held)
-
-
-def tiny_config(method, out_dir, **overrides):
-    return make_config(method, "synanet", "quick",
-                       overrides={**TINY, "out_dir": str(out_dir), **overrides})
 
 
 def _state(path):
@@ -80,10 +39,10 @@ def _assert_same_weights(a, b):
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
-def test_every_method_lowers_its_loss(method, tiny_root):
+def test_every_method_lowers_its_loss(tiny_config, tiny_data, method):
     """A few Adam steps on one fixed batch of pairs lower the method's full loss (Eq. 8)."""
     cfg = tiny_config(method, "unused", **{"ftcl.tau": 0.5})
-    data = tiny_data(tiny_root, cfg)
+    data = tiny_data(cfg)
     torch.manual_seed(0)
     model = build_backbone(cfg.model.backbone, 16, 3, dataclasses.replace(cfg.model, dropout=0.0))
     obj = FTCLObjective(8, cfg.ftcl) if cfg.ftcl.enabled else None
@@ -108,9 +67,9 @@ def test_every_method_lowers_its_loss(method, tiny_root):
 # ------------------------------------------------------------------------------ the trainer
 
 
-def test_run_record_checkpoints_and_stage1_reuse(tiny_root, tmp_path):
+def test_run_record_checkpoints_and_stage1_reuse(tiny_config, tiny_data, tmp_path):
     cfg = tiny_config("ftcl", tmp_path)
-    record = train(cfg, data=tiny_data(tiny_root, cfg))
+    record = train(cfg, data=tiny_data(cfg))
     run = tmp_path / "synanet-quick" / "ftcl" / "seed0"
     assert {p.name for p in run.iterdir()} >= {"best.pt", "last.pt", "record.json",
                                               "predictions.csv"}
@@ -135,11 +94,11 @@ def test_run_record_checkpoints_and_stage1_reuse(tiny_root, tmp_path):
 
     # ACM-Net with the same seed reuses the cached stage 1 (FTCL terms play no part in it).
     base = tiny_config("acmnet", tmp_path)
-    rec2 = train(base, data=tiny_data(tiny_root, base))
+    rec2 = train(base, data=tiny_data(base))
     assert rec2["schedule"]["stage1"]["reused"]
     assert rec2["schedule"]["stage1"]["key"] == record["schedule"]["stage1"]["key"]
     # ... and a finished run, run again, returns its record without training.
-    assert train(base, data=tiny_data(tiny_root, base)) == rec2
+    assert train(base, data=tiny_data(base)) == rec2
 
     # The checkpoints rebuild the model.
     model, cfg2, ckpt = model_from_checkpoint(run / "best.pt")
@@ -147,13 +106,13 @@ def test_run_record_checkpoints_and_stage1_reuse(tiny_root, tmp_path):
 
 
 @pytest.mark.parametrize("stop", [2, 7])  # inside stage 1, inside stage 2 (between evaluations)
-def test_resume_after_interrupt_equals_uninterrupted(stop, tiny_root, tmp_path):
+def test_resume_after_interrupt_equals_uninterrupted(tiny_config, tiny_data, stop, tmp_path):
     ref_cfg = tiny_config("ftcl", tmp_path / "ref")
-    ref = train(ref_cfg, data=tiny_data(tiny_root, ref_cfg))
+    ref = train(ref_cfg, data=tiny_data(ref_cfg))
     cfg = tiny_config("ftcl", tmp_path / "cut")
-    status = train(cfg, stop_after=stop, data=tiny_data(tiny_root, cfg))
+    status = train(cfg, stop_after=stop, data=tiny_data(cfg))
     assert status["status"] == "stopped"
-    resumed = train(cfg, data=tiny_data(tiny_root, cfg))  # fresh objects: state from disk only
+    resumed = train(cfg, data=tiny_data(cfg))  # fresh objects: state from disk only
     run = lambda root: root / "synanet-quick" / "ftcl" / "seed0"  # noqa: E731
     _assert_same_weights(_state(run(tmp_path / "ref") / "last.pt"),
                          _state(run(tmp_path / "cut") / "last.pt"))
@@ -163,9 +122,9 @@ def test_resume_after_interrupt_equals_uninterrupted(stop, tiny_root, tmp_path):
     assert resumed["map"] == ref["map"]
 
 
-def test_ctrl_c_leaves_a_resumable_checkpoint(tiny_root, tmp_path, monkeypatch):
+def test_ctrl_c_leaves_a_resumable_checkpoint(tiny_config, tiny_data, tmp_path, monkeypatch):
     ref_cfg = tiny_config("acmnet", tmp_path / "ref")
-    train(ref_cfg, data=tiny_data(tiny_root, ref_cfg))
+    train(ref_cfg, data=tiny_data(ref_cfg))
     cfg = tiny_config("acmnet", tmp_path / "cut")
     calls = {"n": 0}
     original = Trainer._step
@@ -179,27 +138,27 @@ def test_ctrl_c_leaves_a_resumable_checkpoint(tiny_root, tmp_path, monkeypatch):
 
     monkeypatch.setattr(Trainer, "_step", step_then_ctrl_c)
     with pytest.raises(KeyboardInterrupt, match="resumable checkpoint"):
-        train(cfg, data=tiny_data(tiny_root, cfg))
+        train(cfg, data=tiny_data(cfg))
     run = tmp_path / "cut" / "synanet-quick" / "acmnet" / "seed0"
     state = load_checkpoint(run / "last.pt")["state"]
     assert (state["stage"], state["iteration"]) == (2, 2)
     monkeypatch.setattr(Trainer, "_step", original)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
-    train(cfg, data=tiny_data(tiny_root, cfg))
+    train(cfg, data=tiny_data(cfg))
     _assert_same_weights(_state(tmp_path / "ref" / "synanet-quick" / "acmnet" / "seed0"
                                 / "last.pt"), _state(run / "last.pt"))
 
 
-def test_selection_last_has_no_holdout(tiny_root, tmp_path):
+def test_selection_last_has_no_holdout(tiny_config, tiny_data, tmp_path):
     cfg = tiny_config("acmnet", tmp_path, **{"train.selection": "last"})
-    record = train(cfg, data=tiny_data(tiny_root, cfg))
+    record = train(cfg, data=tiny_data(cfg))
     assert record["selection"]["reported"] == "last" and record["selection"]["holdout_videos"] == 0
     assert record["selection"]["fit_videos"] == 18
 
 
-def test_video_subset_keeps_parent_indices(tiny_root):
+def test_video_subset_keeps_parent_indices(tiny_config, tiny_data):
     cfg = tiny_config("acmnet", "unused")
-    data = tiny_data(tiny_root, cfg)
+    data = tiny_data(cfg)
     sub = VideoSubset(data.train, data.fit_ids[:3])
     assert len(sub) == 3 and sub[1]["video_id"] == data.fit_ids[1]
     assert sub.label_sets()[2] == data.train.label_sets()[sub.indices[2]]
@@ -208,7 +167,7 @@ def test_video_subset_keeps_parent_indices(tiny_root):
 # ------------------------------------------------------------------------------ bad input
 
 
-def test_corrupt_and_foreign_checkpoints(tiny_root, tmp_path):
+def test_corrupt_and_foreign_checkpoints(tiny_config, tiny_data, tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint at all")
     with pytest.raises(ValueError, match="cannot be read"):
@@ -221,22 +180,22 @@ def test_corrupt_and_foreign_checkpoints(tiny_root, tmp_path):
 
     # A run folder holding another backbone's checkpoint is refused, naming both.
     cfg = tiny_config("acmnet", tmp_path, **{"train.iterations": 3, "train.eval_every": 3})
-    train(cfg, data=tiny_data(tiny_root, cfg))
+    train(cfg, data=tiny_data(cfg))
     other = tiny_config("stpn", tmp_path, run_name="acmnet",
                         **{"train.iterations": 3, "train.eval_every": 3})
     with pytest.raises(ValueError, match="'acmnet' model but the configuration asks for 'stpn'"):
-        train(other, data=tiny_data(tiny_root, other))
+        train(other, data=tiny_data(other))
 
     # Same run folder, different configuration: refused, naming the keys.
     changed = tiny_config("acmnet", tmp_path, **{"train.iterations": 3, "train.eval_every": 3,
                                                  "train.lr": 1e-3})
     with pytest.raises(ValueError, match="train.lr"):
-        train(changed, data=tiny_data(tiny_root, changed))
+        train(changed, data=tiny_data(changed))
 
 
-def test_feature_width_mismatch_with_checkpoint(tiny_root, tmp_path):
+def test_feature_width_mismatch_with_checkpoint(tiny_config, tiny_data, tmp_path):
     cfg = tiny_config("acmnet", tmp_path, **{"train.iterations": 3, "train.eval_every": 3})
-    data = tiny_data(tiny_root, cfg)
+    data = tiny_data(cfg)
     train(cfg, data=data)
     wide = dataclasses.replace(data, spec=data.spec.replace(feature_dim=32))
     with pytest.raises(ValueError, match="trained on D=16"):
@@ -256,20 +215,20 @@ def test_config_errors():
         make_config("ftcl", "thumos14", "quick")
 
 
-def test_proposals_must_fit_in_t(tiny_root, tmp_path):
+def test_proposals_must_fit_in_t(tiny_config, tiny_data, tmp_path):
     cfg = tiny_config("ftcl", tmp_path, **{"ftcl.lcs_len": 30})
     with pytest.raises(ValueError, match="lcs_len"):
-        Trainer(cfg, data=tiny_data(tiny_root, cfg))
+        Trainer(cfg, data=tiny_data(cfg))
 
 
 # ------------------------------------------------------------------ issue 10: selection, controls
 
 
-def test_selection_considers_the_stage1_checkpoint(tiny_root, tmp_path):
+def test_selection_considers_the_stage1_checkpoint(tiny_config, tiny_data, tmp_path):
     """Iteration 0 (the stage-1 weights) is evaluated and wins where stage 2 only damages: a
     stage-2 learning rate of 50 wrecks the model, so the held-out score cannot improve on it."""
     cfg = tiny_config("acmnet", tmp_path, **{"train.stage2_lr": 50.0})
-    record = train(cfg, data=tiny_data(tiny_root, cfg))
+    record = train(cfg, data=tiny_data(cfg))
     history = record["history"]
     assert history[0]["iteration"] == 0 and "holdout" in history[0]
     best = max(h["holdout"]["average_map"] for h in history)
@@ -284,33 +243,20 @@ def test_selection_considers_the_stage1_checkpoint(tiny_root, tmp_path):
     # Without select_stage1 the first candidate is iteration 3.
     cfg = tiny_config("acmnet", tmp_path / "no0", **{"train.stage2_lr": 50.0,
                                                     "train.select_stage1": False})
-    record = train(cfg, data=tiny_data(tiny_root, cfg))
+    record = train(cfg, data=tiny_data(cfg))
     assert record["history"][0]["iteration"] == 3
     assert record["selection"]["selected_iteration"] in (3, 6)
 
 
-def test_stage2_cosine_schedule(tiny_root, tmp_path):
-    cfg = tiny_config("acmnet", tmp_path, **{"train.stage2_lr": 1e-3,
-                                            "train.stage2_schedule": "cosine"})
-    trainer = Trainer(cfg, data=tiny_data(tiny_root, cfg))
-    lrs = [trainer._lr(2, i) for i in range(6)]
-    assert lrs[0] == pytest.approx(1e-3) and lrs == sorted(lrs, reverse=True)
-    assert lrs[3] == pytest.approx(0.5e-3) and trainer._lr(1, 0) == cfg.train.lr
-    warm = Trainer(dataclasses.replace(cfg, train=dataclasses.replace(
-        cfg.train, iterations=20, stage2_schedule="warmup-cosine")), data=trainer.data)
-    lrs = [warm._lr(2, i) for i in range(20)]  # 2 warm-up steps (10 %), then cosine from 1e-3
-    assert lrs[:3] == pytest.approx([0.5e-3, 1e-3, 1e-3]) and lrs[2:] == sorted(lrs[2:])[::-1]
-
-
 @pytest.mark.parametrize("method", ["control-meanpool", "control-shuffled-pairs",
                                     "control-stage1-only"])
-def test_controls_build_train_and_write_a_record(method, tiny_root, tmp_path):
+def test_controls_build_train_and_write_a_record(tiny_config, tiny_data, method, tmp_path):
     assert METHODS[method].table == "Table 3 (control, beyond the paper)"
     assert make_config(method).train.iterations == (0 if method == "control-stage1-only" else 100)
     # TINY's user-level "train.iterations" would override the method's 0: keep the method's.
     extra = {"train.iterations": 0} if method == "control-stage1-only" else {}
     cfg = tiny_config(method, tmp_path, **extra)
-    record = train(cfg, data=tiny_data(tiny_root, cfg))
+    record = train(cfg, data=tiny_data(cfg))
     run = tmp_path / "synanet-quick" / method / "seed0"
     assert (run / "record.json").is_file() and record["method"] == method
     assert 0.0 <= record["average_map"] <= 1.0
@@ -335,47 +281,3 @@ def test_paper_form_is_its_own_method():
         make_config("ftcl", overrides={"ftcl.lcs_threshold_form": "rescale"})
     with pytest.raises(ValueError, match="'train.iterations'"):
         make_config("acmnet", overrides={"train.iterations": 0, "train.select_stage1": False})
-
-
-def test_proposal_purity_against_planted_labels(tiny_root):
-    """An oracle attention (1 on planted action snippets, 0 elsewhere, tiny noise to break ties)
-    gives action proposals of pure action and "paper" background proposals of none, where the
-    videos have enough of each; the "release" background then takes the next-ranked snippets."""
-    import numpy as np
-
-    from ftcl.data import VideoDataset
-    from ftcl.data.synthetic import REGION_ACTION, load_snippet_labels
-    from ftcl.diagnostics import proposal_purity
-    from ftcl.models import ModelOutput
-
-    spec = tiny_spec()
-    test = VideoDataset(tiny_root, "test", spec, sampling="uniform")
-    regions = np.stack([load_snippet_labels(tiny_root, "test", v)[:, 3][test[i]["sample_index"]]
-                        for i, v in enumerate(test.video_ids)])
-    action = torch.from_numpy(regions == REGION_ACTION).float()
-    counts = action.sum(dim=1)
-    keep = [v for v, c in zip(test.video_ids, counts.tolist(), strict=True) if 4 <= c <= 20]
-    assert keep, "the tiny data set needs videos with >= 4 action and >= 4 other snippets"
-    oracle = action + 1e-3 * torch.rand(action.shape, generator=torch.Generator().manual_seed(0))
-    index = {v: i for i, v in enumerate(test.video_ids)}
-
-    class Oracle(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.zeros(1))
-            self.calls = []
-
-        def forward(self, feats):
-            ids = self.calls.pop(0)
-            att = oracle[[index[v] for v in ids]]
-            return ModelOutput(cas=att[..., None], attention=att, video_scores=att[:, :1],
-                               embeddings=feats)
-
-    model = Oracle()
-    model.calls = [keep]
-    result = proposal_purity(model, test, fsd_len=2, video_ids=keep, batch_size=len(keep))
-    assert result["action"] == 1.0 and result["background/paper"] == 0.0
-    expected = float(np.mean([min(c - 2, 2) / 2 for c in counts[[index[v] for v in keep]]
-                              .tolist()]))
-    assert result["background/release"] == pytest.approx(expected)
-    assert result["videos"] == len(keep) and 0 < result["all_snippets"] < 1
