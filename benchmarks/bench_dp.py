@@ -247,7 +247,7 @@ def fused_kernel_rows(kinds, n_batch, repeats, budget_s):
 
     if not torch.cuda.is_available():
         print("\n## Fused GPU kernel: skipped (no CUDA device; its logic is tested in numba's "
-              "CUDA simulator, tests/test_dp_gpu_kernel.py)")
+              "CUDA simulator, tests/dp/test_dp_gpu_kernel.py)")
         return []
     if not cuda_kernels.usable():
         print("\n## Fused GPU kernel: skipped (numba.cuda cannot compile here: no NVVM; "

@@ -5,10 +5,10 @@ Usage::
     python benchmarks/bench_kill_batch.py [--executor local|ray] [--repeats 1]
 
 Starts a tiny ``python -m ftcl reproduce`` (acmnet, seeds 0 and 1: four runs, two workers, the
-tiny settings of tests/test_executors.py) in its own session, waits for a point of the batch, sends
-``SIGKILL`` to the driver, and measures the seconds until every process it had started (pool
-workers, the multiprocessing resource tracker, papermill kernels; with Ray its local cluster) is
-gone (a zombie counts as gone: it runs nothing). Points: ``workers`` (the pool is up),
+tiny settings of tests/reproduce/test_processes.py) in its own session, waits for a point of the
+batch, sends ``SIGKILL`` to the driver, and measures the seconds until every process it had
+started (pool workers, the multiprocessing resource tracker, papermill kernels; with Ray its local
+cluster) is gone (a zombie counts as gone: it runs nothing). Points: ``workers`` (the pool is up),
 ``kernels`` (two kernels training), ``first-record`` (one run finished, the next in flight).
 Prints one row per point: processes killed with it, seconds until all were gone, survivors.
 """
@@ -25,9 +25,39 @@ from pathlib import Path
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+# The tiny runs of tests/reproduce/test_processes.py: two + two iterations, 8-wide embeddings.
+TINY = {"model.embed_dim": 8, "ftcl.proj_dim": 8, "ftcl.fsd_len": 2, "ftcl.lcs_len": 4,
+        "train.batch_size": 4, "train.pretrain_iterations": 2, "train.iterations": 2,
+        "train.eval_every": 2}
 
-from test_executors import TINY, _alive, _kernels, _tree  # noqa: E402
+
+def _alive(procs):
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _tree(pid):
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _kernels(pid):
+    return [p for p in _tree(pid) if _cmdline(p).find("ipykernel") >= 0]
+
+
+def _cmdline(p) -> str:
+    try:
+        return " ".join(p.cmdline())
+    except psutil.NoSuchProcess:
+        return ""
 
 
 def start(tmp: Path, executor: str) -> subprocess.Popen:

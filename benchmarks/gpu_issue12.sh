@@ -8,7 +8,7 @@ set -u
 PY=${PY:-python}
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))"
 $PY -c "from ftcl.dp import cuda_kernels; print('fused DP kernel usable:', cuda_kernels.usable())"
-$PY -m pytest -q -rs tests/test_dp_gpu_kernel.py tests/test_data_device_batches.py \
-    tests/test_dp.py -k "cuda or gpu or simulated"
+$PY -m pytest -q -rs tests/dp/test_dp_gpu_kernel.py tests/data/test_data_device_batches.py \
+    tests/dp/test_dp.py -k "cuda or gpu or simulated"
 $PY benchmarks/bench_dp.py --kernel-only
 $PY benchmarks/bench_train.py --methods acmnet ftcl ftcl-ccdtw ftcl-dropdtw wtalc wtalc-ftcl "$@"
