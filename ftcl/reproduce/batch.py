@@ -265,12 +265,12 @@ def check_clean_tree(todo: Sequence[PlannedRun], runs_folder: Path, allow_mixed:
                          "records away), or pass --allow-mixed")
 
 
-def print_plan(runs: Sequence[PlannedRun], runs_folder: Path) -> None:
+def print_plan(runs: Sequence[PlannedRun], results_dir: str | os.PathLike, profile: str) -> None:
     """The plan, one line per run: id, tables, done/todo, stage-1 group."""
     width = max((len(r.run_id) for r in runs), default=10)
     print(f"{'run id':<{width}}  tables  status  stage-1 group")
     for r in runs:
-        done = "done" if (runs_folder / f"{r.run_id}.json").is_file() else "todo"
+        done = "done" if record_file(results_dir, profile, r.run_id).is_file() else "todo"
         table_numbers = ",".join(map(str, r.tables))
         print(f"{r.run_id:<{width}}  {table_numbers:<6}  {done:<6}  {r.group or '-'}")
 
@@ -293,7 +293,7 @@ def reproduce(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS, *,
     print(f"reproduce {profile}: {len(runs)} runs ({n_configs} configurations x "
           f"{len(seeds)} seeds) for Tables 1-5 -> {root}", file=sys.stderr)
     if dry_run:
-        print_plan(runs, runs_folder)
+        print_plan(runs, results, profile)
         return 0
     check_output_dir(results, "--results")
     if work:
