@@ -19,6 +19,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import __version__
 from .config import (
@@ -32,7 +33,7 @@ from .config import (
     to_dict,
 )
 from .io import atomic_write_json, atomic_write_text
-from .paths import RUN_RECORD, display_path, run_directory, work_dir
+from .paths import RESULTS, RUN_RECORD, display_path, run_directory, work_dir
 from .provenance import provenance
 
 
@@ -76,7 +77,9 @@ Runs go to <out-dir>/<dataset>-<profile>/<name>/seed<k>/ (record.json, best.pt, 
 predictions.csv; <name> defaults to the run id); <out-dir> defaults to $FTCL_CACHE/reproduce
 (else ~/.cache/ftcl/reproduce), the folder `ftcl reproduce` uses too. The run record and, for
 acmnet and ftcl on synthetic data, the mechanism record go to <results>/<profile>/runs/ and
-mechanism/, as the batch writes them. Running the same command again resumes an interrupted run
+mechanism/, as the batch writes them; <results> defaults to <out-dir>/results, so that a single
+run never changes the checkout's committed results/ (--results results writes there).
+Running the same command again resumes an interrupted run
 (Ctrl-C saves a checkpoint) or prints the finished run's record. Configuration keys are
 documented in ftcl/config.py; a YAML file may hold 'method', 'dataset', 'profile', 'seed' and
 sections 'model', 'loss', 'ftcl', 'train'.
@@ -101,8 +104,8 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default=None,
                    help="run folder name (default: the run id, as in the batch)")
     p.add_argument("--results", default=None, metavar="DIR",
-                   help="results root for the run record (default: the results/ folder of the "
-                        "checkout, as the training notebook); writes DIR/<profile>/runs/")
+                   help="results root for the run record (default: <out-dir>/results, outside the "
+                        "checkout's committed results/); writes DIR/<profile>/runs/")
     p.add_argument("--data-dir", default=None, help="real data: folder in the release layout")
     p.add_argument("--cache-dir", default=None,
                    help="synthetic data cache (default: $FTCL_CACHE or ~/.cache/ftcl)")
@@ -114,6 +117,12 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--show-config", action="store_true",
                    help="print the resolved configuration as JSON and exit")
     p.add_argument("--list-methods", action="store_true", help="list the named methods and exit")
+
+
+def _train_results(args: argparse.Namespace) -> Path:
+    """Where ``ftcl train`` stores its records: ``--results``, else ``<out-dir>/results`` (a
+    single run never writes into the checkout's committed ``results/`` unless asked to)."""
+    return Path(args.results) if args.results else work_dir(args.out_dir) / RESULTS
 
 
 def build_config(args: argparse.Namespace):
@@ -179,7 +188,8 @@ def _run_train(args: argparse.Namespace) -> int:
         print(f"ftcl: training {cfg.method} on {cfg.dataset}/{cfg.profile}, seed {cfg.seed} "
               f"-> {run_dir}", file=sys.stderr)
     try:
-        record, stored, mechanism = run_and_record(cfg, args.results, resume=not args.restart)
+        record, stored, mechanism = run_and_record(cfg, _train_results(args),
+                                                   resume=not args.restart)
     except KeyboardInterrupt:
         print(f"ftcl: interrupted; run the same command again to resume from "
               f"{run_dir / 'last.pt'}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -134,6 +135,16 @@ def test_train_and_reproduce_share_the_default_run_folder(monkeypatch, tmp_path)
     assert cfg.run_name == run_id(cfg)
     named = cli.build_config(cli.build_parser().parse_args(["train", "--name", "mine"]))
     assert named.run_name == "mine" and run_id(named) == run_id(cfg)
+
+
+def test_train_records_stay_out_of_the_checkout_by_default(tmp_path):
+    """Without ``--results`` a single run's records go to ``<out-dir>/results``, never into the
+    checkout's committed results/; ``--results DIR`` writes to DIR, as the batch does."""
+    parse = build_parser().parse_args
+    out = tmp_path / "runs"
+    assert cli._train_results(parse(["train", "--out-dir", str(out)])) == out / "results"
+    given = parse(["train", "--out-dir", str(out), "--results", "r"])
+    assert cli._train_results(given) == Path("r")
 
 
 def test_train_leaves_what_the_batch_leaves(tiny_cli, results_dir, capsys):
