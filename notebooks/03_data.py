@@ -65,9 +65,10 @@ example_snippets = 160  # snippets drawn, from just before its first action
 n_videos = 40  # training videos sampled for the similarity statistics
 snippets_per_video = 60  # random snippets of each of them
 
-# %%
+# %% tags=["hide-input"]
 import dataclasses
 import json
+import textwrap
 
 import matplotlib.colors as mcolors
 import matplotlib.patches as mpatches
@@ -75,6 +76,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from IPython.display import Markdown, display
 
 from ftcl.book import viz
 from ftcl.book.offline import to_offline_html
@@ -87,7 +89,6 @@ from ftcl.data import (
     probe,
     synthetic,
 )
-from ftcl.data import annotations as ann
 from ftcl.losses.contrast import cosine_matrix
 
 rng = np.random.default_rng(seed)
@@ -105,11 +106,11 @@ rng = np.random.default_rng(seed)
 specs = [get_spec(name, profile) for name, profile in
          [("synthumos14", "quick"), ("synthumos14", "full"), ("synanet", "quick"),
           ("synanet", "full"), ("thumos14", "full"), ("activitynet13", "full")]]
-pd.DataFrame([{"name": s.name, "profile": s.profile, "features": "synthetic" if s.synthetic
-               else "real (you supply them)", "classes": s.num_classes, "D": s.feature_dim,
-               "T": s.num_segments,
-               "tIoU thresholds": f"{s.tiou_thresholds[0]:.2f}..{s.tiou_thresholds[-1]:.2f}",
-               "average mAP over": f"{s.map_average_range[0]}-{s.map_average_range[1]}"}
+pd.DataFrame([{"name": s.name, "profile": s.profile,
+               "features": "synthetic" if s.synthetic else "real (yours)",
+               "classes": s.num_classes, "D": s.feature_dim, "T": s.num_segments,
+               "mAP averaged over tIoU": f"{s.map_average_range[0]:g}-{s.map_average_range[1]:g} "
+                                         f"({len(s.tiou_thresholds)} thresholds)"}
               for s in specs]).set_index(["name", "profile"])
 
 # %% [markdown]
@@ -261,22 +262,25 @@ separation.round(3)
 # - **hard negatives** in the background: the video's own phases in a wrong order, or a phase of
 #   another class, beside the class scene in the context margins.
 #
-# Which phases each class holds (library phases by their id, class-specific phases as
-# "specific"; for an anagram, the class whose phases, specific one included, it permutes):
+# Which phases each class holds, in the order its instances show them (library phases by their
+# id, L0, L1, ...; a phase of the class's own as "own"; for an anagram, the class whose phases,
+# own one included, it permutes). Phase 1 of a class is the first entry of its row, and so on:
+# that is the numbering of the figure in section 2 and of the LCS chapter.
 
 # %% tags=["hide-input"]
 if spec.synthetic:
     meta = json.loads((root / "meta.json").read_text())
     library_size = spec.knobs.phase_library
     phase_table = pd.DataFrame([
-        {"class": name, "phases": len(ids), "phases in order": " -> ".join(
-            str(p) if p < library_size or not library_size else "specific" for p in ids)}
+        {"class": name, "phases": len(ids), "phases in order": " → ".join(
+            f"L{p}" if p < library_size or not library_size else "own" for p in ids)}
         for name, ids in meta.get("phase_ids", {}).items()]).set_index("class")
     if library_size:
         use = pd.Series([p for ids in meta["phase_ids"].values() for p in ids
                          if p < library_size]).value_counts()
-        print(f"library of {library_size} phases; classes per library phase: "
-              + ", ".join(f"{p}: {n}" for p, n in use.items()))
+        print(textwrap.fill(f"library of {library_size} phases (L0-L{library_size - 1}); "
+                            "classes per library phase: "
+                            + ", ".join(f"L{p}: {n}" for p, n in use.items()), 90))
         bank = synthetic._make_bank(spec.classes, spec.feature_dim, data_seed, spec.knobs)
         phase_table["anagram of"] = [spec.classes[bank.anagram_of[c]] if c in bank.anagram_of
                                      else "" for c in range(spec.num_classes)]
@@ -305,16 +309,17 @@ if spec.synthetic:
         version_root = prepare_dataset(dataset, profile, seed=data_seed, spec=version_spec)
         result = probe.probe_root(version_root)
         probes[f"version {version}"] = {
-            "(a) bag of snippets (%)": 100 * result["bag"],
-            "(b) order-aware, DTW (%)": 100 * result["order"],
-            "alignment headroom (points)": 100 * result["headroom"],
-            **{f"(c) {k} scored as action (%)": 100 * v
+            "(a) bag of snippets (%)": f"{100 * result['bag']:.1f}",
+            "(b) order-aware, DTW (%)": f"{100 * result['order']:.1f}",
+            "alignment headroom (points)": f"{100 * result['headroom']:.1f}",
+            **{f"(c) {k} scored as action (%)":
+               "none planted" if np.isnan(v) else f"{100 * v:.1f}"
                for k, v in result["background"].items() if k != "action recall"},
-            "held-out instances": result["instances"]["held"]}
-    probe_table = pd.DataFrame.from_dict(probes, orient="index").round(1)
+            "held-out instances": f"{result['instances']['held']:d}"}
+    probe_table = pd.DataFrame(probes)  # one column per version, each cell formatted as text
 else:
     probe_table = pd.DataFrame({"note": ["real features carry no planted ground truth"]})
-probe_table.T
+probe_table
 
 # %% [markdown]
 # ### How the knobs move the probes
@@ -327,9 +332,10 @@ probe_table.T
 # %% tags=["hide-input"]
 if spec.synthetic and sweep_videos:
     sweep_rows = probe.sweep(dataset, profile, seed=data_seed, n_videos=sweep_videos)
-    sweep_figure = to_offline_html(
-        viz.probe_sweep_figure(sweep_rows, title=f"{spec.name} ({spec.profile}), version 2: "
-                               "probes when one knob changes"), div_id="data-probe-sweep")
+    display(Markdown(f"**{spec.name} ({spec.profile}), version {spec.data_version}: the probes "
+                     "when one knob changes** (in %)"))
+    sweep_figure = to_offline_html(viz.probe_sweep_figure(sweep_rows),
+                                   div_id="data-probe-sweep")
 else:
     sweep_figure = pd.DataFrame({"note": ["no sweep (real features or sweep_videos = 0)"]})
 sweep_figure
@@ -345,7 +351,7 @@ sweep_figure
 # seed):
 
 # %% tags=["hide-input"]
-print(synthetic.CALIBRATION_V2["status"])
+print(textwrap.fill(synthetic.CALIBRATION_V2["status"], 90))
 pd.DataFrame(synthetic.CALIBRATION_V2["chosen"]).T
 
 # %% [markdown]
@@ -354,24 +360,21 @@ pd.DataFrame(synthetic.CALIBRATION_V2["chosen"]).T
 # The synthetic videos are the real videos' annotations rendered as features, so their instance
 # statistics *are* THUMOS14's (computed here from the annotation files shipped with `ftcl`, with
 # the true durations: THUMOS14's `gt.json` states `frames / 30` for every video, wrong for 24 and
-# 25 fps videos). Two test videos (`video_test_0000270`, `video_test_0001496`) are missing from
+# 25 fps videos; THUMOS14's training videos are its validation set). Two test videos (`video_test_0000270`, `video_test_0001496`) are missing from
 # the test split, as in the release: their 47 instances stay in the ground truth and count as
-# misses. SynANet uses a class-balanced subset of ActivityNet 1.3 (one class per video).
+# misses. SynANet uses a class-balanced subset of ActivityNet 1.3 (one class per video): the
+# first 20 classes of a seeded permutation at the quick profile, 40 at the full profile, each with
+# a fixed number of training and test videos (`ftcl.data.spec`).
 
 # %% tags=["hide-input"]
-database = ann.thumos14_database()
-durations = ann.thumos14_true_durations()
-anet = ann.synanet_selection()
-sources = {
-    "THUMOS14 train (validation set)": (ann.thumos14_split("train"), database, durations),
-    "THUMOS14 test (split list)": (ann.thumos14_split("test"), database, durations),
-    "SynANet subset, train": (
-        [v for v, e in anet["videos"].items() if e["subset"] == "training"], anet["videos"],
-        {v: e["duration"] for v, e in anet["videos"].items()}),
-    "SynANet subset, test": (
-        [v for v, e in anet["videos"].items() if e["subset"] == "validation"], anet["videos"],
-        {v: e["duration"] for v, e in anet["videos"].items()}),
-}
+sources = {}  # column -> (video ids, annotation database, true durations)
+db, ids, seconds = synthetic.source_annotations(get_spec("synthumos14", "quick"))
+for split in ("train", "test"):
+    sources[f"THUMOS14 {split}"] = (ids[split], db, seconds)
+for anet_profile in ("quick", "full"):
+    db, ids, seconds = synthetic.source_annotations(get_spec("synanet", anet_profile))
+    for split in ("train", "test"):
+        sources[f"SynANet {anet_profile}, {split}"] = (ids[split], db, seconds)
 statistics = {}
 for name, (ids, db, seconds) in sources.items():
     frame = pd.DataFrame([(vid, a["segment"][0], a["segment"][1], a["label"])
@@ -380,21 +383,25 @@ for name, (ids, db, seconds) in sources.items():
     per_video = frame.groupby("video-id").size().reindex(ids, fill_value=0)
     length = frame["t-end"] - frame["t-start"]
     video_seconds = pd.Series([seconds[vid] for vid in ids])
-    statistics[name] = {
-        "videos": len(ids), "classes": frame["label"].nunique(), "instances": len(frame),
-        "instances per video, mean": per_video.mean(),
-        "instances per video, median": per_video.median(),
-        "instances per video, max": per_video.max(),
-        "instance length (s), mean": length.mean(),
-        "instance length (s), median": length.median(),
-        "instance length (s), 10%": length.quantile(0.1),
-        "instance length (s), 90%": length.quantile(0.9),
-        "video length (s), mean": video_seconds.mean(),
-        "video length (s), median": video_seconds.median(),
-        "videos with 2+ classes": int((frame.groupby("video-id")["label"].nunique() > 1).sum()),
-    }
-# one row per source, so that each column keeps its type (counts stay integers)
-pd.DataFrame.from_dict(statistics, orient="index").round(1)
+    counts = {"videos": len(ids), "classes": frame["label"].nunique(),
+              "instances": len(frame), "instances per video, max": per_video.max(),
+              "videos with 2+ classes": (frame.groupby("video-id")["label"].nunique() > 1).sum()}
+    values = {"instances per video, mean": per_video.mean(),
+              "instances per video, median": per_video.median(),
+              "instance length (s), mean": length.mean(),
+              "instance length (s), median": length.median(),
+              "instance length (s), 10%": length.quantile(0.1),
+              "instance length (s), 90%": length.quantile(0.9),
+              "video length (s), mean": video_seconds.mean(),
+              "video length (s), median": video_seconds.median()}
+    statistics[name] = {**{k: f"{int(v):,d}" for k, v in counts.items()},
+                        **{k: f"{v:,.1f}" for k, v in values.items()}}
+# one column per source, one row per statistic, every cell formatted (counts as integers)
+pd.DataFrame(statistics).loc[[
+    "videos", "classes", "instances", "instances per video, mean", "instances per video, median",
+    "instances per video, max", "instance length (s), mean", "instance length (s), median",
+    "instance length (s), 10%", "instance length (s), 90%", "video length (s), mean",
+    "video length (s), median", "videos with 2+ classes"]]
 
 # %% [markdown]
 # For scale, the full ActivityNet 1.3 training set (measured from the BSN/BMN annotation file,
@@ -409,14 +416,22 @@ pd.DataFrame.from_dict(statistics, orient="index").round(1)
 # %% tags=["hide-input"]
 if spec.synthetic:
     meta = json.loads((root / "meta.json").read_text())
-    generated = pd.DataFrame.from_dict(meta["counts"], orient="index")
-    generated["action snippets (share)"] = [
-        np.mean(np.concatenate([load_snippet_labels(root, split, vid)[:, 3] == 1
-                                for vid in VideoDataset(root, split, spec).video_ids]))
-        for split in generated.index]
-    print(f"{meta['name']} ({meta['profile']} profile), generator version "
-          f"{meta['generator_version']}, seed {meta['seed']}; {meta['source']}")
-    shown = generated.round(3)
+    plain_words = {"videos": "videos", "snippets": "snippets", "instances": "instances",
+                   "clipped": "instances clipped at the video end",
+                   "outside": "instances past the video end (not rendered)",
+                   "hard_negatives_planned": "hard negatives planned",
+                   "hard_negatives": "hard negatives rendered",
+                   "hard_negatives_own": "of them: own phases in a wrong order"}
+    generated = pd.DataFrame(meta["counts"]).loc[
+        [k for k in plain_words if k in next(iter(meta["counts"].values()))]]
+    generated = generated.map("{:,d}".format).rename(index=plain_words)
+    for split in generated.columns:
+        action = np.concatenate([load_snippet_labels(root, split, vid)[:, 3] == 1
+                                 for vid in VideoDataset(root, split, spec).video_ids])
+        generated.loc["action snippets (share)", split] = f"{action.mean():.3f}"
+    print(f"{meta['name']} ({meta['profile']} profile), data version {meta['data_version']}, "
+          f"generation seed {meta['seed']};\n{meta['source']}")
+    shown = generated
 else:
     shown = pd.DataFrame({"note": [f"{spec.name}: real features from {root}"]})
 shown
