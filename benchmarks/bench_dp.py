@@ -2,23 +2,29 @@
 
 Usage::
 
-    python benchmarks/bench_dp.py                 # B=16, L in {30, 64, 128, 256, 750}
-    python benchmarks/bench_dp.py --quick         # L in {30, 64}, fewer repeats (~1 min)
+    python benchmarks/bench_dp.py                 # B=16, L in {5, 30, 64, 128, 256, 750}
+    python benchmarks/bench_dp.py --quick         # L in {5, 30}, fewer repeats
     python benchmarks/bench_dp.py --sizes 30 128 --json results/bench_dp.json
 
-For ``B`` pairs of ``L x L`` grids (float32, the training dtype) it times one forward + backward
-of ``fsd`` (gamma = 10) and ``lcs`` (tau = 0.92, hard max) with each backend of the engine, on
-random score matrices (the DP alone) and end to end on candidate features (cosine similarities,
-then the DP), next to a **baseline with the release's semantics**: its ``dp_for_fsd`` and
-``dp_for_lcs`` re-written for this benchmark (not copied): one pair at a time, a Python double
-loop over cells, FSD cells written through a mask rebuilt in numpy per cell (the release's
-``assign2Tensor``), LCS cells written in place with the strict test ``c > 0.92``, the cosine
-similarities of the features computed inside, autograd through everything. The printed speed-ups
-compare the baseline with the engine end to end on the same features. The baseline is measured
-on the whole batch only up to ``--baseline-full`` (default 30); up to ``--baseline-pair``
-(default 64) one pair is timed and multiplied by ``B`` (marked "est."); larger sizes would take
-many minutes and are skipped. Times are the median of the repeats (minimum in parentheses); on a
-shared machine they are noisy.
+**Speed-ups (first table) time what training calls.** The engine side is the loss path of
+training, :func:`ftcl.losses.contrast.sequence_score` with the full profile's FTCL configuration
+(``make_config("ftcl", "synthumos14", "full").ftcl``: gamma = 10, tau = 0.92, FSD normalised by
+its bound, LCS by J, the backend training picks), forward + backward, on ``B`` pairs of candidate
+features at the release's widths: the FSD slot compares the 1024-d projections (the release's
+single Linear 2048 -> 1024, ``mu`` from the first 512 dims, ``g`` from the last 512), the LCS
+slot the 2048-d embeddings. The **baseline with the release's semantics** takes the same
+features: its ``dp_for_fsd`` and ``dp_for_lcs`` re-written for this benchmark (not copied): one
+pair at a time, a Python double loop over cells, FSD cells written through a mask rebuilt in
+numpy per cell (the release's ``assign2Tensor``), LCS cells written in place with the strict test
+``c > 0.92``, the cosine similarities computed inside, autograd through everything. Both sides
+are timed warm (one call first, not timed) and reported as the median of at least
+``--baseline-repeats`` (>= 5) calls. The baseline runs on the whole batch up to
+``--baseline-full`` (default 30); up to ``--baseline-pair`` (default 64) one pair is timed the
+same way and multiplied by ``B`` (marked "est."); larger sizes would take many minutes and are
+skipped. Training's own sizes are FSD at L = ``fsd_len`` = 5 and LCS at L = ``lcs_len`` = 30.
+
+The second table times the DP alone on random score matrices with each backend (numba,
+wavefront), median (minimum) of ``--repeats``.
 
 Memory: the working memory of the engine per call, measured with ``tracemalloc`` for the numba
 backend (its numpy arrays) and computed from the array shapes for the wavefront backend; the
@@ -29,7 +35,8 @@ hooks on one pair).
 When a CUDA device is present the wavefront backend is also timed on it (with synchronisation)
 and its peak memory read from ``torch.cuda.max_memory_allocated``; a last table times the fused
 GPU kernel (:mod:`ftcl.dp.cuda_kernels`) at the issue's sizes, L = 30 and 750, against its
-targets (without CUDA it says it is skipped).
+targets (without CUDA it says it is skipped). Times on a shared machine are noisy: the 1-minute
+load average is printed with the tables.
 """
 
 from __future__ import annotations
@@ -46,11 +53,19 @@ import numpy as np
 import torch
 
 from ftcl import dp
+from ftcl.config import make_config
 from ftcl.dp.recursion import FSD, LCS
+from ftcl.losses.contrast import sequence_score
 
-GAMMA = 10.0  # the paper's gamma (the release's maxGamma temperature 0.1)
-TAU = 0.92  # the release's LCS threshold (--thres default)
-DIM = 2048  # the release's feature_dim: the candidates the DPs compare
+#: What training uses: the full profile's FTCL configuration (the release's sizes and widths).
+TRAIN_FTCL = make_config("ftcl", "synthumos14", "full").ftcl
+GAMMA = TRAIN_FTCL.gamma  # the paper's gamma = 10 (the release's maxGamma temperature 0.1)
+TAU = TRAIN_FTCL.tau  # the release's LCS threshold (--thres default) 0.92
+#: Width of the candidates each DP compares in the release: FSD the 1024-d projections (mu and g
+#: from their 512-d halves), LCS the 2048-d embeddings.
+DIMS = {"fsd": TRAIN_FTCL.proj_dim, "lcs": 2048}
+#: The sizes training calls them at: FSD proposals of fsd_len snippets, LCS over lcs_len.
+TRAINING_L = {"fsd": TRAIN_FTCL.fsd_len, "lcs": TRAIN_FTCL.lcs_len}
 
 
 # ----------------------------------------------------------------------------- the baseline
@@ -136,7 +151,7 @@ def baseline_saved_bytes(kind, feats):
     return sum(seen.values())
 
 
-def make_features(n_batch, size, dim=DIM, device="cpu", seed=0):
+def make_features(n_batch, size, dim, device="cpu", seed=0):
     """Candidate features ``a, b`` ``[B, L, dim]``: each row of ``b`` is, with probability 1/2, a
     noisy copy of a random row of ``a`` (cosine about 0.98, above tau) and otherwise independent
     (cosine about 0), so both LCS branches are taken, as with trained embeddings."""
@@ -150,17 +165,11 @@ def make_features(n_batch, size, dim=DIM, device="cpu", seed=0):
     return [x.to(device).requires_grad_() for x in (a, b)]
 
 
-def engine_end_to_end(kind, feats, backend):
-    """The engine on the baseline's inputs: batched cosine similarities, then ``ftcl.dp``."""
-    a, b = (torch.nn.functional.normalize(x, dim=-1) for x in feats)
-    if kind == "fsd":
-        half = a.shape[-1] // 2
-        mu = a[..., :half] @ b[..., :half].transpose(1, 2)
-        g = a[..., half:] @ b[..., half:].transpose(1, 2)
-        value = dp.fsd(mu, g, g, gamma=GAMMA, backend=backend)
-    else:
-        value = dp.lcs(a @ b.transpose(1, 2), tau=TAU, backend=backend)
-    value.sum().backward()
+def loss_path(kind, feats):
+    """What training calls: :func:`ftcl.losses.contrast.sequence_score` (similarities, the DP
+    with training's backend, the normalisation), then backward."""
+    score, _ = sequence_score(kind, feats[0], feats[1], TRAIN_FTCL)
+    score.sum().backward()
 
 
 # ----------------------------------------------------------------------------- the engine
@@ -189,18 +198,19 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def timeit(fn, device, repeats, budget_s):
-    """Median and min seconds of ``fn`` (one warm-up call; stops early past ``budget_s``)."""
+def timeit(fn, device, repeats, budget_s, min_runs=1):
+    """Median and min seconds of ``fn``: one warm-up call (not timed), then up to ``repeats``
+    timed calls, stopping past ``budget_s`` once ``min_runs`` calls are timed."""
     fn()
     _sync(device)
     times = []
     start = time.perf_counter()
-    for _ in range(repeats):
+    for _ in range(max(repeats, min_runs)):
         t0 = time.perf_counter()
         fn()
         _sync(device)
         times.append(time.perf_counter() - t0)
-        if time.perf_counter() - start > budget_s and len(times) >= 1:
+        if time.perf_counter() - start > budget_s and len(times) >= min_runs:
             break
     return statistics.median(times), min(times)
 
@@ -293,119 +303,111 @@ def fmt_ms(seconds):
     return f"{ms:.3g}" if ms < 100 else f"{ms:,.0f}"
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--sizes", type=int, nargs="+", default=[5, 30, 64, 128, 256, 750],
-                        help="L (the release: fsd_len 5, lcs_len 30)")
-    parser.add_argument("--dim", type=int, default=DIM,
-                        help="feature size of the candidates (release: 2048)")
-    parser.add_argument("--quick", action="store_true", help="L in {30, 64}, fewer repeats")
-    parser.add_argument("--repeats", type=int, default=20)
+                        help="L (training: fsd_len 5, lcs_len 30)")
+    parser.add_argument("--quick", action="store_true", help="L in {5, 30}, fewer repeats")
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls of the engine")
+    parser.add_argument("--baseline-repeats", type=int, default=5,
+                        help="timed calls of the baseline and of the loss path (at least 5)")
     parser.add_argument("--budget", type=float, default=3.0, help="seconds per measurement")
-    parser.add_argument(
-        "--baseline-full",
-        type=int,
-        default=30,
-        help="run the baseline on the whole batch up to this L",
-    )
-    parser.add_argument(
-        "--baseline-pair",
-        type=int,
-        default=64,
-        help="estimate the baseline from one pair up to this L",
-    )
+    parser.add_argument("--baseline-full", type=int, default=30,
+                        help="run the baseline on the whole batch up to this L")
+    parser.add_argument("--baseline-pair", type=int, default=64,
+                        help="estimate the baseline from one pair up to this L")
     parser.add_argument("--kinds", nargs="+", default=["fsd", "lcs"], choices=["fsd", "lcs"])
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     parser.add_argument("--kernel-only", action="store_true",
                         help="only the fused GPU kernel table (L = 30 and 750; needs CUDA)")
     args = parser.parse_args(argv)
-    if args.kernel_only:
-        fused_kernel_rows(args.kinds, args.batch, args.repeats, args.budget)
-        return
+    if args.baseline_repeats < 5:
+        parser.error("--baseline-repeats must be at least 5 (a median of >= 5 calls)")
     if args.quick:
         args.sizes, args.repeats, args.budget = [5, 30], 5, 1.0
-        args.baseline_full = 0
-        args.baseline_pair = min(args.baseline_pair, 30)
+    return args
 
-    torch.manual_seed(0)
+
+def speed_row(kind, size, args):
+    """Training's loss path and the release-semantics baseline on the same features, both warm,
+    median of >= ``args.baseline_repeats`` calls."""
     cpu = torch.device("cpu")
-    has_cuda = torch.cuda.is_available()
-    rows = []
-    for size in args.sizes:
-        for kind in args.kinds:
-            inputs = make_inputs(kind, args.batch, size, cpu)
-            row = {"L": size, "dp": kind, "B": args.batch}
-            for backend in ("numba", "wavefront"):
-                reps = args.repeats if backend == "numba" else max(3, args.repeats // 4)
+    feats = make_features(args.batch, size, DIMS[kind])
+    reps = args.baseline_repeats
+    row = {"L": size, "dp": kind, "B": args.batch, "dim": DIMS[kind],
+           "training_size": size == TRAINING_L[kind]}
+    row["loss_path_s"], row["loss_path_min_s"] = timeit(
+        lambda: loss_path(kind, feats), cpu, max(reps, args.repeats), args.budget, min_runs=reps)
+    row["baseline_s"], row["baseline_how"] = None, "skipped (minutes)"
+    if size <= args.baseline_full:
+        row["baseline_s"], _ = timeit(lambda: baseline(kind, feats), cpu, reps, 0.0, reps)
+        row["baseline_how"] = f"median of {reps}"
+    elif size <= args.baseline_pair:
+        one, _ = timeit(lambda: baseline(kind, feats, pairs=1), cpu, reps, 0.0, reps)
+        row["baseline_s"] = one * args.batch
+        row["baseline_how"] = f"est.: 1 pair (median of {reps}) x {args.batch}"
+    if row["baseline_s"] is not None:
+        row["baseline_saved_bytes_per_pair"] = baseline_saved_bytes(kind, feats)
+        row["speedup"] = row["baseline_s"] / row["loss_path_s"]
+    return row
 
-                def run(b=backend, k=kind, xs=inputs):
-                    engine(k, xs, b)
 
-                med, best = timeit(run, cpu, reps, args.budget)
-                row[f"{backend}_s"], row[f"{backend}_min_s"] = med, best
-            row["numba_bytes"] = numba_peak_bytes(kind, inputs)
-            row["wavefront_bytes"] = wavefront_bytes(kind, args.batch, size, 4)
-            # End to end on the release's inputs (features -> similarities -> DP, + backward).
-            feats = make_features(args.batch, size, args.dim)
-            for backend in ("numba", "wavefront"):
-                reps = args.repeats if backend == "numba" else max(3, args.repeats // 4)
-
-                def run_e2e(b=backend, k=kind, xs=feats):
-                    engine_end_to_end(k, xs, b)
-
-                row[f"{backend}_e2e_s"], _ = timeit(run_e2e, cpu, reps, args.budget)
-            row["baseline_s"], row["baseline_how"] = None, "skipped (minutes)"
-            if size <= args.baseline_full:
-                t0 = time.perf_counter()
-                baseline(kind, feats)
-                row["baseline_s"], row["baseline_how"] = time.perf_counter() - t0, "measured"
-            elif size <= args.baseline_pair:
-                t0 = time.perf_counter()
-                baseline(kind, feats, pairs=1)
-                row["baseline_s"] = (time.perf_counter() - t0) * args.batch
-                row["baseline_how"] = f"est. 1 pair x {args.batch}"
-            if row["baseline_s"] is not None:
-                row["baseline_saved_bytes_per_pair"] = baseline_saved_bytes(kind, feats)
-            if has_cuda:
-                med, best, peak = cuda_run(kind, args.batch, size, args.repeats, args.budget)
-                row["cuda_s"], row["cuda_min_s"], row["cuda_peak_bytes"] = med, best, peak
-            rows.append(row)
-            print(f"[bench_dp] L={size} {kind}: done", file=sys.stderr, flush=True)
-
-    print(f"\n## ftcl.dp: forward + backward, B = {args.batch} pairs of L x L, float32\n")
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"CPU count {os.cpu_count()}; times in ms, median (min).\n"
-    )
-    print(
-        f"baseline = the release's semantics (its FSD/LCS functions re-written here: per pair, "
-        f"cell loops, masked writes for FSD, in-place writes and tau = {TAU} for LCS, cosine "
-        f"similarities of {args.dim}-d features included); speed-ups compare it with the engine "
-        f"END TO END on the same features (similarities + DP, forward + backward). The "
-        f"wavefront/numba columns time the DP alone on random score matrices.\n"
-    )
-    head = "| L | DP | baseline (release semantics, end to end) | wavefront DP (CPU) "
-    head += "| numba DP (CPU) | numba end to end | speed-up vs release, numba end to end "
-    head += "| speed-up vs release, wavefront end to end |"
+def engine_row(kind, size, args, has_cuda):
+    """The DP alone on random score matrices: each CPU backend, memory, CUDA if present."""
+    cpu = torch.device("cpu")
+    inputs = make_inputs(kind, args.batch, size, cpu)
+    row = {}
+    for backend in ("numba", "wavefront"):
+        reps = args.repeats if backend == "numba" else max(3, args.repeats // 4)
+        row[f"{backend}_s"], row[f"{backend}_min_s"] = timeit(
+            lambda b=backend: engine(kind, inputs, b), cpu, reps, args.budget)
+    row["numba_bytes"] = numba_peak_bytes(kind, inputs)
+    row["wavefront_bytes"] = wavefront_bytes(kind, args.batch, size, 4)
     if has_cuda:
-        head += " wavefront (CUDA) |"
-    print(head)
-    print("|" + "---|" * (head.count("|") - 1))
+        med, best, peak = cuda_run(kind, args.batch, size, args.repeats, args.budget)
+        row["cuda_s"], row["cuda_min_s"], row["cuda_peak_bytes"] = med, best, peak
+    return row
+
+
+def print_speed_table(rows, args):
+    print(f"\n## What training calls: loss path vs the release's semantics, B = {args.batch} "
+          f"pairs, float32\n")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU count "
+          f"{os.cpu_count()}, 1-minute load average {os.getloadavg()[0]:.2f}; times in ms, "
+          f"warm, median of >= {args.baseline_repeats} calls on both sides.\n")
+    print(f"loss path = ftcl.losses.contrast.sequence_score (training's configuration: "
+          f"gamma = {GAMMA:g}, tau = {TAU:g}, normalised; backend 'auto') + backward; baseline = "
+          f"the release's FSD/LCS functions re-written here (per pair, cell loops, masked writes "
+          f"for FSD, in-place writes for LCS, cosine similarities included). Features: FSD "
+          f"{DIMS['fsd']}-d projections, LCS {DIMS['lcs']}-d embeddings (the release's widths). "
+          f"* = the size training calls (FSD fsd_len = {TRAINING_L['fsd']}, "
+          f"LCS lcs_len = {TRAINING_L['lcs']}).\n")
+    print("| L | DP | features | baseline (release semantics) | loss path (ftcl) "
+          "| speed-up |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         base = r["baseline_s"]
         base_txt = "skipped (minutes)" if base is None else f"{fmt_ms(base)} ({r['baseline_how']})"
-        sp_n = "-" if base is None else f"{base / r['numba_e2e_s']:,.0f}x"
-        sp_w = "-" if base is None else f"{base / r['wavefront_e2e_s']:,.0f}x"
-        line = (
-            f"| {r['L']} | {r['dp']} | {base_txt} | {fmt_ms(r['wavefront_s'])} "
-            f"({fmt_ms(r['wavefront_min_s'])}) | {fmt_ms(r['numba_s'])} "
-            f"({fmt_ms(r['numba_min_s'])}) | {fmt_ms(r['numba_e2e_s'])} | {sp_n} | {sp_w} |"
-        )
+        speed = "-" if base is None else f"{r['speedup']:,.0f}x"
+        star = "*" if r["training_size"] else ""
+        print(f"| {r['L']}{star} | {r['dp']} | {r['dim']}-d | {base_txt} "
+              f"| {fmt_ms(r['loss_path_s'])} ({fmt_ms(r['loss_path_min_s'])}) | {speed} |")
+
+
+def print_engine_tables(rows, has_cuda):
+    print("\n## The DP alone (random score matrices), forward + backward, median (min) ms\n")
+    head = "| L | DP | wavefront (CPU) | numba (CPU) |" + (" wavefront (CUDA) |" if has_cuda
+                                                          else "")
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for r in rows:
+        line = (f"| {r['L']} | {r['dp']} | {fmt_ms(r['wavefront_s'])} "
+                f"({fmt_ms(r['wavefront_min_s'])}) | {fmt_ms(r['numba_s'])} "
+                f"({fmt_ms(r['numba_min_s'])}) |")
         if has_cuda:
             line += f" {fmt_ms(r['cuda_s'])} ({fmt_ms(r['cuda_min_s'])}) |"
         print(line)
-
     print("\n## Working memory per call\n")
     head = "| L | DP | numba (MB, tracemalloc) | bytes / (B M N) | wavefront (MB, analytic) "
     head += "| bytes / (B M N) | baseline graph, 1 pair (MB) |"
@@ -416,18 +418,32 @@ def main(argv=None):
     for r in rows:
         bmn = r["B"] * r["L"] * r["L"]
         saved = r.get("baseline_saved_bytes_per_pair")
-        line = (
-            f"| {r['L']} | {r['dp']} | {r['numba_bytes'] / 2**20:,.1f} | "
-            f"{r['numba_bytes'] / bmn:.0f} | {r['wavefront_bytes'] / 2**20:,.1f} | "
-            f"{r['wavefront_bytes'] / bmn:.0f} | "
-            f"{'-' if saved is None else f'{saved / 2**20:,.1f}'} |"
-        )
+        line = (f"| {r['L']} | {r['dp']} | {r['numba_bytes'] / 2**20:,.1f} | "
+                f"{r['numba_bytes'] / bmn:.0f} | {r['wavefront_bytes'] / 2**20:,.1f} | "
+                f"{r['wavefront_bytes'] / bmn:.0f} | "
+                f"{'-' if saved is None else f'{saved / 2**20:,.1f}'} |")
         if has_cuda:
             line += f" {r['cuda_peak_bytes'] / 2**20:,.1f} |"
         print(line)
 
-    kernel_rows = fused_kernel_rows(args.kinds, args.batch, args.repeats, args.budget)
 
+def main(argv=None):
+    args = parse_args(argv)
+    if args.kernel_only:
+        fused_kernel_rows(args.kinds, args.batch, args.repeats, args.budget)
+        return
+    torch.manual_seed(0)
+    has_cuda = torch.cuda.is_available()
+    rows = []
+    for size in args.sizes:
+        for kind in args.kinds:
+            row = speed_row(kind, size, args)
+            row.update(engine_row(kind, size, args, has_cuda))
+            rows.append(row)
+            print(f"[bench_dp] L={size} {kind}: done", file=sys.stderr, flush=True)
+    print_speed_table(rows, args)
+    print_engine_tables(rows, has_cuda)
+    kernel_rows = fused_kernel_rows(args.kinds, args.batch, args.repeats, args.budget)
     if args.json is not None:
         from ftcl.io import atomic_write_json
         from ftcl.provenance import provenance
@@ -436,6 +452,7 @@ def main(argv=None):
             "rows": rows,
             "fused_kernel_rows": kernel_rows,
             "args": {k: str(v) for k, v in vars(args).items()},
+            "load_average_1min": os.getloadavg()[0],
             "provenance": provenance(device="cuda" if has_cuda else "cpu"),
         }
         atomic_write_json(args.json, record)
