@@ -1,6 +1,5 @@
 # ftcl: the two commands a user needs are `make book` and `make test`.
 PY ?= python3
-# bash: the install recipe reads pip's exit status through a pipe (PIPESTATUS).
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,20 +7,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: venv test lint bench bench-dp bench-train bench-data book reproduce reproduce-if-missing clean
 
-$(BIN)/python:
-	@echo "make: creating the virtual environment $(VENV) ..."
-	$(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+# torch: the version the committed results were made with (2.13.0, CPU build). A machine without
+# an NVIDIA GPU takes PyTorch's CPU wheels (TORCH_INDEX): PyPI's Linux wheels pull several GB of
+# CUDA libraries. A compatible torch of the Python running make (conda env, system) is reused
+# instead of installed. `make venv TORCH_INDEX=` uses PyPI's default wheels.
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,https://download.pytorch.org/whl/cpu)
 
-# Reinstall whenever the package metadata changes. pip prints each package as it goes (the
-# first install downloads torch and the book's tools: about 1.5 minutes).
-$(STAMP): pyproject.toml | $(BIN)/python
-	@echo "make: installing ftcl (editable) with its dev, book and ray extras into $(VENV) ..."
-	@start=$$(date +%s); \
-	$(BIN)/python -m pip install --progress-bar off -e ".[dev,book,ray]" \
-	  | grep -E --line-buffered "^(Collecting|Installing|Successfully|ERROR)" ; \
-	status=$${PIPESTATUS[0]}; [ $$status -eq 0 ] || exit $$status; \
-	echo "make: installed in $$(( $$(date +%s) - start )) s"
+# (Re)install whenever the package metadata changes; tools/setup_venv.py prints each step, each
+# package and the seconds since the start, the size of .venv and the time at the end.
+$(STAMP): pyproject.toml
+	$(PY) tools/setup_venv.py --venv $(VENV) --torch "$(TORCH)" --torch-index "$(TORCH_INDEX)" \
+	  --extras dev,book,ray
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -1,0 +1,165 @@
+"""Create the project's virtual environment (``make venv``), light and with progress.
+
+Run by the system Python (standard library only)::
+
+    python3 tools/setup_venv.py --venv .venv --torch torch==2.13.0 \
+        --torch-index https://download.pytorch.org/whl/cpu --extras dev,book,ray
+
+Three steps, each timed and announced:
+
+1. **The environment.** When the Python running this script already has a torch that
+   ``pyproject.toml`` accepts (a conda environment, a system or Colab installation), the
+   environment is created with ``--system-site-packages`` and reuses it: nothing is downloaded
+   for torch. Otherwise a plain environment.
+2. **torch**, unless the environment already imports a compatible one: ``--torch`` (the version
+   the committed results were made with) from ``--torch-index`` as an *extra* index. The
+   Makefile passes PyTorch's CPU index when the machine has no NVIDIA GPU: pip then prefers the
+   ``+cpu`` build (a higher local version than PyPI's) and skips the 4-5 GB of NVIDIA libraries
+   that PyPI's Linux wheels pull in.
+3. **ftcl** (editable) with its extras.
+
+pip's own lines are filtered to one per package (``Collecting``, ``Installing``, ...), each with
+the seconds since the start; while pip is silent (it unpacks and installs torch, the longest
+part) a line every ``--heartbeat`` seconds says that it is still working. The end prints the
+environment's size and the total time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOWN = ("Collecting", "Installing", "Successfully", "ERROR", "Processing", "Requirement already")
+TORCH_PROBE = "import torch, sys; sys.stdout.write(torch.__version__)"
+
+
+def log(start: float, message: str) -> None:
+    print(f"[setup {time.monotonic() - start:5.0f} s] {message}", flush=True)
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    """``"2.13.0+cpu"`` -> ``(2, 13, 0)`` (the release part; local and pre-release tags dropped)."""
+    release = re.match(r"\d+(\.\d+)*", text.strip())
+    if release is None:
+        raise ValueError(f"not a version: {text!r}")
+    return tuple(int(p) for p in release.group(0).split("."))
+
+
+def torch_minimum(pyproject: Path = ROOT / "pyproject.toml") -> tuple[int, ...]:
+    """The lower bound of pyproject.toml's torch requirement (``"torch>=2.3"`` -> ``(2, 3)``)."""
+    m = re.search(r'"torch\s*>=\s*([0-9.]+)[^"]*"', pyproject.read_text(encoding="utf-8"))
+    if m is None:
+        raise ValueError(f"{pyproject}: no 'torch>=...' dependency")
+    return version_tuple(m.group(1))
+
+
+def installed_torch(python: str | Path) -> str | None:
+    """The torch version that ``python`` imports, or None."""
+    try:
+        out = subprocess.run([str(python), "-c", TORCH_PROBE], capture_output=True, text=True,
+                             timeout=300, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+
+
+def compatible(version: str | None, minimum: tuple[int, ...]) -> bool:
+    return version is not None and version_tuple(version) >= minimum
+
+
+def pip_command(python: Path, *args: str) -> list[str]:
+    return [str(python), "-m", "pip", "install", "--progress-bar", "off", *args]
+
+
+def run_pip(cmd: list[str], start: float, heartbeat: float) -> int:
+    """Run pip, showing its per-package lines with timestamps and a heartbeat while silent."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            bufsize=1)
+    last = [time.monotonic()]
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(heartbeat / 3):
+            if time.monotonic() - last[0] >= heartbeat:
+                log(start, "pip is still working (unpacking and installing wheels) ...")
+                last[0] = time.monotonic()
+
+    threading.Thread(target=beat, daemon=True).start()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith(SHOWN):
+                log(start, line.rstrip()[:160])
+                last[0] = time.monotonic()
+        return proc.wait()
+    finally:
+        done.set()
+
+
+def folder_size(path: Path) -> int:
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for name in files:
+            full = Path(dirpath) / name
+            if not full.is_symlink():
+                total += full.stat().st_size
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--venv", type=Path, default=ROOT / ".venv")
+    parser.add_argument("--torch", default="torch==2.13.0",
+                        help="the torch requirement to install when none is reused")
+    parser.add_argument("--torch-index", default="",
+                        help="an extra package index for torch (e.g. PyTorch's CPU wheels); "
+                             "empty: PyPI's default wheels")
+    parser.add_argument("--extras", default="dev,book,ray")
+    parser.add_argument("--heartbeat", type=float, default=15.0, help="seconds")
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    minimum = torch_minimum()
+    python = args.venv / "bin" / "python"
+
+    if not python.exists():
+        host = installed_torch(sys.executable)
+        reuse = compatible(host, minimum)
+        how = (f"reusing torch {host} of {sys.executable} (--system-site-packages)" if reuse
+               else "a plain environment")
+        log(start, f"[1/3] creating {args.venv}: {how}")
+        venv.EnvBuilder(with_pip=True, system_site_packages=reuse).create(args.venv)
+    else:
+        log(start, f"[1/3] {args.venv} exists")
+
+    have = installed_torch(python)
+    if compatible(have, minimum):
+        log(start, f"[2/3] torch {have} is already importable: not installed again")
+    else:
+        index = ["--extra-index-url", args.torch_index] if args.torch_index else []
+        where = f"extra index {args.torch_index}" if args.torch_index else "PyPI's default wheels"
+        log(start, f"[2/3] installing {args.torch} ({where}); the longest step")
+        if run_pip(pip_command(python, args.torch, *index), start, args.heartbeat) != 0:
+            log(start, f"installing {args.torch} failed; to choose the wheels yourself: "
+                       f"{python} -m pip install torch --index-url <index>, then make venv")
+            return 1
+        log(start, f"      torch {installed_torch(python)} installed")
+
+    log(start, f"[3/3] installing ftcl (editable) with the extras {args.extras}")
+    if run_pip(pip_command(python, "-e", f"{ROOT}[{args.extras}]"), start, args.heartbeat):
+        log(start, "installing ftcl failed (see pip's lines above)")
+        return 1
+    size = folder_size(args.venv) / 2**30
+    log(start, f"done: {args.venv} holds {size:.1f} GB; torch {installed_torch(python)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
