@@ -360,11 +360,12 @@ pd.DataFrame(synthetic.CALIBRATION_V2["chosen"]).T
 # The synthetic videos are the real videos' annotations rendered as features, so their instance
 # statistics *are* THUMOS14's (computed here from the annotation files shipped with `ftcl`, with
 # the true durations: THUMOS14's `gt.json` states `frames / 30` for every video, wrong for 24 and
-# 25 fps videos; THUMOS14's training videos are its validation set). Two test videos (`video_test_0000270`, `video_test_0001496`) are missing from
-# the test split, as in the release: their 47 instances stay in the ground truth and count as
-# misses. SynANet uses a class-balanced subset of ActivityNet 1.3 (one class per video): the
-# first 20 classes of a seeded permutation at the quick profile, 40 at the full profile, each with
-# a fixed number of training and test videos (`ftcl.data.spec`).
+# 25 fps videos; THUMOS14's training videos are its validation set). Two test videos
+# (`video_test_0000270`, `video_test_0001496`) are missing from the test split, as in the
+# release: their 47 instances stay in the ground truth and count as misses. SynANet uses a
+# class-balanced subset of ActivityNet 1.3 (one class per video): the first 20 classes of a
+# seeded permutation at the quick profile, 40 at the full profile, each with a fixed number of
+# training and test videos (`ftcl.data.spec`).
 
 # %% tags=["hide-input"]
 sources = {}  # column -> (video ids, annotation database, true durations)
