@@ -3,8 +3,9 @@
 :data:`REPOSITORY_URL` is **a placeholder**: the companion's public repository has not been
 published yet, so the URL below does not resolve (the book's repository/Binder/Colab buttons and
 the notebooks' Colab cells lead to a 404 until it does). When the repository is published, change
-it here, then run ``python -m ftcl.project`` to write it into ``_config.yml`` and into the Colab
-cell of every notebook; ``tests/test_project.py`` fails while any of them disagree.
+it here, set :data:`PUBLISHED`, then run ``python -m ftcl.project`` to write it into
+``_config.yml`` and into the Colab cell of every notebook; ``tests/test_project.py`` fails while
+any of them disagree.
 
 The Colab cell (:func:`colab_cell`) clones the repository, so the notebooks' folder and the
 committed run records (``results/``) are there, and installs ``ftcl`` from the clone with a
@@ -21,6 +22,9 @@ from .paths import ROOT, notebooks_dir
 
 #: The public Git repository of this companion (a placeholder until it is published, see above).
 REPOSITORY_URL = "https://github.com/ftcl-companion/ftcl"
+#: Whether :data:`REPOSITORY_URL` resolves. While False the book shows no repository or launch
+#: button (they would lead to a 404) but a note where they would be (``ftcl.book_extension``).
+PUBLISHED = False
 #: The branch the book's launch buttons and the Colab cell use.
 REPOSITORY_BRANCH = "main"
 

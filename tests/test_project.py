@@ -58,3 +58,20 @@ def test_pyproject_accepts_a_colab_torch(name):
     torch = next(r for r in deps if r.name == "torch")
     assert torch.specifier.contains(Version("2.8.0+cu126"))
     assert torch.specifier.contains(Version("2.13.0"))
+
+
+def test_citation_and_licence_match_pyproject():
+    """CITATION.cff (how to cite the companion) and LICENSE say what pyproject.toml says."""
+    tomllib = pytest.importorskip("tomllib")
+    yaml = pytest.importorskip("yaml")
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0"
+    assert cff["version"] == meta["version"]
+    assert cff["license"] == meta["license"] == "MIT"
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
+    paper = next(r for r in cff["references"] if r["type"] == "conference-paper")
+    assert "arXiv:2203.16800" in [i["value"] for i in paper["identifiers"]]
+    # the book's introduction gives the paper's arXiv link and BibTeX
+    intro = (ROOT / "book" / "intro.md").read_text()
+    assert "https://arxiv.org/abs/2203.16800" in intro and "```bibtex" in intro

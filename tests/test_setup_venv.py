@@ -57,3 +57,9 @@ def test_pip_lines_are_timestamped_and_silence_gets_a_heartbeat(capsys):
     assert out[-1].endswith("Successfully installed torch-2.13.0")
     failing = [sys.executable, "-c", "import sys; print('ERROR: no match'); sys.exit(3)"]
     assert setup_venv.run_pip(failing, start, heartbeat=5) == 3
+
+
+def test_kernel_config_is_installed_where_kernels_read_it(tmp_path):
+    target = setup_venv.install_kernel_config(tmp_path / "env")
+    assert target == tmp_path / "env" / "etc" / "ipython" / "ipython_kernel_config.py"
+    assert target.read_text() == setup_venv.KERNEL_CONFIG.read_text()

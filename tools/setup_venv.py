@@ -16,7 +16,8 @@ Three steps, each timed and announced:
    Makefile passes PyTorch's CPU index when the machine has no NVIDIA GPU: pip then prefers the
    ``+cpu`` build (a higher local version than PyPI's) and skips the 4-5 GB of NVIDIA libraries
    that PyPI's Linux wheels pull in.
-3. **ftcl** (editable) with its extras.
+3. **ftcl** (editable) with its extras, and ``tools/ipython_kernel_config.py`` copied to the
+   environment's ``etc/ipython/`` (the kernels papermill starts read it: see that file).
 
 pip's own lines are filtered to one per package (``Collecting``, ``Installing``, ...), each with
 the seconds since the start; while pip is silent (it unpacks and installs torch, the longest
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -39,6 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHOWN = ("Collecting", "Installing", "Successfully", "ERROR", "Processing", "Requirement already")
 TORCH_PROBE = "import torch, sys; sys.stdout.write(torch.__version__)"
+#: The kernels' configuration (drops one warning of papermill's plain-TCP kernels; see the file).
+KERNEL_CONFIG = ROOT / "tools" / "ipython_kernel_config.py"
 
 
 def log(start: float, message: str) -> None:
@@ -104,6 +108,14 @@ def run_pip(cmd: list[str], start: float, heartbeat: float) -> int:
         done.set()
 
 
+def install_kernel_config(env: Path) -> Path:
+    """Copy :data:`KERNEL_CONFIG` where the environment's IPython kernels read it."""
+    target = env / "etc" / "ipython" / KERNEL_CONFIG.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(KERNEL_CONFIG, target)
+    return target
+
+
 def folder_size(path: Path) -> int:
     total = 0
     for dirpath, _, files in os.walk(path):
@@ -156,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     if run_pip(pip_command(python, "-e", f"{ROOT}[{args.extras}]"), start, args.heartbeat):
         log(start, "installing ftcl failed (see pip's lines above)")
         return 1
+    install_kernel_config(args.venv)
+    log(start, f"      kernel configuration: {KERNEL_CONFIG.name} -> {args.venv}/etc/ipython/")
     size = folder_size(args.venv) / 2**30
     log(start, f"done: {args.venv} holds {size:.1f} GB; torch {installed_torch(python)}")
     return 0

@@ -11,15 +11,27 @@
 - **Launch buttons of the stored training run.** ``book/training_run.ipynb`` is written by
   ``make book`` and git-ignored, so a Binder/Colab link to it would 404: on that page the links
   open its source, ``notebooks/04_train.ipynb``.
+- **No button that leads nowhere.** Colab opens only ``.ipynb`` files: a page whose source is a
+  Markdown notebook (``book/*.md``) has no paired ``.ipynb``, so it gets no Colab button. While
+  the repository is not published (``ftcl.project.PUBLISHED`` is False) no repository, Binder or
+  Colab button is shown; in their place a menu says so and links to the page that explains how
+  to run the notebooks locally (:func:`header_buttons`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from . import project
+
 PLOTLY_JS = "plotly/plotly.min.js"
 #: Pages generated at build time -> the committed notebook their launch buttons open instead.
 LAUNCH_SOURCES = {"book/training_run": "notebooks/04_train"}
+#: The section that explains the launch buttons and how to run the notebooks without them.
+LAUNCH_HELP = ("book/reproduce", "launch-buttons")
+#: sphinx-book-theme's labels of the buttons that point into the repository.
+REPOSITORY_LABELS = ("launch-buttons", "source-repository-button")
+UNPUBLISHED_NOTE = "Repository not published yet: how to run this page"
 
 
 def use_local_kernel_transport() -> str:
@@ -34,6 +46,27 @@ def use_local_kernel_transport() -> str:
 
     ConnectionFileMixin.transport.default_value = "ipc"
     return "ipc"
+
+
+#: What ipykernel logs at start-up when its sockets are TCP without CurveZMQ keys.
+TCP_WARNING = "Kernel is running over TCP without encryption"
+
+
+def kernel_log_filter():
+    """A logging filter that drops ipykernel's plain-TCP warning (and nothing else).
+
+    Installed in a kernel by ``tools/ipython_kernel_config.py``, which ``make venv`` copies into
+    the environment's ``etc/ipython/``. Why silencing is right there: papermill's command line
+    (the README's and the reproduce pages' commands) offers no way to ask its kernel manager for
+    CurveZMQ keys or IPC sockets, and the kernel it starts listens on 127.0.0.1 only, every
+    message signed with the key of a connection file only this user can read. Where this package
+    starts kernels itself (the book, :func:`use_local_kernel_transport`; the batch) it encrypts
+    them instead.
+    """
+    def keep(record) -> bool:
+        return TCP_WARNING not in record.getMessage()
+
+    return keep
 
 
 def page_has_plotly_figure(body: str) -> bool:
@@ -51,13 +84,49 @@ def _replace_urls(value: Any, old: str, new: str) -> Any:
     return value
 
 
+def _is_colab(button: dict) -> bool:
+    return "colab" in str(button.get("url", "")) or "colab" in str(button.get("icon", ""))
+
+
+def header_buttons(buttons: list[dict], pagename: str, source_suffix: str | None,
+                   published: bool, help_url: str) -> list[dict]:
+    """The page's header buttons, without those that would lead nowhere.
+
+    ``buttons``: sphinx-book-theme's list for the page; ``source_suffix``: the page source's
+    suffix (``.md``, ``.py``, ``.ipynb``); ``help_url``: where the unpublished note links.
+    Unpublished: the repository button and the launch menu are replaced by one menu holding
+    the note. Published: a stored page's launch links open its committed source
+    (:data:`LAUNCH_SOURCES`), and a Markdown page loses its Colab button.
+    """
+    if not published:
+        kept = [b for b in buttons if b.get("label") not in REPOSITORY_LABELS]
+        note = {"type": "link", "url": help_url, "text": UNPUBLISHED_NOTE,
+                "tooltip": "The public repository of this companion is not published yet, so "
+                           "there is nothing to open in Binder or Colab",
+                "icon": "fas fa-circle-info", "label": "launch-unpublished"}
+        return [*kept, {"type": "group", "tooltip": "Launch buttons (not available yet)",
+                        "icon": "fas fa-rocket", "buttons": [note],
+                        "label": "launch-buttons"}]
+    source = LAUNCH_SOURCES.get(pagename)
+    if source:
+        buttons = _replace_urls(buttons, f"{pagename}.ipynb", f"{source}.ipynb")
+    if source_suffix == ".md":
+        buttons = [{**b, "buttons": [x for x in b["buttons"] if not _is_colab(x)]}
+                   if b.get("label") == "launch-buttons" else b for b in buttons]
+        buttons = [b for b in buttons if b.get("label") != "launch-buttons" or b["buttons"]]
+    return buttons
+
+
 def _page_context(app, pagename: str, templatename: str, context: dict, doctree) -> None:
     if page_has_plotly_figure(context.get("body", "")):
         app.add_js_file(PLOTLY_JS)  # within html-page-context: this page only
-    source = LAUNCH_SOURCES.get(pagename)
-    if source and "header_buttons" in context:
-        context["header_buttons"] = _replace_urls(context["header_buttons"],
-                                                  f"{pagename}.ipynb", f"{source}.ipynb")
+    if "header_buttons" in context:
+        pathto = context.get("pathto")
+        page, anchor = LAUNCH_HELP
+        help_url = (pathto(page) if pathto else page + ".html") + "#" + anchor
+        context["header_buttons"] = header_buttons(
+            context["header_buttons"], pagename, context.get("page_source_suffix"),
+            project.PUBLISHED, help_url)
 
 
 def setup(app) -> dict:

@@ -23,19 +23,55 @@ def test_plotly_js_only_for_pages_with_a_figure():
     assert app.js == []
 
 
+_BINDER = {"type": "link", "label": "Binder", "url": "https://mybinder.org/v2/gh/o/r/main?"
+                                                   "urlpath=lab/tree/book/training_run.ipynb"}
+_COLAB = {"type": "link", "label": "Colab", "icon": "_static/images/logo_colab.png",
+          "url": "https://colab.research.google.com/github/o/r/blob/main/book/training_run.ipynb"}
+_DOWNLOAD = {"type": "group", "label": "download-buttons", "buttons": []}
+_REPO = {"type": "link", "label": "source-repository-button", "url": "https://github.com/o/r"}
+
+
+def _launch(*items):
+    return {"type": "group", "label": "launch-buttons", "buttons": list(items)}
+
+
 def test_stored_run_launch_buttons_open_the_source_notebook():
-    buttons = [{"type": "group", "buttons": [
-        {"label": "Binder", "url": "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/"
-                                   "book/training_run.ipynb"},
-        {"label": "Colab", "url": "https://colab.research.google.com/github/o/r/blob/main/"
-                                  "book/training_run.ipynb"}]}]
-    ctx = {"body": "", "header_buttons": buttons}
-    ext._page_context(_App(), "book/training_run", "page.html", ctx, None)
-    urls = [b["url"] for b in ctx["header_buttons"][0]["buttons"]]
+    out = ext.header_buttons([_launch(_BINDER, _COLAB)], "book/training_run", ".ipynb",
+                             published=True, help_url="x")
+    urls = [b["url"] for b in out[0]["buttons"]]
     assert all(u.endswith("notebooks/04_train.ipynb") for u in urls)
-    other = {"body": "", "header_buttons": [{"url": "x/notebooks/01_fsd.ipynb"}]}
-    ext._page_context(_App(), "notebooks/01_fsd", "page.html", other, None)
-    assert other["header_buttons"] == [{"url": "x/notebooks/01_fsd.ipynb"}]
+    other = [{"url": "x/notebooks/01_fsd.ipynb"}]
+    assert ext.header_buttons(other, "notebooks/01_fsd", ".py", True, "x") == other
+
+
+def test_markdown_pages_have_no_colab_button():
+    out = ext.header_buttons([_DOWNLOAD, _launch(_BINDER, _COLAB)], "book/limitations", ".md",
+                             published=True, help_url="x")
+    assert out == [_DOWNLOAD, _launch(_BINDER)]
+    # a launch menu left empty goes
+    assert ext.header_buttons([_launch(_COLAB)], "book/limitations", ".md", True, "x") == []
+    # a notebook page keeps it
+    kept = ext.header_buttons([_launch(_BINDER, _COLAB)], "notebooks/01_fsd", ".py", True, "x")
+    assert kept == [_launch(_BINDER, _COLAB)]
+
+
+def test_unpublished_repository_shows_a_note_instead_of_buttons():
+    out = ext.header_buttons([_DOWNLOAD, _REPO, _launch(_BINDER, _COLAB)], "notebooks/01_fsd",
+                             ".py", published=False, help_url="../book/reproduce.html#launch")
+    assert out[0] == _DOWNLOAD
+    assert [b["label"] for b in out] == ["download-buttons", "launch-buttons"]
+    (note,) = out[1]["buttons"]
+    assert note["url"] == "../book/reproduce.html#launch"
+    assert "not published" in note["text"]
+    assert "github.com" not in str(out) and "colab" not in str(out)
+
+
+def test_the_book_follows_the_project_setting(monkeypatch):
+    ctx = {"body": "", "header_buttons": [_REPO, _launch(_BINDER)], "page_source_suffix": ".py",
+           "pathto": lambda page: f"../{page}.html"}
+    monkeypatch.setattr(ext.project, "PUBLISHED", False)
+    ext._page_context(_App(), "notebooks/01_fsd", "page.html", ctx, None)
+    assert ctx["header_buttons"][0]["buttons"][0]["url"] == "../book/reproduce.html#launch-buttons"
 
 
 def test_kernels_started_here_do_not_talk_plain_tcp():
@@ -54,3 +90,40 @@ def test_kernels_started_here_do_not_talk_plain_tcp():
     finally:
         KernelManager.transport_encryption.default_value = enc
         ConnectionFileMixin.transport.default_value = tr
+
+
+def test_kernel_log_filter_drops_the_plain_tcp_warning_only():
+    import logging
+
+    keep = ext.kernel_log_filter()
+
+    def record(msg):
+        return logging.LogRecord("IPKernelApp", logging.WARNING, __file__, 1, msg, None, None)
+
+    assert not keep(record("Kernel is running over TCP without encryption. All communication "
+                           "(including code and outputs) is sent in plain text"))
+    assert keep(record("Unable to initialize signal"))
+
+
+def test_kernel_config_installs_the_filter(tmp_path):
+    """tools/ipython_kernel_config.py, loaded as IPython loads it, adds the filter to the kernel's
+    console handler, and logging accepts the result."""
+    import logging.config
+    from pathlib import Path
+
+    from traitlets.config.loader import PyFileConfigLoader
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "ipython_kernel_config.py"
+    cfg = PyFileConfigLoader(path.name, str(path.parent)).load_config()
+    conf = cfg.IPKernelApp.logging_config
+    factory = conf["filters"]["ftcl_plain_tcp"]["()"]
+    assert factory == f"{ext.__name__}.kernel_log_filter"
+    logger = logging.getLogger("ftcl-test-kernel")
+    logging.config.dictConfig({
+        "version": 1, "disable_existing_loggers": False, "filters": conf["filters"],
+        "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
+                                 **conf["handlers"]["console"]}},
+        "loggers": {"ftcl-test-kernel": {"handlers": ["console"], "level": "DEBUG"}}})
+    (handler,) = logger.handlers
+    assert len(handler.filters) == 1
+    logger.handlers.clear()
