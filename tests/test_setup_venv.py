@@ -63,3 +63,27 @@ def test_kernel_config_is_installed_where_kernels_read_it(tmp_path):
     target = setup_venv.install_kernel_config(tmp_path / "env")
     assert target == tmp_path / "env" / "etc" / "ipython" / "ipython_kernel_config.py"
     assert target.read_text() == setup_venv.KERNEL_CONFIG.read_text()
+
+
+def test_an_unreachable_index_is_seen(tmp_path):
+    assert not setup_venv.index_reachable("http://127.0.0.1:9/simple", timeout=2)
+    assert not setup_venv.index_reachable("not a url", timeout=2)
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "index.html").write_text("<a>torch-2.13.0+cpu.whl</a>")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(Quiet, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert setup_venv.index_reachable(f"http://127.0.0.1:{server.server_address[1]}/")
+    finally:
+        server.shutdown()
+        server.server_close()

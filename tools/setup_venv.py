@@ -35,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import venv
 from pathlib import Path
 
@@ -77,6 +78,16 @@ def installed_torch(python: str | Path) -> str | None:
 
 def compatible(version: str | None, minimum: tuple[int, ...]) -> bool:
     return version is not None and version_tuple(version) >= minimum
+
+
+def index_reachable(url: str, timeout: float = 10.0) -> bool:
+    """Whether the package index at ``url`` answers (pip would retry an unreachable one, with
+    back-off, for every package it resolves)."""
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/torch/", timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def pip_command(python: Path, *args: str) -> list[str]:
@@ -155,8 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     if compatible(have, minimum):
         log(start, f"[2/3] torch {have} is already importable: not installed again")
     else:
-        index = ["--extra-index-url", args.torch_index] if args.torch_index else []
-        where = f"extra index {args.torch_index}" if args.torch_index else "PyPI's default wheels"
+        use_index = bool(args.torch_index)
+        if use_index and not index_reachable(args.torch_index):
+            log(start, f"      {args.torch_index} does not answer: using the default index "
+                       "(pip's configured indexes) instead")
+            use_index = False
+        index = ["--extra-index-url", args.torch_index] if use_index else []
+        where = f"extra index {args.torch_index}" if use_index else "the default index"
         log(start, f"[2/3] installing {args.torch} ({where}); the longest step")
         if run_pip(pip_command(python, args.torch, *index), start, args.heartbeat) != 0:
             log(start, f"installing {args.torch} failed; to choose the wheels yourself: "
