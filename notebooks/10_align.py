@@ -32,8 +32,11 @@
 #   of the action proposals) that falls on two snippets of the **same planted phase** (same class,
 #   same phase; two background snippets do *not* agree), against its chance rate (every cell of
 #   the same grids alike);
-# - **(b) action purity**: the share of action snippets in the FSD action proposal (top-attended
-#   snippets) and in the release's "background" proposal (the next ones);
+# - **(b) action purity**: the share of action snippets in the FSD action proposal (the
+#   `fsd_len` top-attended snippets) and in the background proposal the loss uses: with the
+#   default configuration the paper's (Sec. 3.2: the `fsd_len` snippets of *lowest* attention),
+#   not the release's (its ranks `fsd_len` to `2 fsd_len - 1`, the next-best attended snippets,
+#   mostly action; `FTCLConfig.background`);
 # - **(c) completeness**: the share of each planted instance's phases that the CAS covers, before
 #   (stage 1) and after training.
 #
