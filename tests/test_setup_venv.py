@@ -87,3 +87,30 @@ def test_an_unreachable_index_is_seen(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_reused_folder_is_importable_after_the_environments_own(tmp_path):
+    import subprocess
+    import venv
+
+    env = tmp_path / "env"
+    venv.EnvBuilder(with_pip=False).create(env)
+    shared = tmp_path / "shared"
+    (shared / "reusedpkg").mkdir(parents=True)
+    (shared / "reusedpkg" / "__init__.py").write_text("WHERE = 'shared'\n")
+    pth = setup_venv.reuse_folder(env, shared)
+    assert pth.name == setup_venv.REUSE_PTH
+    probe = (f"import sys, reusedpkg; print(reusedpkg.WHERE); own = max(i for i, p in "
+             f"enumerate(sys.path) if p.endswith('site-packages')); "
+             f"print(sys.path.index({str(shared)!r}) > own)")
+    out = subprocess.run([str(env / "bin" / "python"), "-c", probe], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split() == ["shared", "True"]
+
+
+def test_torch_of_gives_version_and_folder():
+    import torch
+
+    version, folder = setup_venv.torch_of(sys.executable)
+    assert version == torch.__version__
+    assert (folder / "torch" / "__init__.py").is_file()

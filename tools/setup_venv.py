@@ -7,10 +7,12 @@ Run by the system Python (standard library only)::
 
 Three steps, each timed and announced:
 
-1. **The environment.** When the Python running this script already has a torch that
-   ``pyproject.toml`` accepts (a conda environment, a system or Colab installation), the
-   environment is created with ``--system-site-packages`` and reuses it: nothing is downloaded
-   for torch. Otherwise a plain environment.
+1. **The environment.** When the Python running this script already imports a torch that
+   ``pyproject.toml`` accepts (a conda environment, a system installation, another virtual
+   environment), the new environment reuses it: a ``.pth`` file adds the folder holding that
+   torch to the environment's path, after its own site-packages (so what ``make venv`` installs
+   comes first, and the reused folder only fills in what is missing). Nothing is downloaded for
+   torch. Otherwise a plain environment.
 2. **torch**, unless the environment already imports a compatible one: ``--torch`` (the version
    the committed results were made with) from ``--torch-index`` as an *extra* index. The
    Makefile passes PyTorch's CPU index when the machine has no NVIDIA GPU: pip then prefers the
@@ -41,7 +43,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWN = ("Collecting", "Installing", "Successfully", "ERROR", "Processing", "Requirement already")
-TORCH_PROBE = "import torch, sys; sys.stdout.write(torch.__version__)"
+TORCH_PROBE = ("import os, sys, torch; "
+               "sys.stdout.write(torch.__version__ + '\\n' + os.path.dirname(os.path.dirname("
+               "os.path.abspath(torch.__file__))))")
+#: The file that makes a reused torch importable in the new environment.
+REUSE_PTH = "ftcl-reused-torch.pth"
 #: The kernels' configuration (drops one warning of papermill's plain-TCP kernels; see the file).
 KERNEL_CONFIG = ROOT / "tools" / "ipython_kernel_config.py"
 
@@ -66,14 +72,31 @@ def torch_minimum(pyproject: Path = ROOT / "pyproject.toml") -> tuple[int, ...]:
     return version_tuple(m.group(1))
 
 
-def installed_torch(python: str | Path) -> str | None:
-    """The torch version that ``python`` imports, or None."""
+def torch_of(python: str | Path) -> tuple[str, Path] | None:
+    """The torch version that ``python`` imports and the folder holding it, or None."""
     try:
         out = subprocess.run([str(python), "-c", TORCH_PROBE], capture_output=True, text=True,
                              timeout=300, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+    lines = out.stdout.strip().splitlines()
+    return (lines[0], Path(lines[1])) if out.returncode == 0 and len(lines) == 2 else None
+
+
+def installed_torch(python: str | Path) -> str | None:
+    """The torch version that ``python`` imports, or None."""
+    found = torch_of(python)
+    return found[0] if found else None
+
+
+def reuse_folder(env: Path, folder: Path) -> Path:
+    """Make the packages of ``folder`` importable in ``env`` (after its own site-packages)."""
+    python = env / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                           "['purelib'])"], capture_output=True, text=True, check=True)
+    pth = Path(site.stdout.strip()) / REUSE_PTH
+    pth.write_text(f"{folder}\n", encoding="utf-8")
+    return pth
 
 
 def compatible(version: str | None, minimum: tuple[int, ...]) -> bool:
@@ -153,12 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     python = args.venv / "bin" / "python"
 
     if not python.exists():
-        host = installed_torch(sys.executable)
-        reuse = compatible(host, minimum)
-        how = (f"reusing torch {host} of {sys.executable} (--system-site-packages)" if reuse
+        host = torch_of(sys.executable)
+        reuse = host is not None and compatible(host[0], minimum)
+        how = (f"reusing torch {host[0]} of {sys.executable} ({host[1]})" if reuse
                else "a plain environment")
         log(start, f"[1/3] creating {args.venv}: {how}")
-        venv.EnvBuilder(with_pip=True, system_site_packages=reuse).create(args.venv)
+        venv.EnvBuilder(with_pip=True).create(args.venv)
+        if reuse:
+            reuse_folder(args.venv, host[1])
     else:
         log(start, f"[1/3] {args.venv} exists")
 
