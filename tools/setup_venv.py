@@ -42,7 +42,7 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOWN = ("Collecting", "Installing", "Successfully", "ERROR", "Processing", "Requirement already")
+SHOWN = ("Collecting", "Installing", "Successfully", "ERROR", "Processing")
 TORCH_PROBE = ("import os, sys, torch; "
                "sys.stdout.write(torch.__version__ + '\\n' + os.path.dirname(os.path.dirname("
                "os.path.abspath(torch.__file__))))")
@@ -211,8 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     install_kernel_config(args.venv)
     log(start, f"      kernel configuration: {KERNEL_CONFIG.name} -> {args.venv}/etc/ipython/")
-    size = folder_size(args.venv) / 2**30
-    log(start, f"done: {args.venv} holds {size:.1f} GB; torch {installed_torch(python)}")
+    size = folder_size(args.venv)
+    shown = f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
+    log(start, f"done: {args.venv} holds {shown}; torch {installed_torch(python)}")
     return 0
 
 
