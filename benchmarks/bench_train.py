@@ -15,7 +15,8 @@ What it prints:
    ratio to ACM-Net. The FTCL terms run on the DP engine's CPU fast path (:mod:`ftcl.dp`).
 2. **One quick ACM-Net run** (the whole schedule of :func:`ftcl.train.train`: stage 1, stage 2,
    selection evaluations, test evaluation) and its wall time.
-3. **With CUDA**: the same table at the ``full`` profile's sizes (T=750, D=2048, random features),
+3. **With CUDA**: the same table at the ``full`` profile (T=750, D=2048, random features; the
+   full profile's model: its embedding width, FTCL projection and J, not the quick model's),
    the peak GPU memory of each method, and the projected wall time of a full-profile run
    (iterations x median iteration time, evaluation excluded).
 4. **With CUDA** (issue 12's targets, each printed next to its measured value; without CUDA each
@@ -82,10 +83,12 @@ def training_step(cfg, feature_dim: int, num_classes: int, device: torch.device)
 
 
 def time_iterations(method: str, batches: list[dict], feature_dim: int, num_classes: int,
-                    cfg_overrides: dict, device: torch.device, steps: int, warmup: int = 3
-                    ) -> dict:
-    """Median seconds of one training iteration of ``method`` (forward, backward, Adam step)."""
-    cfg = make_config(method, overrides=cfg_overrides)
+                    cfg_overrides: dict, device: torch.device, steps: int, warmup: int = 3,
+                    profile: str = "quick") -> dict:
+    """Median seconds of one training iteration of ``method`` (forward, backward, Adam step)
+    with the model of ``profile`` (its embedding width, projection width, J, ...), which must be
+    the profile of ``batches``."""
+    cfg = make_config(method, "synthumos14", profile, overrides=cfg_overrides)
     step = training_step(cfg, feature_dim, num_classes, device)
     if device.type != "cpu":
         torch.cuda.reset_peak_memory_stats(device)
@@ -362,9 +365,12 @@ def main(argv=None) -> int:
     if gpu.type != "cpu":
         full = make_config("acmnet", "synthumos14", "full")
         fb = random_batches(2, full.train.batch_size, 750, 2048, 20, gpu)
-        rows = [time_iterations(m, fb, 2048, 20, {}, gpu, args.full_steps)
+        rows = [time_iterations(m, fb, 2048, 20, {}, gpu, args.full_steps, profile="full")
                 for m in args.methods]
-        print_table(rows, f"Per-iteration cost, full profile sizes (T=750, D=2048), "
+        ftcl_full = make_config("ftcl", "synthumos14", "full")
+        print_table(rows, f"Per-iteration cost, full profile (T=750, D=2048; the full model: "
+                          f"embedding {ftcl_full.model.embed_dim or 2048}, FTCL projection "
+                          f"{ftcl_full.ftcl.proj_dim}, J={ftcl_full.ftcl.lcs_len}), "
                           f"{torch.cuda.get_device_name(0)} (median of {args.full_steps})")
         n = full.train.pretrain_iterations + full.train.iterations
         for r in rows:
