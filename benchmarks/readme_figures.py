@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
         atomic_write_json(args.json, {"figures": rows, "quiet_load": args.quiet_load,
                                       "provenance": provenance(device="cpu")})
-        print(f"\nwrote {args.json.relative_to(ROOT) if args.json.is_absolute() else args.json}")
+        print(f"\nwrote {args.json}")
     return 0
 
 
