@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import project
+from .. import project
 
 PLOTLY_JS = "plotly/plotly.min.js"
 #: Pages generated at build time -> the committed notebook their launch buttons open instead.

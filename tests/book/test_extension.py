@@ -113,7 +113,7 @@ def test_kernel_config_installs_the_filter(tmp_path):
 
     from traitlets.config.loader import PyFileConfigLoader
 
-    path = Path(__file__).resolve().parents[1] / "tools" / "ipython_kernel_config.py"
+    path = Path(__file__).resolve().parents[2] / "tools" / "ipython_kernel_config.py"
     cfg = PyFileConfigLoader(path.name, str(path.parent)).load_config()
     conf = cfg.IPKernelApp.logging_config
     factory = conf["filters"]["ftcl_plain_tcp"]["()"]

@@ -25,7 +25,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from .tables import RunRecord, row_label
+from .layout import row_label
+from .records import RunRecord
 
 #: The columns of :func:`compact_frame`, in order.
 COMPACT_COLUMNS = ("Method", "AVG mAP (%)", "paper AVG", "Δ [95 % CI]", "paper Δ", "verdict")
