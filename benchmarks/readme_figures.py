@@ -7,8 +7,8 @@ Usage::
     python benchmarks/readme_figures.py --json results/readme-figures.json
 
 Each figure is the wall-clock time of the command a user types, in a fresh process (Python
-start-up and imports included), in a temporary cache and run folder so nothing is reused unless
-the figure says so:
+start-up and imports included), in a temporary cache, run folder and results root (the checkout's
+``results/`` is never written), so nothing is reused unless the figure says so:
 
 - ``train acmnet, cold``: ``python -m ftcl train --method acmnet --seed 0`` on an empty cache:
   generating the synthetic data, training stage 1 and stage 2, evaluating, writing the record;
@@ -53,9 +53,11 @@ def train_figures(python: str, repeats: int) -> dict[str, list[dict]]:
     """The three training figures, ``repeats`` times each, every repeat on new empty folders."""
     out: dict[str, list[dict]] = {"train acmnet, cold": [], "train ftcl, reusing stage 1": [],
                                   "train ftcl, cold": []}
-    base = [python, "-m", "ftcl", "train", "--no-progress"]
     for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="ftcl-readme-") as tmp:
+            # the records go to a temporary results root, never the checkout's results/
+            base = [python, "-m", "ftcl", "train", "--no-progress", "--results",
+                    str(Path(tmp) / "results")]
             env = {**os.environ, "FTCL_CACHE": str(Path(tmp) / "a")}
             out["train acmnet, cold"].append(timed([*base, "--method", "acmnet", "--seed", "0"],
                                                    env))
