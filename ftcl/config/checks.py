@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..paths import run_directory
-from .presets import METHODS
+from .presets import METHODS, PROFILES
 from .sections import (
     ACTIVATIONS,
     BACKBONE_NAMES,
@@ -233,3 +233,46 @@ def check_settings(cfg) -> None:
         out = out / part
         if out.exists() and not out.is_dir():
             raise ValueError(f"run folder {run_directory(cfg)}: {out} exists and is not a folder")
+
+
+# ---------------------------------------------------------------------- notebook parameters
+
+#: The papermill parameters several notebooks share, and what each may be.
+NOTEBOOK_INTEGERS = ("seed", "data_seed", "n_pairs", "lcs_len", "sweep_videos", "n_videos",
+                     "snippets_per_video", "example_snippets")
+
+
+def check_choice(name: str, value: Any, choices) -> None:
+    """``value`` of the notebook parameter ``name`` is one of ``choices``, else a ``ValueError``
+    that lists them (what ``-p name value`` may be)."""
+    choices = list(choices)
+    if value not in choices:
+        raise ValueError(f"notebook parameter {name}={value!r} is not valid; choose one of "
+                         f"{', '.join(repr(c) for c in choices)} (papermill: -p {name} VALUE)")
+
+
+def check_notebook_parameters(**parameters: Any) -> None:
+    """The papermill parameters of a notebook, checked by the first cell after its parameters
+    cell, so that ``papermill ... -p profile foo`` stops there with the valid values and a
+    non-zero exit instead of failing (or, worse, succeeding) cells later.
+
+    Known names: ``profile`` and ``dataset`` (the pairs of :data:`PROFILES`), ``results_dir``
+    and ``data_dir`` (None or an existing folder), and the counts and seeds of
+    :data:`NOTEBOOK_INTEGERS` (integers >= 0). Other names are the notebook's own business
+    (:func:`check_choice`).
+    """
+    if "profile" in parameters:
+        check_choice("profile", parameters["profile"], sorted({p for _, p in PROFILES}))
+    if "dataset" in parameters:
+        check_choice("dataset", parameters["dataset"], sorted({d for d, _ in PROFILES}))
+    for name in ("results_dir", "data_dir"):
+        value = parameters.get(name)
+        if value is not None and not (isinstance(value, (str, os.PathLike))
+                                      and Path(value).expanduser().is_dir()):
+            raise ValueError(f"notebook parameter {name}={value!r} is not an existing folder "
+                             "(None: the default)")
+    for name in NOTEBOOK_INTEGERS:
+        value = parameters.get(name)
+        if name in parameters and (not isinstance(value, int) or isinstance(value, bool)
+                                   or value < 0):
+            raise ValueError(f"notebook parameter {name}={value!r} must be an integer >= 0")

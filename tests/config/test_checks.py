@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -305,3 +306,37 @@ def test_lcs_threshold_form_is_refused_where_it_would_be_ignored():
         make_config("ftcl-paper-form", overrides={"ftcl.lcs_threshold_form": "release-acmloss"})
     make_config("ftcl", overrides={"ftcl.lcs_threshold_form": "release-acmloss"})
     make_config("ftcl-paper-form")
+
+
+# ---------------------------------------------------------------------- notebook parameters
+
+
+def test_notebook_parameters_accept_the_defaults(tmp_path):
+    from ftcl.config import check_notebook_parameters
+
+    check_notebook_parameters(profile="quick", dataset="synthumos14", results_dir=None,
+                              data_dir=str(tmp_path), seed=0, data_seed=3, n_pairs=60)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"profile": "foo"}, "profile='foo' is not valid; choose one of 'full', 'quick'"),
+    ({"dataset": "ucf101"}, "choose one of 'activitynet13', 'synanet', 'synthumos14', 'thumos14'"),
+    ({"results_dir": "/nonexistent/results"}, "results_dir='/nonexistent/results' is not an "
+                                              "existing folder"),
+    ({"seed": -1}, "seed=-1 must be an integer >= 0"),
+    ({"n_pairs": 2.5}, "n_pairs=2.5 must be an integer >= 0"),
+])
+def test_bad_notebook_parameters_are_named_with_the_valid_values(params, message):
+    from ftcl.config import check_notebook_parameters
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_notebook_parameters(**params)
+
+
+def test_check_choice_lists_the_choices():
+    from ftcl.config import check_choice
+
+    check_choice("figure_tau", 0.5, [0.0, 0.5, 0.92])
+    with pytest.raises(ValueError, match=r"figure_tau=0\.55 is not valid; choose one of 0\.0, "
+                                         r"0\.5, 0\.92 \(papermill: -p figure_tau VALUE\)"):
+        check_choice("figure_tau", 0.55, [0.0, 0.5, 0.92])
