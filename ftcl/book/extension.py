@@ -48,27 +48,6 @@ def use_local_kernel_transport() -> str:
     return "ipc"
 
 
-#: What ipykernel logs at start-up when its sockets are TCP without CurveZMQ keys.
-TCP_WARNING = "Kernel is running over TCP without encryption"
-
-
-def kernel_log_filter():
-    """A logging filter that drops ipykernel's plain-TCP warning (and nothing else).
-
-    Installed in a kernel by ``tools/ipython_kernel_config.py``, which ``make venv`` copies into
-    the environment's ``etc/ipython/``. Why silencing is right there: papermill's command line
-    (the README's and the reproduce pages' commands) offers no way to ask its kernel manager for
-    CurveZMQ keys or IPC sockets, and the kernel it starts listens on 127.0.0.1 only, every
-    message signed with the key of a connection file only this user can read. Where this package
-    starts kernels itself (the book, :func:`use_local_kernel_transport`; the batch) it encrypts
-    them instead.
-    """
-    def keep(record) -> bool:
-        return TCP_WARNING not in record.getMessage()
-
-    return keep
-
-
 def page_has_plotly_figure(body: str) -> bool:
     """Whether a rendered page body draws a plotly figure."""
     return "Plotly.newPlot" in body
