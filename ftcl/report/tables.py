@@ -154,9 +154,9 @@ def _frame(rows: list[dict[str, Any]], names: list[str]) -> pd.DataFrame:
     for c in names + stat_columns + ["n_seeds", "delta", "delta low", "delta high", "delta n",
                                      "paper delta"]:
         table[c] = table[c].astype(float)
-    table["method"] = table["method"].fillna("")
-    for c in ("baseline", "verdict"):
-        table[c] = table[c].fillna("")
+    # object first: a column of only NaN is float64, and filling it with text is deprecated
+    for c in ("method", "baseline", "verdict"):
+        table[c] = table[c].astype(object).fillna("")
     return table
 
 
