@@ -63,6 +63,13 @@ action_class = "HighJump"  # class of the two proposals of the interactive figur
 proposal_len = 8  # snippets per proposal in the interactive figure
 slider_gammas = [0.3, 1.0, 3.0, 10.0, 30.0, None]
 
+# %% tags=["hide-input"]
+# The parameters, checked before anything runs (the valid values in the error).
+from ftcl.config import check_notebook_parameters  # noqa: E402
+
+check_notebook_parameters(dataset=dataset, profile=profile, data_dir=data_dir, seed=seed,
+                          data_seed=data_seed, proposal_len=proposal_len)
+
 # %%
 import numpy as np
 import pandas as pd

@@ -65,6 +65,14 @@ pair_class = "HighJump"  # class of the same-class pair in the figures
 other_class = "Diving"  # class of the second video of the different-class pair
 n_pairs = 60  # pairs of each kind in the statistics
 
+# %% tags=["hide-input"]
+# The parameters, checked before anything runs (the valid values in the error).
+from ftcl.config import check_choice, check_notebook_parameters  # noqa: E402
+
+check_notebook_parameters(dataset=dataset, profile=profile, data_dir=data_dir, seed=seed,
+                          data_seed=data_seed, lcs_len=lcs_len, n_pairs=n_pairs)
+check_choice("figure_tau", figure_tau, slider_taus)
+
 # %%
 import numpy as np
 import pandas as pd

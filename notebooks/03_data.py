@@ -66,6 +66,15 @@ n_videos = 40  # training videos sampled for the similarity statistics
 snippets_per_video = 60  # random snippets of each of them
 
 # %% tags=["hide-input"]
+# The parameters, checked before anything runs (the valid values in the error).
+from ftcl.config import check_notebook_parameters  # noqa: E402
+
+check_notebook_parameters(dataset=dataset, profile=profile, data_dir=data_dir, seed=seed,
+                          data_seed=data_seed, sweep_videos=sweep_videos, n_videos=n_videos,
+                          snippets_per_video=snippets_per_video,
+                          example_snippets=example_snippets)
+
+# %% tags=["hide-input"]
 import dataclasses
 import json
 import textwrap

@@ -82,6 +82,12 @@ record_path = None  # None: <results_dir>/<profile>/runs/<run_id>.json
 mechanism_methods = None  # methods measured by ftcl.analysis.mechanism (synthetic data only);
 # None: ftcl.config.FTCL_AND_BASELINE (ACM-Net and FTCL)
 
+# %% tags=["hide-input"]
+# The parameters, checked before anything runs (the valid values in the error).
+from ftcl.config import check_notebook_parameters  # noqa: E402
+
+check_notebook_parameters(dataset=dataset, profile=profile, seed=seed)
+
 # %% [markdown]
 # ## The configuration
 #

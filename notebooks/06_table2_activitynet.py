@@ -16,23 +16,9 @@
 # %% [markdown]
 # # Table 2: FTCL against its backbone (the paper's ActivityNet 1.3 table)
 #
-# The paper's Table 2 compares FTCL with other methods on ActivityNet 1.3. As for THUMOS14, two
-# of its rows are models this package trains: **ACM-Net** with its ActivityNet settings and
-# **FTCL** on top of it. This chapter reads the run records of the batch reproduction
-# (`python -m ftcl reproduce`, see [How to reproduce](../book/reproduce.md)) and rebuilds the
-# table: measured rows (mean and spread over seeds) next to published numbers, each labelled
-# with its source.
-#
-# ActivityNet is evaluated at the ten tIoU thresholds 0.5:0.05:0.95 and the average is over all
-# ten, so its numbers are lower than THUMOS14's and much less sensitive to the loose thresholds.
-# The ActivityNet settings (top-k divisors 2/10/10, instance-loss weight 5, weight decay 1e-3,
-# J = 10 snippets for LCS, ...) come from the authors' release; the FTCL schedule on ActivityNet
-# was not published and is our choice (see `ftcl.config`).
-#
-# Nothing is trained here. With the default `quick` profile the measured rows are on SynANet, a
-# small synthetic ActivityNet-like benchmark: compare rows with each other, not with the
-# published values on the real features. Run the batch with `--data-dir` on the real features to
-# get rows comparable in value.
+# Does FTCL improve ACM-Net on ActivityNet 1.3? The paper's Table 2 reports that it does; here,
+# the reproduction on SynANet. Nothing is trained on this page: it reads the run records of the
+# batch reproduction. [How to read this table](../book/reading-tables.md).
 
 # %% tags=["remove-cell"]
 # In Google Colab: clone the repository (notebooks/ and the committed results/ come
@@ -59,82 +45,57 @@ if "google.colab" in sys.modules:
     os.chdir(CLONE)
     sys.path.insert(0, CLONE)
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 # Papermill parameters.
 results_dir = None  # the results root; None: the repository's results/ folder
 profile = "quick"  # which results/<profile>/ to read: quick or full
 
-# %%
-from IPython.display import Image, Markdown, display  # noqa: E402 (after Colab's install)
+# %% tags=["hide-input"]
+from ftcl.config import check_notebook_parameters  # noqa: E402 (after Colab's install)
+
+check_notebook_parameters(results_dir=results_dir, profile=profile)
+
+from IPython.display import HTML, Image, Markdown  # noqa: E402
 
 from ftcl.book.offline import to_offline_html  # noqa: E402
-from ftcl.report import figures, layout, tables, text  # noqa: E402
+from ftcl.report import pages  # noqa: E402
 
-table, records = tables.load_table("table2", results_dir, profile)
+page = pages.table_page("table2", results_dir, profile)
+HTML(page.compact_html)
 
-# %% [markdown]
-# ## The table
-#
-# Measured cells are mean ± sample standard deviation over seeds; the average column adds the
-# smallest and largest seed in brackets. **Δ** is the mean paired difference of the average mAP
-# to the row's baseline (**Δ vs**) over the same seeds (same data, stage 1 and batches), with its
-# 95 % paired t interval (`ftcl.report`); **paper Δ** is the same difference of the paper's own
-# numbers, in absolute points. The verdict is *supported* or *contradicted* only when the
-# interval excludes 0 (on the paper's side or the other), *unresolved* otherwise. The paper's
-# rows (every row of its table, from `ftcl/data/paper_tables/`) are single runs on the real I3D
-# features. The caption gives the table's resolution (the interval half-width) and the device.
+# %% tags=["remove-input"]
+Markdown(page.summary())
 
-# %%
-display(Markdown(f"**Table {table.attrs['number']}: {table.attrs['data_title']}: "
-                 f"{table.attrs['title']}** (mAP in %)"))
-display(text.display_frame(table).style.hide(axis="index"))
-Markdown(table.attrs["caption"])
-
-# %% [markdown]
-# ## What the reproduction says about the paper's claims
-#
-# Generated from the intervals above: no number in this paragraph is typed by hand.
-
-# %%
-Markdown(text.claims_paragraph(table))
+# %% tags=["remove-input"]
+HTML(page.detail_html())
 
 # %% [markdown]
 # ## Paired differences by seed
-#
-# One line per comparison: each dot is one seed's difference of the average mAP (the row minus
-# its baseline, same seed), the black bar the mean with its 95 % paired t interval, the red
-# diamond the paper's difference on the real features, and the dashed line 0. An interval that
-# crosses the dashed line cannot tell the two rows apart.
 
-# %%
-Image(figures.figure_png(figures.delta_figure(table)))
+# %% tags=["remove-input"]
+Image(page.delta_png())
 
 # %% [markdown]
 # ## mAP against the tIoU threshold
-#
-# Solid lines are measured (error bars: standard deviation over seeds), dashed lines published.
-# Rows that publish only the average have no curve.
 
-# %%
-to_offline_html(figures.tiou_figure(table), div_id="table2-tiou")
+# %% tags=["remove-input"]
+to_offline_html(page.tiou_figure(), div_id="table2-tiou")
 
 # %% [markdown]
-# ## The runs behind the measured rows
+# ## About this table
 #
-# One line per training run: its average mAP, the video-classification mAP, where it ran and
-# from which commit. The paper reports one run per row; the spread here is what a single run
-# can hide.
-
-# %%
-tables.seed_frame("table2", records).round(2)
-
-# %% [markdown]
-# ## What each row trains
+# The paper's Table 2 compares FTCL with other methods on ActivityNet 1.3. As for THUMOS14, two of
+# its rows are models this package trains: **ACM-Net** with its ActivityNet settings and **FTCL**
+# on top of it.
 #
-# Each row is a named configuration of `ftcl.config.METHODS`, not a code fork.
+# ActivityNet is evaluated at the ten tIoU thresholds 0.5:0.05:0.95 and the average is over all
+# ten, so its numbers are lower than THUMOS14's and much less sensitive to the loose thresholds.
+# The ActivityNet settings (top-k divisors 2/10/10, instance-loss weight 5, weight decay 1e-3, J =
+# 10 snippets for LCS, ...) come from the authors' release; the FTCL schedule on ActivityNet was
+# not published and is our choice (see `ftcl.config`).
 
-# %%
-layout.method_overview("table2")
+# %% tags=["remove-input"]
+HTML(page.runs_html())
 
 # %% tags=["remove-input"]
 from ftcl.book.reproduce_box import reproduce_this_page  # noqa: E402

@@ -75,6 +75,12 @@ if "google.colab" in sys.modules:
 results_dir = None  # the results root; None: the repository's results/ folder
 profile = "quick"  # which results/<profile>/ to read: quick or full
 
+# %% tags=["hide-input"]
+# The parameters, checked before anything runs (the valid values in the error).
+from ftcl.config import check_notebook_parameters  # noqa: E402
+
+check_notebook_parameters(results_dir=results_dir, profile=profile)
+
 # %%
 from IPython.display import Image, Markdown, display  # noqa: E402 (after Colab's install)
 

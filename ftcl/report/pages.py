@@ -18,15 +18,19 @@ the method beat its baseline here, by how much, and does that agree with the pap
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
-from .layout import row_label
-from .records import RunRecord
+from ..paths import display_path, resolve_results_dir, runs_dir
+from . import figures, tables, text
+from .layout import method_overview, row_label
+from .records import RunRecord, find_run_files, load_records
 
 #: The columns of :func:`compact_frame`, in order.
 COMPACT_COLUMNS = ("Method", "AVG mAP (%)", "paper AVG", "Δ [95 % CI]", "paper Δ", "verdict")
@@ -204,3 +208,80 @@ def bottom_line(tables: dict[str, pd.DataFrame], prefix: str = "../") -> str:
              "synthetic stand-ins for the paper's data, so they test whether the method's "
              "effect appears there, not the paper's values.")
     return text
+
+
+def _details(summary: str, body: str) -> str:
+    return (f'<details class="ftcl-detail"><summary>{html.escape(summary)}</summary>'
+            f"{body}</details>")
+
+
+@dataclasses.dataclass
+class TablePage:
+    """What a table chapter shows, built once from the run records (:func:`table_page`).
+
+    The chapter displays, in order: :attr:`compact_html` (the compact main table),
+    :meth:`summary` (caption, plain words, the claims paragraph), :meth:`detail_html` (every row
+    and threshold, folded), :meth:`delta_png` and :meth:`tiou_figure`, :meth:`runs_html` (the
+    runs and the configurations, folded).
+    """
+
+    key: str
+    table: pd.DataFrame
+    records: list[RunRecord]
+    source: str  # where the records were read, for the caption ("results/quick/runs")
+    reading_link: str | None = None
+
+    @property
+    def compact_html(self) -> str:
+        return compact_html(compact_frame(self.table))
+
+    def summary(self) -> str:
+        """Markdown: the caption (with where the records came from), the plain words when the
+        method did nothing, and the generated claims paragraph."""
+        n = len({r.path for r in self.records})
+        read = (f" Read from {n} run records in `{self.source}`." if n else
+                f" No run records in `{self.source}`: run `python -m ftcl reproduce --profile "
+                f"{self.records_profile}` first; only the paper's rows are shown.")
+        parts = [compact_caption(self.table, self.reading_link) + read,
+                 plain_words(self.table, self.records), text.claims_paragraph(self.table)]
+        return "\n\n".join(p for p in parts if p)
+
+    @property
+    def records_profile(self) -> str:
+        return Path(self.source).parent.name or "quick"
+
+    def detail_html(self) -> str:
+        """Every row of the paper's table (the measured rows labelled "measured": the data is in
+        the caption) at every tIoU threshold, with the full caption, folded."""
+        frame = text.display_frame(self.table)
+        measured = (self.table["row"] == "measured").to_numpy()
+        frame.loc[measured, "Numbers from"] = "measured"
+        body = frame.to_html(index=False, escape=True, border=0, na_rep="–")
+        caption = html.escape(self.table.attrs["caption"])
+        return _details(f"Every row of the paper's Table {self.table.attrs['number']} and every "
+                        "tIoU threshold", body + f"<p>{caption}</p>")
+
+    def delta_png(self) -> bytes:
+        return figures.figure_png(figures.delta_figure(self.table))
+
+    def tiou_figure(self):
+        return figures.tiou_figure(self.table)
+
+    def runs_html(self) -> str:
+        """The runs behind the measured rows and what each row trains, folded."""
+        runs = tables.seed_frame(self.key, self.records).round(2)
+        rows = method_overview(self.key)
+        return (_details(f"The {len(runs)} training runs behind the measured rows",
+                         runs.to_html(index=False, border=0))
+                + _details("What each row trains (ftcl.config.METHODS)",
+                           rows.to_html(index=False, border=0)))
+
+
+def table_page(key: str, results_dir: str | Path | None = None, profile: str = "quick",
+               reading_link: str | None = None) -> TablePage:
+    """Read the run records of ``profile`` and build table ``key``'s page (quietly: where the
+    records came from is said in the caption)."""
+    results = resolve_results_dir(results_dir)
+    records = load_records(find_run_files(results, profile))
+    return TablePage(key, tables.build_table(key, records), records,
+                     display_path(runs_dir(results, profile)), reading_link)
