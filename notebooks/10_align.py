@@ -15,7 +15,61 @@
 
 # %% [markdown]
 # # Does FTCL align?
-#
+
+# %% tags=["remove-cell"]
+# In Google Colab: clone the repository (notebooks/ and the committed results/ come
+# with it) and install ftcl from it, keeping the runtime's torch. A no-op everywhere else.
+# The URL is ftcl.project.REPOSITORY_URL (`python -m ftcl.project` rewrites this cell).
+import sys
+
+if "google.colab" in sys.modules:
+    import importlib.metadata
+    import os
+    import subprocess
+    import tempfile
+
+    REPOSITORY_URL = "https://github.com/ftcl-companion/ftcl"
+    BRANCH, CLONE = "main", "/content/ftcl"
+    if not os.path.isdir(CLONE):
+        subprocess.run(["git", "clone", "--depth", "1", "--branch", BRANCH, REPOSITORY_URL,
+                        CLONE], check=True)
+    KEEP = os.path.join(tempfile.gettempdir(), "keep-torch.txt")
+    with open(KEEP, "w") as f:
+        f.write(f"torch=={importlib.metadata.version('torch')}\n")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", KEEP, "-e", CLONE,
+                    "plotly==7.1.0"], check=True)
+    os.chdir(CLONE)
+    sys.path.insert(0, CLONE)
+
+# %% tags=["parameters", "hide-input"]
+# Papermill parameters.
+results_dir = None  # the results root; None: the repository's results/ folder
+profile = "quick"  # which results/<profile>/ to read: quick or full
+
+# %% tags=["remove-input"]
+# The parameters, checked before anything runs (the valid values in the error).
+from ftcl.config import check_notebook_parameters  # noqa: E402
+
+check_notebook_parameters(results_dir=results_dir, profile=profile)
+
+from IPython.display import HTML, Image, Markdown  # noqa: E402 (after Colab's install)
+
+from ftcl.analysis import answer, mechanism, mechanism_summary  # noqa: E402
+from ftcl.paths import display_path, mechanism_dir, resolve_results_dir  # noqa: E402
+from ftcl.report import figures  # noqa: E402
+from ftcl.report.layout import DATA_NAMES  # noqa: E402
+
+results = resolve_results_dir(results_dir)
+records = mechanism.load_mechanism_records(results, profile)
+summary = mechanism_summary.summary(records)
+folder = display_path(mechanism_dir(results, profile))
+source = (f"*From {len(records)} mechanism records in `{folder}` "
+          f"({len({r['seed'] for r in records})} seeds).*" if records else
+          f"*No mechanism records in `{folder}`: the batch writes them.*")
+Markdown("\n\n".join(p for p in (answer.short_answer(summary, DATA_NAMES),
+                                   answer.saturation_note(summary, DATA_NAMES), source) if p))
+
+# %% [markdown]
 # FTCL's argument is about a mechanism: FSD contrasting (Eq. 2-4) aligns the *fine-grained
 # sequential stages* of action proposals, and LCS contrasting (Eq. 6-7) mines the common
 # sub-sequence of two videos of the same action; learning to make those alignments score high
@@ -45,69 +99,12 @@
 # those files. Differences are paired by seed (same data, same stage 1), with 95 % paired t
 # intervals (`ftcl.report.statistics`).
 
-# %% tags=["remove-cell"]
-# In Google Colab: clone the repository (notebooks/ and the committed results/ come
-# with it) and install ftcl from it, keeping the runtime's torch. A no-op everywhere else.
-# The URL is ftcl.project.REPOSITORY_URL (`python -m ftcl.project` rewrites this cell).
-import sys
-
-if "google.colab" in sys.modules:
-    import importlib.metadata
-    import os
-    import subprocess
-    import tempfile
-
-    REPOSITORY_URL = "https://github.com/ftcl-companion/ftcl"
-    BRANCH, CLONE = "main", "/content/ftcl"
-    if not os.path.isdir(CLONE):
-        subprocess.run(["git", "clone", "--depth", "1", "--branch", BRANCH, REPOSITORY_URL,
-                        CLONE], check=True)
-    KEEP = os.path.join(tempfile.gettempdir(), "keep-torch.txt")
-    with open(KEEP, "w") as f:
-        f.write(f"torch=={importlib.metadata.version('torch')}\n")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", KEEP, "-e", CLONE,
-                    "plotly==7.1.0"], check=True)
-    os.chdir(CLONE)
-    sys.path.insert(0, CLONE)
-
-# %% tags=["parameters"]
-# Papermill parameters.
-results_dir = None  # the results root; None: the repository's results/ folder
-profile = "quick"  # which results/<profile>/ to read: quick or full
-
-# %% tags=["hide-input"]
-# The parameters, checked before anything runs (the valid values in the error).
-from ftcl.config import check_notebook_parameters  # noqa: E402
-
-check_notebook_parameters(results_dir=results_dir, profile=profile)
-
-# %%
-from IPython.display import Image, Markdown, display  # noqa: E402 (after Colab's install)
-
-from ftcl.analysis import mechanism, mechanism_summary  # noqa: E402
-from ftcl.paths import mechanism_dir, resolve_results_dir  # noqa: E402
-from ftcl.report import figures  # noqa: E402
-
-results = resolve_results_dir(results_dir)
-records = mechanism.load_mechanism_records(results, profile)
-runs = sorted({(r["dataset"], r["method"], r["seed"]) for r in records})
-if records:
-    methods = ", ".join(sorted({m for _, m, _ in runs}))
-    datasets = ", ".join(sorted({d for d, _, _ in runs}))
-    print(f"Read {len(records)} mechanism records from {mechanism_dir(results, profile)}: "
-          f"{len({s for _, _, s in runs})} seeds, methods {methods}, data {datasets}.")
-else:
-    print(f"NO MECHANISM RECORDS in {mechanism_dir(results, profile)}: they are written by "
-          f"`python -m ftcl reproduce --profile {profile}` (the training notebook measures each "
-          "ACM-Net and FTCL run on synthetic data). The sections below stay empty until then.")
-
 # %% [markdown]
 # ## What the measurements say
 #
 # Generated from the intervals below: no number in this paragraph is typed by hand.
 
-# %%
-summary = mechanism_summary.summary(records)
+# %% tags=["remove-input"]
 Markdown(mechanism_summary.findings_paragraph(summary))
 
 # %% [markdown]
@@ -118,19 +115,21 @@ Markdown(mechanism_summary.findings_paragraph(summary))
 # chance rate (for the phase-agreement shares: every cell of the same grids alike; for the
 # proposal purity: the share of action snippets in the video).
 
-# %%
+# %% tags=["remove-input"]
 Image(figures.figure_png(mechanism_summary.figure(records)))
 
 # %% [markdown]
 # ## The numbers
 #
-# Mean over seeds of each measure for each model (`stage1`: the shared starting point; `final`:
-# the model each run reports), and the paired differences: FTCL minus ACM-Net after training,
-# each method after minus before stage 2, and the same-phase share minus its chance rate.
-# `low`/`high`: 95 % paired t interval; `excludes 0`: whether it resolves the difference.
+# FTCL's value of each measure (the model each run reports) and the paired difference FTCL minus
+# ACM-Net with its 95 % paired t interval, per data set. Folded below: every measure for every
+# model (`stage1`: the shared starting point; `final`: the model each run reports) and every
+# paired difference (FTCL minus ACM-Net, each method after minus before stage 2, the same-phase
+# share minus its chance rate); `low`/`high`: the 95 % paired t interval.
 
-# %%
-display(summary.round(4).style.hide(axis="index")) if not summary.empty else print("(none)")
+# %% tags=["remove-input"]
+HTML(answer.key_numbers(summary, DATA_NAMES).to_html(border=0)
+     + answer.folded("Every measure and comparison", summary.round(4), index=False))
 
 # %% [markdown]
 # ## How the measures are defined
@@ -142,6 +141,8 @@ display(summary.round(4).style.hide(axis="index")) if not summary.empty else pri
 # use the loss's own similarity, rescaling and threshold `tau`. The completeness threshold is the
 # lowest CAS threshold of the localizer (`ftcl.evaluation.localize`).
 
-# %%
-mechanism_summary.frame(records).groupby(["dataset", "method", "model", "measure"])["value"].agg(
-    ["mean", "std", "count"]).round(4) if records else print("(none)")
+# %% tags=["remove-input"]
+HTML(answer.folded("Mean, standard deviation and count over seeds of every measure, per model",
+                   mechanism_summary.frame(records).groupby(
+                       ["dataset", "method", "model", "measure"])["value"].agg(
+                       ["mean", "std", "count"]).round(4)))

@@ -70,7 +70,7 @@ def short_answer(table: pd.DataFrame, names: dict[str, str] | None = None,
     cover = [_pick(table, d, f"{method} - {base} (final)", "completeness") for d in datasets]
     covers = ("its CAS covers more of each instance" if any(_resolved(r, +1) for r in cover)
               else "its CAS covers no more of each instance than ACM-Net's")
-    return (f"{verdict} And {covers}. In numbers (share of the matched pairs or alignment mass "
+    return (f"{verdict} And {covers}.\n\nIn numbers (share of the matched pairs or alignment mass "
             "on the same planted phase; 95 % paired t intervals over seeds): "
             + "; ".join(details) + ".")
 
@@ -96,3 +96,37 @@ def saturation_note(table: pd.DataFrame, names: dict[str, str] | None = None,
                    f"(stage 1 and final, ACM-Net and FTCL): the measure is saturated there and "
                    f"cannot tell the models apart.{why}")
     return " ".join(out)
+
+
+#: The measures of :func:`key_numbers`, in order, with their labels.
+KEY_MEASURES = (("lcs_same_phase", "LCS matches on the same planted phase"),
+                ("fsd_same_phase", "FSD alignment mass on the same planted phase"),
+                ("action_purity", "action share of the FSD action proposal"),
+                ("background_proposal_action_share", "action share of the FSD background proposal"),
+                ("completeness", "share of an instance's phases the CAS covers"))
+
+
+def key_numbers(table: pd.DataFrame, names: dict[str, str] | None = None,
+                base: str = "acmnet", method: str = "ftcl") -> pd.DataFrame:
+    """The numbers behind :func:`short_answer`, one row per measure and one column per data set:
+    FTCL's value (final model), and FTCL minus ACM-Net with its 95 % paired t interval; as text
+    (every cell formatted, nothing cut)."""
+    names = names or {}
+    rows = {}
+    for measure, label in KEY_MEASURES:
+        row = {}
+        for d in sorted(table.dataset.unique()):
+            value = _pick(table, d, f"{method} (final)", measure)
+            diff = _pick(table, d, f"{method} - {base} (final)", measure)
+            row[f"{names.get(d, d)}: FTCL"] = "–" if value is None else f"{value['mean']:.3f}"
+            row[f"{names.get(d, d)}: FTCL − ACM-Net [95 % CI]"] = _ci(diff)
+        rows[label] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def folded(summary: str, frame: pd.DataFrame, index: bool = True) -> str:
+    """``frame`` as a whole HTML table (every row and column) inside a folded ``<details>``."""
+    import html
+
+    return (f'<details class="ftcl-detail"><summary>{html.escape(summary)}</summary>'
+            f"{frame.to_html(index=index, border=0, na_rep='–')}</details>")
