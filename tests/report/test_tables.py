@@ -469,3 +469,89 @@ def test_committed_tables_are_what_the_committed_records_give(tmp_path):
     match, mismatch, errors = filecmp.cmpfiles(committed / "tables", tmp_path / "quick" / "tables",
                                                names, shallow=False)
     assert mismatch == [] and errors == [] and match == names
+
+
+# ------------------------------------------------------------------------------ table pages
+
+
+def test_compact_table_by_hand(results):
+    from ftcl.report import pages
+
+    page = pages.table_page("table1", results, "quick")
+    frame = pages.compact_frame(page.table)
+    assert list(frame.columns) == list(pages.COMPACT_COLUMNS)
+    acm, ftcl = frame.iloc[0], frame.iloc[1]
+    # ACM-Net AVG per seed: 27, 37, 57 (%); FTCL: 47 on every seed
+    assert acm["Method"] == "ACM-Net" and acm["AVG mAP (%)"] == "40.3 ± 15.3"
+    assert acm["Δ [95 % CI]"] == "–" and acm["verdict"] == "–"
+    assert ftcl["AVG mAP (%)"] == "47.0 ± 0.0"
+    # differences +20, +10, -10: mean +6.667, sd 15.275,
+    # t(2) half-width 4.3027 * 15.275 / sqrt(3) = 37.946
+    assert ftcl["Δ [95 % CI]"] == "+6.67 [-31.28, +44.61] vs ACM-Net"
+    assert ftcl["verdict"] == "unresolved"
+    paper = {r["method"]: r for _, r in page.table.iterrows() if r["row"] == "reference"}
+    avg = page.table.attrs["value_columns"][-1]
+    assert ftcl["paper AVG"] == f"{paper['ftcl'][avg]:.1f}"
+    assert ftcl["paper Δ"] == f"{paper['ftcl'][avg] - paper['acmnet'][avg]:+.1f}"
+
+
+def test_compact_html_labels_every_cell(results):
+    from ftcl.report import pages
+
+    frame = pages.compact_frame(pages.table_page("table1", results, "quick").table)
+    html = pages.compact_html(frame)
+    assert html.count("<td ") == frame.size
+    for col in frame.columns:
+        assert html.count(f'data-label="{col}"') == len(frame)
+    assert 'class="verdict-unresolved"' in html and '<span class="ftcl-vs">vs ACM-Net' in html
+
+
+def test_plain_words_when_the_method_did_nothing(tmp_path):
+    from ftcl.report import pages
+
+    runs = tmp_path / "results" / "quick" / "runs"
+    for seed, a in enumerate((0.3, 0.4, 0.6)):
+        write(runs, make_record("acmnet", seed, falling(a)))
+        kept = {"rule": "held-out", "reported": "selected", "selected_iteration": 0 if seed else 25}
+        write(runs, make_record("ftcl", seed, falling(a), selection=kept))
+    page = pages.table_page("table1", tmp_path / "results", "quick")
+    words = pages.plain_words(page.table, page.records)
+    assert "**FTCL (ACM-Net + FSD + LCS) did nothing here.**" in words
+    assert "exactly that of ACM-Net (Δ = 0 on every seed" in words
+    assert "stage-1 checkpoint in 2 of its 3 runs" in words
+    assert "did nothing here" in page.summary()
+
+
+def test_plain_words_empty_when_the_method_acted(results):
+    from ftcl.report import pages
+
+    page = pages.table_page("table1", results, "quick")
+    assert pages.plain_words(page.table, page.records) == ""
+
+
+def test_table_page_parts(results):
+    from ftcl.report import pages
+
+    page = pages.table_page("table1", results, "quick")
+    summary = page.summary()
+    assert "Measured on SynTHUMOS14" in summary and "over 3 seeds" in summary
+    assert "Read from 6 run records in" in summary
+    detail = page.detail_html()
+    assert detail.startswith('<details class="ftcl-detail">') and "Every row of the paper" in detail
+    assert "...</td>" not in detail  # nothing cut
+    runs = page.runs_html()
+    assert runs.count("<details") == 2 and "The 6 training runs" in runs
+    assert page.delta_png().startswith(b"\x89PNG")
+
+
+def test_bottom_line_counts_and_links(results):
+    from ftcl.report import pages
+
+    built = tables.build_tables(results, "quick", write=False)
+    text = pages.bottom_line(built)
+    assert text.startswith("**Bottom line.** On SynTHUMOS14 ([Table 1](../notebooks/05_table1")
+    assert "FTCL changes ACM-Net's average mAP by +6.67 points (95 % CI [-31.28, +44.61], " \
+           "3 seeds)" in text
+    assert "0 supported, 0 contradicted, 1 unresolved ([Table 1](" in text
+    empty = pages.bottom_line(tables.build_tables(results.parent / "none", "quick", write=False))
+    assert "no run records" in empty
