@@ -198,3 +198,57 @@ def display_path(path: str | os.PathLike) -> str:
             continue
         return f"{label}{rel.as_posix()}" if label else rel.as_posix()
     return p.as_posix()
+
+
+def portable_path(path: str | os.PathLike | None) -> str | None:
+    """``path`` as a file this package publishes may name it (a run record, a training log): no
+    folder of the machine that wrote it. Inside this checkout: relative to it; under the home
+    folder: ``~/...``; elsewhere only its last part, after ``.../``. None stays None."""
+    if path is None:
+        return None
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        return p.as_posix()
+    p = p.resolve()
+    for base, label in ((ROOT, ""), (Path.home(), "~/")):
+        try:
+            rel = p.relative_to(base)
+        except ValueError:
+            continue
+        return f"{label}{rel.as_posix()}" if label else (rel.as_posix() or ".")
+    return f".../{p.name}"
+
+
+def relative_to_work(path: str | os.PathLike, out_dir: str | os.PathLike | None) -> str:
+    """A file under the work folder (checkpoints, the stage-1 cache) named relative to it, as
+    run records store it; a file outside it: :func:`portable_path`."""
+    work = work_dir(out_dir).expanduser().resolve()
+    try:
+        return Path(path).expanduser().resolve().relative_to(work).as_posix()
+    except ValueError:
+        return portable_path(path)
+
+
+def resolve_in_work(path: str | os.PathLike | None, out_dir: str | os.PathLike | None
+                    ) -> Path | None:
+    """The file a run record names (:func:`relative_to_work`): relative paths are in the work
+    folder; absolute ones (records of older versions) are taken as they are."""
+    if not path:
+        return None
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else work_dir(out_dir) / p
+
+
+def scrub_paths(text: str, folders) -> str:
+    """``text`` with every absolute ``folders`` path written as :func:`portable_path` writes it
+    (longest first, so a folder inside another is replaced whole)."""
+    pairs = []
+    for folder in folders:
+        if folder is None:
+            continue
+        for form in {str(Path(folder).expanduser()), str(Path(folder).expanduser().resolve())}:
+            if Path(form).is_absolute() and form not in ("/", ""):
+                pairs.append((form, portable_path(form)))
+    for old, new in sorted(set(pairs), key=lambda pair: -len(pair[0])):
+        text = text.replace(old, new)
+    return text

@@ -52,7 +52,7 @@ from ..data.synthetic import load_snippet_labels
 from ..evaluation import THUMOS14_INFERENCE, eval_batches
 from ..io import atomic_write_json
 from ..losses.contrast import cosine_matrix, gather_snippets, lcs_similarity, proposal_indices
-from ..paths import mechanism_dir, mechanism_of_record, run_directory
+from ..paths import mechanism_dir, mechanism_of_record, resolve_in_work, run_directory
 from ..train import load_data, model_from_checkpoint
 
 FORMAT = "ftcl-mechanism"
@@ -270,9 +270,10 @@ def analyse_run(cfg, record: dict, max_pairs: int = 200) -> dict[str, Any] | Non
     reported = record.get("selection", {}).get("reported", "last")
     final_path = run_dir / ("best.pt" if reported == "selected" else "last.pt")
     models = {"final": final_path}
-    stage1 = (record.get("schedule", {}).get("stage1", {}) or {}).get("path")
-    if stage1 and Path(stage1).is_file():
-        models["stage1"] = Path(stage1)
+    stage1 = resolve_in_work((record.get("schedule", {}).get("stage1", {}) or {}).get("path"),
+                             cfg.out_dir)
+    if stage1 is not None and stage1.is_file():
+        models["stage1"] = stage1
     measures = {}
     for name, path in models.items():
         model, _, _ = model_from_checkpoint(path, "cpu")

@@ -10,7 +10,7 @@ import jupytext  # the book extra: this module runs while the book is built
 import nbformat
 
 from ..io import atomic_path
-from ..paths import TRAINING_NOTEBOOK, logs_dir, record_file, training_notebook
+from ..paths import TRAINING_NOTEBOOK, logs_dir, record_file, scrub_paths, training_notebook
 from ..report.run_views import history_frame
 
 
@@ -37,6 +37,7 @@ def stored_run_page(results_dir: str | os.PathLike, profile: str, dest: str | os
         f"```{{note}}\nThis page is the stored, executed log of one run of the `{profile}` batch "
         f"(`{found[-1].name}`, written by `python -m ftcl reproduce`). The book shows it as it "
         f"ran and does not re-execute it. The source is `{TRAINING_NOTEBOOK}`.\n```")
+    nb = _without_machine_paths(nb)
     refreshed = _refresh(nb, record_file(results_dir, profile, found[-1].stem))
     if refreshed:
         note.source = note.source.replace(
@@ -46,6 +47,18 @@ def stored_run_page(results_dir: str | os.PathLike, profile: str, dest: str | os
     with atomic_path(dest) as tmp:
         nbformat.write(nb, str(tmp))
     return Path(dest)
+
+
+def _without_machine_paths(nb):
+    """The log with the folders papermill was given (work folder, data cache) written as a
+    published file may name them (:func:`ftcl.paths.portable_path`): a log of an older batch
+    names the absolute folders of the machine that ran it."""
+    parameters = nb.metadata.get("papermill", {}).get("parameters", {}) or {}
+    folders = [parameters.get(k) for k in ("out_dir", "cache_dir", "data_dir", "results_dir")]
+    folders = [f for f in folders if isinstance(f, str) and Path(f).is_absolute()]
+    if not folders:
+        return nb
+    return nbformat.from_dict(json.loads(scrub_paths(json.dumps(nb), folders)))
 
 
 def _refresh(nb, record_path: Path) -> str:

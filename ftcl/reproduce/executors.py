@@ -36,7 +36,7 @@ from typing import Any
 
 from ..device import choose_device
 from ..io import atomic_path
-from ..paths import default_work_dir, worker_files
+from ..paths import cache_dir, default_work_dir, resolve_in_work, scrub_paths, worker_files
 from .processes import descendants, die_with_parent, fate_sharing_kernel_manager, start_reaper
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -131,8 +131,9 @@ def _describe(exc: BaseException) -> str:
 
 def _stage1_payload(record: dict, work_dir: Path) -> dict | None:
     """The stage-1 checkpoint a finished run used, as ``{"relpath", "data"}`` (or None)."""
-    path = (record.get("schedule", {}).get("stage1", {}) or {}).get("path")
-    if not path or not Path(path).is_file():
+    path = resolve_in_work((record.get("schedule", {}).get("stage1", {}) or {}).get("path"),
+                           work_dir)
+    if path is None or not path.is_file():
         return None
     try:
         relpath = Path(path).resolve().relative_to(work_dir.resolve())
@@ -212,8 +213,9 @@ def execute_run(task: RunTask, stage1: dict | None = None) -> dict:
     except Exception as exc:  # a failing run is an outcome, not a crash of the batch
         outcome["error"] = _describe(exc)
         outcome["stderr"] = _tail(stderr_path) or None
-    if log_path.is_file():
-        outcome["notebook"] = log_path.read_text(encoding="utf-8")
+    if log_path.is_file():  # published as the run's log: no folder of this machine in it
+        outcome["notebook"] = scrub_paths(log_path.read_text(encoding="utf-8"),
+                                          [work_dir, cache_dir(task.parameters.get("cache_dir"))])
     outcome["wall_s"] = round(time.perf_counter() - t0, 3)
     return outcome
 

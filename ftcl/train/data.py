@@ -9,6 +9,7 @@ directly on the device (:mod:`ftcl.data.device_batches`: the same batches either
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ class RunData:
     test: Any  # VideoDataset of the test split
     fit_ids: list[str]  # training videos the optimiser sees
     holdout_ids: list[str]  # training videos held out for model selection
+    prepare_s: float = 0.0  # seconds to prepare the data (generate it, or check the cached copy)
 
 
 def holdout_split(video_ids: list[str], fraction: float) -> tuple[list[str], list[str]]:
@@ -49,8 +51,10 @@ def load_data(cfg: RunConfig) -> RunData:
     """Prepare (or validate) the dataset of ``cfg`` and open its splits."""
     spec = get_spec(cfg.dataset, cfg.profile, data_version=cfg.data_version)
     data_seed = cfg.data_seed if cfg.data_seed is not None else 0
+    start = time.perf_counter()
     root = Path(prepare_dataset(cfg.dataset, cfg.profile, data_dir=cfg.data_dir, seed=data_seed,
                                 cache_dir=cfg.cache_dir, spec=spec))
+    prepare_s = time.perf_counter() - start
     train = VideoDataset(root, "train", spec, sampling=cfg.train.sampling,
                          seed=derive_seed(cfg.seed, "sampling"))
     test = VideoDataset(root, "test", spec, sampling="uniform", seed=cfg.seed)
@@ -59,7 +63,7 @@ def load_data(cfg: RunConfig) -> RunData:
         fit_ids, holdout_ids = holdout_split(ids, cfg.train.holdout_fraction)
     else:
         fit_ids, holdout_ids = ids, []
-    return RunData(spec, root, train, test, fit_ids, holdout_ids)
+    return RunData(spec, root, train, test, fit_ids, holdout_ids, prepare_s)
 
 
 def uniform_training_split(data: RunData):

@@ -25,6 +25,7 @@ from ..config import (
 from ..io import atomic_write_json
 from ..paths import (
     log_of_record,
+    portable_path,
     record_file,
     resolve_results_dir,
     superseded_of_record,
@@ -95,11 +96,17 @@ def run_record(cfg: RunConfig, state, data, device, results: dict, selected: str
         "test": results,
         "history": state.history,
         "skipped_steps": state.skipped_steps,
-        "wall_time_s": {**{k: round(v, 3) for k, v in state.elapsed.items()},
+        # data: preparing the data set (generating the synthetic one, or checking a cached or
+        # real one) before training
+        "wall_time_s": {"data": round(data.prepare_s, 3),
+                        **{k: round(v, 3) for k, v in state.elapsed.items()},
                         "test": round(test_time, 3),
-                        "total": round(sum(state.elapsed.values()) + test_time, 3)},
+                        "total": round(data.prepare_s + sum(state.elapsed.values()) + test_time,
+                                       3)},
         "provenance": provenance(device=str(device)),
-        "config": to_dict(cfg),
+        # where inputs and outputs lived on the machine that ran it: not published as such
+        "config": {**to_dict(cfg), **{key: portable_path(getattr(cfg, key))
+                                      for key in ("out_dir", "cache_dir", "data_dir")}},
     }
 
 

@@ -54,7 +54,15 @@ from ..io import (
 )
 from ..losses import FTCLObjective, total_loss
 from ..models import build_backbone
-from ..paths import BEST, LAST, PREDICTIONS, RUN_RECORD, run_directory, stage1_checkpoint
+from ..paths import (
+    BEST,
+    LAST,
+    PREDICTIONS,
+    RUN_RECORD,
+    relative_to_work,
+    run_directory,
+    stage1_checkpoint,
+)
 from ..seed import derive_seed, get_rng_state, preserved_rng, seed_everything, set_rng_state
 from .checkpoints import (
     CHECKPOINT_FORMAT,
@@ -324,7 +332,7 @@ class Trainer:
 
     def _finish_stage1(self) -> None:
         info = {"iterations": self.cfg.train.pretrain_iterations, "key": self.stage1_path.stem,
-                "path": str(self.stage1_path), "reused": False,
+                "path": relative_to_work(self.stage1_path, self.cfg.out_dir), "reused": False,
                 "wall_time_s": self.state.elapsed["stage1"]}
         atomic_torch_save(self.stage1_path, self._checkpoint("stage1", stage1=info))
         self.state.stage1 = info
@@ -351,7 +359,10 @@ class Trainer:
             raise ValueError(f"{exc}; the cached stage-1 checkpoint is unusable: run again with "
                              "--restart (train(resume=False)) to retrain stage 1 and replace it, "
                              f"or delete {self.stage1_path}") from None
-        self.state.stage1 = {**ckpt["stage1"], "reused": True}
+        # the path as this run's work folder names it (a checkpoint of an older version may
+        # hold an absolute one)
+        self.state.stage1 = {**ckpt["stage1"], "reused": True,
+                             "path": relative_to_work(self.stage1_path, self.cfg.out_dir)}
         return True
 
     def _start_stage2(self) -> None:
