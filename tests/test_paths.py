@@ -48,3 +48,31 @@ def test_results_dir_is_found_from_the_notebooks_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "notebooks")
     assert paths.resolve_results_dir() == tmp_path / "results"
     assert paths.resolve_results_dir("elsewhere") == Path("elsewhere")
+
+
+def test_portable_paths_name_no_folder_of_the_machine(tmp_path):
+    checkout = Path(__file__).resolve().parents[1]
+    assert paths.portable_path(None) is None
+    assert paths.portable_path(checkout / "results" / "quick") == "results/quick"
+    assert paths.portable_path(Path.home() / ".cache" / "ftcl") == "~/.cache/ftcl"
+    assert paths.portable_path("/nowhere/regen-work") == ".../regen-work"
+    assert paths.portable_path("relative/x.json") == "relative/x.json"
+
+
+def test_work_relative_paths_round_trip(tmp_path):
+    work = tmp_path / "work"
+    ckpt = work / "_stage1" / "synanet-quick" / "acmnet-seed0-abc.pt"
+    rel = paths.relative_to_work(ckpt, work)
+    assert rel == "_stage1/synanet-quick/acmnet-seed0-abc.pt"
+    assert paths.resolve_in_work(rel, work) == work / rel
+    assert paths.resolve_in_work(str(ckpt), tmp_path / "elsewhere") == ckpt  # older records
+    assert paths.resolve_in_work(None, work) is None
+    assert paths.relative_to_work("/nowhere/x.pt", work) == ".../x.pt"
+
+
+def test_scrub_paths_replaces_whole_folders():
+    text = ('out_dir = "/tmp/w"; rec = "/tmp/w/_records/a.json"; cache = "/tmp/w-data"; '
+            'other = "/tmp/wx"')
+    out = paths.scrub_paths(text, ["/tmp/w", "/tmp/w-data", None])
+    assert out == ('out_dir = ".../w"; rec = ".../w/_records/a.json"; cache = ".../w-data"; '
+                   'other = ".../wx"')

@@ -91,6 +91,14 @@ def test_run_record_checkpoints_and_stage1_reuse(tiny_config, tiny_data, tmp_pat
     assert (terms["background"], terms["lcs_threshold_form"], terms["term_scale"]) == (
         "paper", "release-ftcl", "normalised")
     assert not record["schedule"]["stage1"]["reused"]
+    # no folder of this machine in the record: the stage-1 checkpoint relative to the work
+    # folder, the work folder itself without its parents; the data preparation timed
+    stage1 = record["schedule"]["stage1"]["path"]
+    assert stage1.startswith("_stage1/") and (tmp_path / stage1).is_file()
+    assert str(tmp_path) not in json.dumps(record)
+    assert record["config"]["out_dir"] == f".../{tmp_path.name}"
+    wall = record["wall_time_s"]
+    assert wall["data"] >= 0 and wall["total"] >= wall["data"] + wall["stage1"]
 
     # ACM-Net with the same seed reuses the cached stage 1 (FTCL terms play no part in it).
     base = tiny_config("acmnet", tmp_path)
@@ -235,7 +243,7 @@ def test_selection_considers_the_stage1_checkpoint(tiny_config, tiny_data, tmp_p
     assert history[0]["holdout"]["average_map"] == best
     assert record["selection"]["selected_iteration"] == 0
     run = tmp_path / "synanet-quick" / "acmnet" / "seed0"
-    stage1 = record["schedule"]["stage1"]["path"]
+    stage1 = tmp_path / record["schedule"]["stage1"]["path"]  # relative to the work folder
     _assert_same_weights(_state(run / "best.pt"), _state(stage1))
     assert "iteration 0" in record["selection"]["rule"]
     assert "lr=50.0" in record["schedule"]["stage2"]["optimizer"]
