@@ -50,7 +50,7 @@ if "google.colab" in sys.modules:
 results_dir = None  # the results root; None: the repository's results/ folder
 profile = "quick"  # which results/<profile>/ to read: quick or full
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 from ftcl.config import check_notebook_parameters  # noqa: E402 (after Colab's install)
 
 check_notebook_parameters(results_dir=results_dir, profile=profile)

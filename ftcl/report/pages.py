@@ -98,7 +98,8 @@ def compact_html(frame: pd.DataFrame) -> str:
             text = html.escape(str(value))
             if col == "Δ [95 % CI]" and " vs " in text:  # the baseline on a line of its own
                 delta, baseline = text.split(" vs ", 1)
-                text = f'{delta}<br><span class="ftcl-vs">vs {baseline}</span>'
+                text = (f'<span class="ftcl-nowrap">{delta}</span><br>'
+                        f'<span class="ftcl-vs">vs {baseline}</span>')
             cells.append(f'<td data-label="{html.escape(col)}"{cls}>{text}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<table class="ftcl-compact"><thead><tr>{head}</tr></thead>'

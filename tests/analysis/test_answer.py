@@ -65,5 +65,6 @@ def test_key_numbers_and_folded_table_keep_everything():
     assert key.loc["LCS matches on the same planted phase",
                    "SynTHUMOS14: FTCL − ACM-Net [95 % CI]"] == "+0.000 [-0.010, +0.010]"
     html = answer.folded("all", table)
-    assert html.startswith('<details class="ftcl-detail">') and html.count("</tr>") == len(table) + 1
+    assert html.startswith('<details class="ftcl-detail">')
+    assert html.count("</tr>") == len(table) + 1  # the header and every row
     assert not any(isinstance(v, float) and math.isnan(v) for v in key.to_numpy().ravel())
