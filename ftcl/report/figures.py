@@ -13,42 +13,87 @@ import textwrap
 
 import pandas as pd
 
-from .layout import threshold_label
+from .layout import row_label, table_rows, threshold_label
+
+#: Colours of the tIoU panels: the compared row, its baseline.
+_ROW_COLOUR, _BASE_COLOUR = "#0072B2", "#7F7F7F"
 
 
-def tiou_figure(table: pd.DataFrame):
-    """mAP (%) against tIoU for every row of ``table`` that has per-threshold values.
+def _curve(table: pd.DataFrame, method: str, kind: str, names: list[str], x: list[float]):
+    """``(x, y, std)`` of ``method``'s ``kind`` row ("measured" / "reference"): only the
+    thresholds that have a value (the paper publishes some thresholds only); None if none."""
+    rows = table[(table["method"] == method) & (table["row"] == kind)]
+    if rows.empty:
+        return None
+    r = rows.iloc[0]
+    points = [(t, r[n], r.get(f"{n.removesuffix(' (%)')} std", math.nan))
+              for t, n in zip(x, names, strict=True) if not math.isnan(r[n])]
+    return ([p[0] for p in points], [p[1] for p in points], [p[2] for p in points]) if points \
+        else None
 
-    Measured rows are solid lines with the seed standard deviation as error bars; reference rows
-    are dashed. Returns a :class:`plotly.graph_objects.Figure` (show it with
-    :func:`ftcl.book.viz.to_offline_html` in the book).
-    """
+
+def _panels(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """One panel per comparison of the table (a row and its baseline, :func:`table_rows`), in
+    table order; the controls beyond the paper only when they were measured."""
+    measured = set(table.loc[table["row"] == "measured", "method"])
+    return [(m, base) for m, base, beyond in table_rows(table.attrs["key"])
+            if base and (not beyond or m in measured)]
+
+
+def tiou_figure(table: pd.DataFrame, columns: int = 3):
+    """mAP (%) against tIoU, one small panel per comparison of Table ``table``: the row and its
+    baseline, measured (solid, error bars: standard deviation over seeds) and published (dashed,
+    at the thresholds the paper gives). A panel whose two measured curves are identical says so
+    in its title. Returns a :class:`plotly.graph_objects.Figure` (show it with
+    :func:`ftcl.book.offline.to_offline_html` in the book)."""
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     a = table.attrs
-    names = a["value_columns"][:-1]
+    names, key = a["value_columns"][:-1], a["key"]
     x = [float(threshold_label(t)) for t in a["thresholds"]]
-    fig = go.Figure()
-    palette = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
-               "#000000")
-    colour = {m: palette[i % len(palette)] for i, m in enumerate(dict.fromkeys(table["method"]))}
-    for _, r in table.iterrows():
-        y = [r[n] for n in names]
-        if not r["method"] or all(math.isnan(v) for v in y):  # paper rows not trained here
-            continue
-        measured = r["row"] == "measured"
-        std = [r[f"{n.removesuffix(' (%)')} std"] for n in names]
-        error = (dict(type="data", array=[0.0 if math.isnan(s) else s for s in std],
-                      visible=True) if measured and not all(math.isnan(s) for s in std) else None)
-        fig.add_trace(go.Scatter(
-            x=x, y=y, mode="lines+markers", error_y=error,
-            name=f"{r['label']} ({'measured' if measured else 'published'})",
-            line=dict(color=colour[r["method"]], dash="solid" if measured else "dash"),
-            hovertext=r["source"], hoverinfo="x+y+text"))
-    fig.update_layout(
-        title=f"Table {a['number']}: mAP against tIoU", xaxis_title="tIoU threshold",
-        yaxis_title="mAP (%)", legend_title="row", template="plotly_white",
-        xaxis=dict(tickmode="array", tickvals=x), height=450)
+    panels = _panels(table)
+    if not panels:  # no measured comparison: the published rows of the methods trained here
+        panels = [(m, m) for m in dict.fromkeys(table.loc[table["method"] != "", "method"])]
+    cols = min(columns, len(panels))
+    rows = -(-len(panels) // cols)
+    titles = []
+    for method, base in panels:
+        same = (_curve(table, method, "measured", names, x) is not None
+                and _curve(table, method, "measured", names, x)
+                == _curve(table, base, "measured", names, x) and method != base)
+        titles.append(f"{row_label(key, method)} vs {row_label(key, base)}"
+                      + (" (identical curves)" if same else "") if method != base
+                      else row_label(key, method))
+    titles = ["<br>".join(textwrap.wrap(t, 34)) for t in titles]  # a panel is narrow
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, shared_yaxes=True,
+                        horizontal_spacing=0.04, vertical_spacing=0.12)
+    seen = set()
+    for i, (method, base) in enumerate(panels):
+        row, col = i // cols + 1, i % cols + 1
+        for who, colour, label in ((base, _BASE_COLOUR, "baseline"), (method, _ROW_COLOUR, "row")):
+            if who == base and method == base and label == "baseline":
+                continue
+            for kind, dash, word in (("measured", "solid", "measured"),
+                                     ("reference", "dash", "paper")):
+                curve = _curve(table, who, kind, names, x)
+                if curve is None:
+                    continue
+                xs, ys, std = curve
+                error = (dict(type="data", array=[0.0 if math.isnan(v) else v for v in std],
+                              visible=True) if kind == "measured" else None)
+                name = f"{label}, {word}"
+                fig.add_trace(go.Scatter(
+                    x=xs, y=ys, mode="lines+markers", error_y=error, name=name,
+                    legendgroup=name, showlegend=name not in seen,
+                    line=dict(color=colour, dash=dash), hovertext=row_label(key, who),
+                    hoverinfo="x+y+text"), row=row, col=col)
+                seen.add(name)
+    fig.update_xaxes(tickmode="array", tickvals=x[::2] if len(x) > 7 else x, title_text="tIoU")
+    fig.update_yaxes(title_text="mAP (%)", col=1)
+    fig.update_layout(template="plotly_white", height=330 * rows + 90, legend_title="curve",
+                      legend=dict(orientation="h", y=-0.12 if rows == 1 else -0.05),
+                      margin=dict(t=60, b=60))
     return fig
 
 

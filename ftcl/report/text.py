@@ -16,6 +16,16 @@ from . import paper
 from .layout import row_label, threshold_label
 
 
+def _resolution(res: dict, n: int) -> str:
+    """The interval half-widths of a table in words: one value when they all print alike."""
+    if n == 1:
+        return f"{res['median']:.2f} points"
+    if f"{res['min']:.2f}" == f"{res['max']:.2f}":
+        return f"{res['median']:.2f} points for each of its {n} comparisons"
+    return (f"{res['median']:.2f} points median, {res['min']:.2f}-{res['max']:.2f} over its "
+            f"{n} comparisons")
+
+
 def caption(table: pd.DataFrame) -> str:
     """The caption of a table from :func:`build_table`: data, unit, thresholds, the paired
     comparison and its resolution, the device and the provenance."""
@@ -44,11 +54,10 @@ def caption(table: pd.DataFrame) -> str:
                 f"Δ: mean paired difference of AVG to the row's baseline over the same seeds "
                 f"(same data, stage 1 and batches per seed), with its 95 % paired t interval "
                 f"({', '.join(map(str, n_seeds))} seeds). Resolution of this table (interval "
-                f"half-width): {res['median']:.2f} points median, {res['min']:.2f}-"
-                f"{res['max']:.2f} over its comparisons; a difference smaller than that cannot "
-                "be told from 0. 'paper Δ' is the absolute difference of the paper's own "
-                "numbers; 'supported' / 'contradicted': the interval excludes 0 on the paper's "
-                "/ the other side; 'unresolved': it contains 0.")
+                f"half-width): {_resolution(res, len(a['comparisons']))}; a difference smaller "
+                "than that cannot be told from 0. 'paper Δ' is the absolute difference of the "
+                "paper's own numbers; 'supported' / 'contradicted': the interval excludes 0 "
+                "on the paper's / the other side; 'unresolved': it contains 0.")
         devices = ", ".join(p["devices"])
         parts.append(f"Device: {devices}" + (
             " (numbers from different devices are not comparable run by run)."

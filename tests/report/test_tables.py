@@ -391,23 +391,37 @@ def test_duplicate_seed_is_an_error(results):
 # ------------------------------------------------------------------------------ figure
 
 
-def test_tiou_figure_traces(results):
+def test_tiou_figure_small_multiples(results):
     table = tables.build_tables(results, "quick", write=False)["table5"]
     fig = figures.tiou_figure(table)
-    with_curve = [r for _, r in table.iterrows() if r["method"]
-                  and not np.isnan(r[table.attrs["value_columns"][:-1]].astype(float)).all()]
-    assert len(fig.data) == len(with_curve)
-    by_name = {t.name: t for t in fig.data}
-    acm = by_name["ACM-Net (measured)"]
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["STPN + FTCL vs STPN", "W-TALC + FTCL vs W-TALC", "CoLA + FTCL vs CoLA",
+                      "ACM-Net + FTCL vs ACM-Net"]  # one panel per backbone, not 16 traces
+    panel = {t.xaxis: [] for t in fig.data}
+    for t in fig.data:
+        panel[t.xaxis].append(t)
+    acm = next(t for t in panel["x4"] if t.name == "baseline, measured")
     assert list(acm.x) == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
-    assert acm.y[0] == pytest.approx(130 / 3)
+    assert acm.y[0] == pytest.approx(130 / 3)  # mAP@0.1 of the seeds: 30, 40, 60
     assert acm.error_y.array[0] == pytest.approx(math.sqrt(700 / 3))
-    cola = by_name["CoLA (published)"]
+    cola = next(t for t in panel["x3"] if t.name == "baseline, paper")
     assert cola.line.dash == "dash"
-    # the paper's Table 5 CoLA row publishes 0.1, 0.3, 0.5, 0.7 only
-    assert list(cola.y) == pytest.approx([66.1, np.nan, 52.1, np.nan, 34.3, np.nan, 13.1],
-                                         nan_ok=True)
+    # the paper's Table 5 CoLA row publishes 0.1, 0.3, 0.5, 0.7 only: a line through those
+    assert list(cola.x) == pytest.approx([0.1, 0.3, 0.5, 0.7])
+    assert list(cola.y) == pytest.approx([66.1, 52.1, 34.3, 13.1])
+    assert sorted({t.name for t in fig.data if t.showlegend}) == [
+        "baseline, measured", "baseline, paper", "row, measured", "row, paper"]
     assert fig.layout.yaxis.title.text == "mAP (%)"
+
+
+def test_tiou_figure_says_when_curves_are_identical(tmp_path):
+    runs = tmp_path / "results" / "quick" / "runs"
+    for seed, a in enumerate((0.3, 0.4, 0.6)):
+        write(runs, make_record("acmnet", seed, falling(a)))
+        write(runs, make_record("ftcl", seed, falling(a)))
+    table = tables.build_tables(tmp_path / "results", "quick", write=False)["table1"]
+    (title,) = [a.text for a in figures.tiou_figure(table).layout.annotations]
+    assert title.endswith("(identical curves)")
 
 
 # ------------------------------------------------------------------------------ notebooks
