@@ -437,9 +437,10 @@ def test_table_notebook_reads_records_through_papermill(results, tmp_path):
                                parameters={"results_dir": str(results), "profile": "quick"},
                                progress_bar=False, cwd=str(tmp_path))
     text = out.read_text(encoding="utf-8")
-    assert "Read 6 run records" in text
-    assert "measured, SynTHUMOS14 (quick), 3 seeds" in text
-    assert "43.3 ± 15.3" in text
+    assert "Read from 6 run records in" in text
+    assert "Measured on SynTHUMOS14 v1 (quick)" in text and "over 3 seeds" in text
+    assert 'data-label=\\"AVG mAP (%)\\">40.3 ± 15.3' in text  # the compact table
+    assert "43.3 ± 15.3" in text  # mAP@0.1 in the folded detail
     assert "paper (real THUMOS14 I3D features), single run" in text
     assert "S-CNN" in text and "Unresolved" in text and "image/png" in text
     assert 'id=\\"table1-tiou\\"' in text or 'id="table1-tiou"' in text
