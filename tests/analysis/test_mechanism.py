@@ -168,5 +168,10 @@ def test_align_chapter_reads_mechanism_records(tmp_path):
                                parameters={"results_dir": str(tmp_path / "results")},
                                progress_bar=False, cwd=str(tmp_path))
     text = out.read_text(encoding="utf-8")
-    assert "Read 6 mechanism records" in text and "image/png" in text
+    assert "From 6 mechanism records in" in text and "image/png" in text
     assert "FTCL minus ACM-Net on that share: +0.100" in text
+    # the answer opens the page: FTCL's LCS matches beat ACM-Net's by 0.1 on every seed
+    first = next(c for c in json.loads(text)["cells"] if c["cell_type"] == "code"
+                 and c.get("outputs"))
+    answer = "".join(first["outputs"][0]["data"]["text/markdown"])
+    assert answer.startswith("**Short answer: yes, beyond its backbone")

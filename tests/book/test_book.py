@@ -379,7 +379,26 @@ def test_stored_training_run_launches_its_source_notebook(html_root):
     text = page.read_text(encoding="utf-8")
     assert "training_run.ipynb" not in re.sub(r'href="[^"]*_sources/[^"]*"', "", text), (
         "a launch button points to book/training_run.ipynb, which is git-ignored (404)")
-    assert "notebooks/04_train.ipynb" in text
+    from ftcl import project
+
+    if project.PUBLISHED:
+        assert "notebooks/04_train.ipynb" in text
+    else:  # no button leads to the placeholder repository; a note says why, where they would be
+        assert "btn-launch-unpublished" in text and "reproduce.html#launch-buttons" in text
+        assert project.REPOSITORY_URL not in text
+
+
+def test_no_page_leads_to_the_unpublished_repository(html_root):
+    from ftcl import project
+
+    if project.PUBLISHED:
+        pytest.skip("the repository is published")
+    pages = sorted(html_root.rglob("*.html"))
+    assert pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "colab.research.google.com" not in text and "mybinder.org" not in text, page
+        assert f'href="{project.REPOSITORY_URL}' not in text, page
 
 
 # ---------------------------------------------------------------------------------------------

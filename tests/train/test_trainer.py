@@ -272,7 +272,8 @@ def test_controls_build_train_and_write_a_record(tiny_config, tiny_data, method,
         assert record["iterations"] == 4 and record["schedule"]["stage2"]["iterations"] == 0
         assert [h["iteration"] for h in record["history"]] == [0]
         assert record["selection"]["selected_iteration"] == 0
-        _assert_same_weights(_state(run / "last.pt"), _state(record["schedule"]["stage1"]["path"]))
+        stage1 = tmp_path / record["schedule"]["stage1"]["path"]  # relative to the work dir
+        _assert_same_weights(_state(run / "last.pt"), _state(stage1))
     else:
         assert record["ftcl_terms"]["shuffle_pairs"] == (method == "control-shuffled-pairs")
         measure = "meanpool" if method == "control-meanpool" else "fsd"
