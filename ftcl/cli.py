@@ -268,7 +268,9 @@ _REPRODUCE_DESCRIPTION = (
     "its tables' data, once per seed), execute each through notebooks/04_train.py with "
     "papermill on a local process pool or a Ray cluster, and write results/<profile>/: run "
     "records (runs/), executed notebooks (logs/) and the tables (tables/). Runs whose record "
-    "exists are skipped: an interrupted batch resumes where it stopped.")
+    "exists are skipped: an interrupted batch resumes where it stopped. On the quick profile the "
+    "batch also runs the dose study of issue 21 (results/quick/dose/: its records and dose.csv; "
+    "--no-dose leaves it out).")
 _REPRODUCE_EPILOG = """\
 examples:
   python -m ftcl reproduce --profile quick               # the quick batch on this machine
@@ -320,7 +322,11 @@ def _add_reproduce_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notebook", default=None, metavar="PATH",
                    help="training notebook (default: notebooks/04_train.py of this checkout)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
-    p.add_argument("--no-tables", action="store_true", help="do not rebuild the tables")
+    p.add_argument("--no-tables", action="store_true",
+                   help="do not rebuild the tables (nor the dose study's dose.csv)")
+    p.add_argument("--no-dose", action="store_true",
+                   help="leave out the dose study of issue 21 (quick profile; "
+                        "results/quick/dose/)")
     p.add_argument("--allow-mixed", action="store_true",
                    help="write the tables even from records of several commits or a dirty "
                         "tree (refused by default)")
@@ -338,7 +344,7 @@ def _run_reproduce(args: argparse.Namespace) -> int:
         runs_per_gpu=args.runs_per_gpu, threads=args.threads, max_retries=args.max_retries,
         work=args.work_dir, cache_dir=args.cache_dir, notebook=args.notebook,
         dry_run=args.dry_run, write_tables=not args.no_tables, allow_mixed=args.allow_mixed,
-        progress=not args.no_progress)
+        progress=not args.no_progress, with_dose=not args.no_dose)
 
 
 register(Command(name="reproduce", help=_REPRODUCE_HELP, description=_REPRODUCE_DESCRIPTION,

@@ -39,6 +39,9 @@ SUPERSEDED = "superseded"
 TABLES = "tables"
 BATCH_SUMMARY = "reproduce.json"
 PROTOCOL = "protocol.json"
+DOSE = "dose"  # the dose study (issue 21): <results>/<profile>/dose/{runs,mechanism,dose.csv}
+DOSE_TABLE = "dose.csv"
+DOSE_PROTOCOL = "PROTOCOL.md"
 
 NOTEBOOKS = "notebooks"
 #: The training notebook the batch executes once per run (the jupytext source).
@@ -145,6 +148,21 @@ def batch_summary_file(results_dir: str | os.PathLike, profile: str) -> Path:
 
 def protocol_file(results_dir: str | os.PathLike, profile: str) -> Path:
     return tables_dir(results_dir, profile) / PROTOCOL
+
+
+def dose_dir(results_dir: str | os.PathLike, profile: str) -> Path:
+    """``<results>/<profile>/dose``: the dose study's protocol, records and ``dose.csv``."""
+    return profile_dir(results_dir, profile) / DOSE
+
+
+def dose_record_file(results_dir: str | os.PathLike, profile: str, run_id: str) -> Path:
+    """``<results>/<profile>/dose/runs/<run_id>.json`` (its mechanism record beside, in
+    ``dose/mechanism/``, as :func:`mechanism_of_record` names it)."""
+    return dose_dir(results_dir, profile) / RUNS / f"{run_id}.json"
+
+
+def dose_table_file(results_dir: str | os.PathLike, profile: str) -> Path:
+    return dose_dir(results_dir, profile) / DOSE_TABLE
 
 
 def record_file(results_dir: str | os.PathLike, profile: str, run_id: str) -> Path:

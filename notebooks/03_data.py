@@ -98,6 +98,7 @@ from ftcl.data import (
     probe,
     synthetic,
 )
+from ftcl.data.bank import make_bank
 from ftcl.losses.contrast import cosine_matrix
 
 rng = np.random.default_rng(seed)
@@ -290,8 +291,9 @@ if spec.synthetic:
         print(textwrap.fill(f"library of {library_size} phases (L0-L{library_size - 1}); "
                             "classes per library phase: "
                             + ", ".join(f"L{p}: {n}" for p, n in use.items()), 90))
-        bank = synthetic._make_bank(spec.classes, spec.feature_dim, data_seed, spec.knobs)
-        phase_table["anagram of"] = [spec.classes[bank.anagram_of[c]] if c in bank.anagram_of
+        class_bank = make_bank(spec.classes, spec.feature_dim, data_seed, spec.knobs)
+        phase_table["anagram of"] = [spec.classes[class_bank.anagram_of[c]]
+                                     if c in class_bank.anagram_of
                                      else "" for c in range(spec.num_classes)]
 else:
     phase_table = pd.DataFrame({"note": ["real features carry no planted phases"]})

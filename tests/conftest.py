@@ -70,7 +70,7 @@ def tiny_data(tiny_root, tiny_spec):
     def make(cfg, root=None) -> RunData:
         root = tiny_root if root is None else root
         train_ds = VideoDataset(root, "train", tiny_spec, sampling=cfg.train.sampling,
-                                seed=cfg.seed)
+                                seed=cfg.seed, planted=cfg.ftcl.needs_planted)
         test_ds = VideoDataset(root, "test", tiny_spec, sampling="uniform")
         fit, held = holdout_split(list(train_ds.video_ids), cfg.train.holdout_fraction)
         if cfg.train.selection == "last":

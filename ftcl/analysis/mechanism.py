@@ -261,10 +261,10 @@ def analyse_run(cfg, record: dict, max_pairs: int = 200) -> dict[str, Any] | Non
     run's configuration (``cfg.ftcl``: ``fsd_len``, ``lcs_len``, ``tau``, ``gamma``), so an
     ACM-Net run and an FTCL run of one seed are measured alike.
     """
-    spec = get_spec(cfg.dataset, cfg.profile)
-    if not getattr(spec, "synthetic", False):
+    if not getattr(get_spec(cfg.dataset, cfg.profile, cfg.data_version), "synthetic", False):
         return None
     data = load_data(cfg)
+    spec = data.spec  # the run's data version
     test = data.test
     run_dir = run_directory(cfg)
     reported = record.get("selection", {}).get("reported", "last")

@@ -34,6 +34,7 @@ from .checks import (
     check_values,
 )
 from .identity import (
+    LATER_KEYS,
     RESUMABLE_KEYS,
     check_backbone,
     config_diff,
@@ -44,6 +45,7 @@ from .identity import (
 )
 from .presets import (
     DEFAULT_SEEDS,
+    DOSE_TABLE,
     FTCL_AND_BASELINE,
     LAMBDA_CHOICE,
     LAMBDA_GRID,
@@ -54,6 +56,7 @@ from .presets import (
 )
 from .sections import (
     MEASURES,
+    ORACLES,
     SECTIONS,
     FTCLConfig,
     LossConfig,
@@ -62,7 +65,8 @@ from .sections import (
     TrainConfig,
 )
 
-__all__ = ["DEFAULT_SEEDS", "FTCL_AND_BASELINE", "LAMBDA_CHOICE", "LAMBDA_GRID", "LAMBDA_SOURCE",
+__all__ = ["DEFAULT_SEEDS", "DOSE_TABLE", "FTCL_AND_BASELINE", "LATER_KEYS", "ORACLES",
+           "LAMBDA_CHOICE", "LAMBDA_GRID", "LAMBDA_SOURCE",
            "MEASURES", "METHODS", "PROFILES", "RESUMABLE_KEYS", "SECTIONS", "FTCLConfig",
            "LossConfig", "Method", "ModelConfig", "RunConfig", "TrainConfig", "apply_overrides",
            "check_backbone", "check_choice", "check_device", "check_lengths",

@@ -45,8 +45,21 @@ def make_config(method: str = "ftcl", dataset: str = "synthumos14", profile: str
     cfg = apply_overrides(cfg, METHODS[method].overrides)
     cfg = apply_overrides(cfg, top)
     cfg = apply_overrides(cfg, overrides or {})
+    cfg = fold_one_stage(cfg)
     check_values(cfg)
     return cfg
+
+
+def fold_one_stage(cfg: RunConfig) -> RunConfig:
+    """``train.one_stage`` (Eq. 8 as printed, issue 21): stage 1's iterations move into stage 2,
+    trained from scratch at ``train.lr`` with every term of the method; idempotent."""
+    t = cfg.train
+    if not t.one_stage or t.pretrain_iterations == 0:
+        return cfg
+    return apply_overrides(cfg, {"train.iterations": t.iterations + t.pretrain_iterations,
+                                 "train.pretrain_iterations": 0, "train.stage2_lr": None,
+                                 "train.stage2_schedule": "constant",
+                                 "train.select_stage1": False})
 
 
 def flatten(overrides: dict[str, Any], prefix: str = "") -> dict[str, Any]:

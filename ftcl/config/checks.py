@@ -35,6 +35,7 @@ from .sections import (
     LCS_THRESHOLD_FORMS,
     LOSS_FORMS,
     MEASURES,
+    ORACLES,
     SAMPLINGS,
     SELECTIONS,
     STAGE2_SCHEDULES,
@@ -53,6 +54,7 @@ _RANGES = {
     ("ftcl", "lambda_lcs"): (lambda v: v >= 0, "must be >= 0"),
     ("ftcl", "fsd_margin"): (lambda v: v >= 0, "must be >= 0"),
     ("ftcl", "cc_weight"): (lambda v: v >= 0, "must be >= 0"),
+    ("ftcl", "lambda_oracle"): (lambda v: v >= 0, "must be >= 0"),
     ("loss", "wtalc_lambda"): (lambda v: 0 <= v <= 1, "must be in [0, 1]"),
     ("loss", "cola_temperature"): (lambda v: v > 0, "must be positive"),
 }
@@ -77,7 +79,7 @@ def check_choices(cfg: RunConfig) -> None:
 
     m, f, t = cfg.model, cfg.ftcl, cfg.train
     check(cfg.method in METHODS, "method", f"unknown method; choose one of {sorted(METHODS)}")
-    check(cfg.data_version in (1, 2), "data_version", "must be 1 or 2 (ftcl.data.knobs)")
+    check(cfg.data_version in (1, 2, 3), "data_version", "must be 1, 2 or 3 (ftcl.data.knobs)")
     check(m.backbone in BACKBONE_NAMES, "model.backbone", f"must be one of {BACKBONE_NAMES}")
     check(m.embed_dim is None or m.embed_dim > 0, "model.embed_dim", "must be positive or null")
     check(0 <= m.dropout < 1, "model.dropout", "must be in [0, 1)")
@@ -99,6 +101,7 @@ def check_choices(cfg: RunConfig) -> None:
     check(f.term_scale in TERM_SCALES, "ftcl.term_scale", f"must be one of {TERM_SCALES}")
     check(f.dtw_gamma > 0, "ftcl.dtw_gamma", "must be positive")
     check(0 <= f.drop_quantile <= 1, "ftcl.drop_quantile", "must be in [0, 1]")
+    _check_dose_keys(f, check)
     check(t.lr > 0, "train.lr", "must be positive")
     check(t.batch_size >= 2, "train.batch_size", "must be >= 2")
     check(t.pretrain_iterations >= 0, "train.pretrain_iterations", "must be >= 0")
@@ -109,12 +112,27 @@ def check_choices(cfg: RunConfig) -> None:
     check(t.stage2_schedule in STAGE2_SCHEDULES, "train.stage2_schedule",
           f"must be one of {STAGE2_SCHEDULES}")
     check(t.eval_every >= 1, "train.eval_every", "must be >= 1")
+    check(0 <= t.grad_share_tail <= 1, "train.grad_share_tail", "must be in [0, 1]")
     check(t.selection in SELECTIONS, "train.selection", f"must be one of {SELECTIONS}")
     check(0 < t.holdout_fraction < 1, "train.holdout_fraction", "must be in (0, 1)")
     check(t.sampling in SAMPLINGS, "train.sampling", f"must be one of {SAMPLINGS}")
     check(t.data_on_device in ("auto", True, False), "train.data_on_device",
           "must be auto, true or false")
     check(cfg.seed >= 0, "seed", "must be >= 0")
+
+
+def _check_dose_keys(f, check) -> None:
+    """The oracle and ladder keys of the dose study (issue 21)."""
+    check(f.oracle in ORACLES, "ftcl.oracle", f"must be one of {ORACLES}")
+    check(f.oracle_snippets >= 1, "ftcl.oracle_snippets", "must be >= 1")
+    check(f.oracle_temperature > 0, "ftcl.oracle_temperature", "must be positive")
+    check(f.proposals in ("attention", "planted"), "ftcl.proposals", "must be attention or planted")
+    check(f.matches in ("dp", "planted"), "ftcl.matches", "must be dp or planted")
+    check(f.matches == "dp" or {f.action_measure, f.pair_measure} <= {"fsd", "lcs", "none"},
+          "ftcl.matches", "'planted' applies to the fsd and lcs measures only")
+    check(f.fsd_head in ("projection", "none"), "ftcl.fsd_head", "must be projection or none")
+    check(f.lcs_tau_rule in ("fixed", "quantile"), "ftcl.lcs_tau_rule", "must be fixed or quantile")
+    check(0 < f.lcs_tau_quantile < 1, "ftcl.lcs_tau_quantile", "must be in (0, 1)")
 
 
 def check_lengths(cfg: RunConfig, num_segments: int) -> None:

@@ -23,18 +23,32 @@ from .sections import RunConfig
 #: The one list of keys a resume may change (and the run id leaves out).
 RESUMABLE_KEYS = ("out_dir", "cache_dir", "data_dir", "device", "train.progress",
                   "train.reuse_stage1", "train.eval_batch_size", "train.num_threads",
-                  "train.data_on_device")
+                  "train.data_on_device", "train.grad_share_tail")
+#: Keys added after the first records and checkpoints were written, with the values that give the
+#: earlier behaviour: while a key holds it, :func:`identity` leaves it out (an older record keeps
+#: its run id) and :func:`config_diff` treats a configuration without it as holding it (a
+#: checkpoint saved before it existed resumes).
+LATER_KEYS = {"ftcl.oracle": "none", "ftcl.lambda_oracle": 1.0, "ftcl.oracle_snippets": 8,
+              "ftcl.oracle_temperature": 0.1, "ftcl.proposals": "attention", "ftcl.matches": "dp",
+              "ftcl.fsd_head": "projection", "ftcl.lcs_tau_rule": "fixed",
+              "ftcl.lcs_tau_quantile": 0.5, "train.grad_share_tail": 0.1,
+              "train.one_stage": False}
 #: Keys left out of the run id: the run folder's name and :data:`RESUMABLE_KEYS`.
 IDENTITY_IGNORED_KEYS = ("run_name", *RESUMABLE_KEYS)
 
 
 def identity(cfg: RunConfig) -> dict[str, Any]:
     """The part of a configuration that defines the experiment (``to_dict`` minus
-    :data:`IDENTITY_IGNORED_KEYS`)."""
+    :data:`IDENTITY_IGNORED_KEYS`, and minus :data:`LATER_KEYS` at their earlier values)."""
     data = to_dict(cfg)
     for key in IDENTITY_IGNORED_KEYS:
         section, _, name = key.rpartition(".")
         (data[section] if section else data).pop(name, None)
+    for key, earlier in LATER_KEYS.items():
+        section, _, name = key.rpartition(".")
+        where = data[section] if section else data
+        if name in where and where[name] == earlier:
+            where.pop(name)
     return data
 
 
@@ -56,11 +70,12 @@ def name_run(cfg: RunConfig) -> RunConfig:
 
 def config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:
     """The dotted keys where two stored configurations (:func:`~ftcl.config.to_dict`) differ,
-    leaving out :data:`RESUMABLE_KEYS`."""
+    leaving out :data:`RESUMABLE_KEYS`; a key one of them lacks counts at its
+    :data:`LATER_KEYS` value."""
     keys = []
     for key in sorted(set(a) | set(b)):
         name = f"{prefix}{key}"
-        va, vb = a.get(key), b.get(key)
+        va, vb = a.get(key, LATER_KEYS.get(name)), b.get(key, LATER_KEYS.get(name))
         if isinstance(va, dict) and isinstance(vb, dict):
             keys += config_diff(va, vb, f"{name}.")
         elif va != vb and name not in RESUMABLE_KEYS:

@@ -121,6 +121,20 @@ def _acm(**overrides: Any) -> dict[str, Any]:
 
 
 _CONTROL = "Table 3 (control, beyond the paper)"
+#: The table field of the dose study's methods (issue 21): no table of the paper.
+DOSE_TABLE = "dose study (issue 21, beyond the paper)"
+_ORACLES = ("phase", "class", "action-phase", "mask")  # ftcl.config.sections.ORACLES[1:]
+# The ladder from FTCL to the oracle (issue 21, point 5): each rung replaces one more part of FTCL
+# by its oracle version (the keys are documented in ftcl.config.sections.FTCLConfig).
+_LADDER_STEPS = (
+    ("a", "planted proposals", {"proposals": "planted"}),
+    ("b", "planted proposals and matches", {"matches": "planted"}),
+    ("c", "planted proposals and matches, FSD without its head", {"fsd_head": "none"}),
+    ("d", "planted proposals and matches, FSD without its head, LCS threshold at the median "
+          "cosine", {"lcs_tau_rule": "quantile"}),
+)
+_LADDER = [(rung, what, {k: v for _, _, o in _LADDER_STEPS[:i + 1] for k, v in o.items()})
+           for i, (rung, what, _) in enumerate(_LADDER_STEPS)]
 
 
 METHODS: dict[str, Method] = {
@@ -155,6 +169,19 @@ METHODS: dict[str, Method] = {
                          "Table 4", _acm(action_measure="ccdtw", pair_measure="ccdtw")),
     "ftcl-dropdtw": Method("Drop-DTW in place of FSD and LCS", "Table 4",
                            _acm(action_measure="dropdtw", pair_measure="dropdtw")),
+    **{f"oracle-{name}": Method(f"Positive control: ACM-Net + the oracle term '{name}' "
+                                f"(planted labels; ftcl.losses.oracle)", DOSE_TABLE,
+                                {"model.backbone": "acmnet", "ftcl.oracle": name})
+       for name in _ORACLES},
+    **{f"ladder-{rung}": Method(f"FTCL with {what} (ladder rung {rung}, cumulative)", DOSE_TABLE,
+                                _acm(action_measure="fsd", pair_measure="lcs", **over))
+       for rung, what, over in _LADDER},
+    "acmnet-one-stage": Method("ACM-Net trained from scratch for stage 1 + stage 2's iterations "
+                               "(the one-stage control)", DOSE_TABLE,
+                               {"model.backbone": "acmnet", "train.one_stage": True}),
+    "ftcl-one-stage": Method("Eq. 8 as printed: ACM-Net + FSD + LCS from scratch, one stage",
+                             DOSE_TABLE, {**_acm(action_measure="fsd", pair_measure="lcs"),
+                                          "train.one_stage": True}),
     "stpn": Method("STPN backbone alone", "Table 5", _plugin("stpn", 0.5, False)),
     "stpn-ftcl": Method("STPN + FTCL", "Table 5", _plugin("stpn", 0.5, True)),
     "wtalc": Method("W-TALC backbone alone", "Table 5", _plugin("wtalc", 0.7, False)),

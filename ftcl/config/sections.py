@@ -21,6 +21,7 @@ STAGE2_SCHEDULES = ("constant", "cosine", "warmup-cosine")
 ACTIVATIONS = ("none", "relu", "tanh", "sigmoid")
 SELECTIONS = ("holdout", "last")
 SAMPLINGS = ("uniform", "random")
+ORACLES = ("none", "phase", "class", "action-phase", "mask")  # ftcl.losses.oracle
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,30 @@ class FTCLConfig:
     dtw_gamma: float = 0.1  # soft-DTW / Drop-DTW smoothing (Table 4 variants)
     cc_weight: float = 0.1  # CC-DTW: weight of the cycle-consistency term
     drop_quantile: float = 0.3  # Drop-DTW: drop cost = this quantile of each pair's match costs
+    # Oracle positive controls (issue 21, ftcl.losses.oracle): a term that uses the planted
+    # snippet labels of the synthetic data: none | phase | class | action-phase | mask.
+    oracle: str = "none"
+    lambda_oracle: float = 1.0  # its weight (beside lambda_fsd / lambda_lcs)
+    oracle_snippets: int = 8  # planted action snippets drawn per video (and as many others)
+    oracle_temperature: float = 0.1  # supervised-contrastive temperature
+    # The ladder from FTCL to the oracle (issue 21): each key replaces one part of FTCL by its
+    # oracle version (planted labels, synthetic data only; ftcl.losses.oracle).
+    proposals: str = "attention"  # (a) "planted": action / background / LCS snippets planted
+    matches: str = "dp"  # (b) "planted": only planted same-(class, phase) cells can match
+    fsd_head: str = "projection"  # (c) "none": FSD on the embeddings (mu = g = their cosine)
+    lcs_tau_rule: str = "fixed"  # (d) "quantile": tau = this batch's lcs_tau_quantile of the
+    lcs_tau_quantile: float = 0.5  # compared cosines (detached), instead of the fixed tau
 
     @property
     def enabled(self) -> bool:
-        """Whether any FTCL term is active."""
-        return self.action_measure != "none" or self.pair_measure != "none"
+        """Whether any FTCL (or oracle) term is active."""
+        return (self.action_measure != "none" or self.pair_measure != "none"
+                or self.oracle != "none")
+
+    @property
+    def needs_planted(self) -> bool:
+        """Whether a term reads the planted snippet labels (synthetic data only)."""
+        return self.oracle != "none" or self.proposals == "planted" or self.matches == "planted"
 
 
 @dataclass(frozen=True)
@@ -120,6 +140,13 @@ class TrainConfig:
     # (linear warm-up over the first 10 % of stage 2, then cosine to 0)
     select_stage1: bool = True  # the stage-1 checkpoint ("iteration 0") is a selection candidate
     grad_norms: bool = True  # at each evaluation, measure each loss term's gradient norm
+    # gradient shares (issue 21) averaged over this last fraction of stage 2, at every iteration
+    # (record "grad_shares"); 0 = off. A measurement only: not part of the run identity.
+    grad_share_tail: float = 0.1
+    # Eq. 8 as printed (issue 21): one stage from scratch. make_config folds stage 1 into stage 2
+    # (iterations += pretrain_iterations, pretrain_iterations = 0, stage-2 lr = lr, the random
+    # initialisation not a selection candidate): the same number of updates as the two stages.
+    one_stage: bool = False
     eval_every: int = 100  # evaluate on the selection videos every N stage-2 iterations
     selection: str = "holdout"  # "holdout": best on held-out training videos; "last": last
     holdout_fraction: float = 0.2  # share of training videos held out for selection
@@ -145,7 +172,7 @@ class RunConfig:
     seed: int = 0  # seeds training (and the synthetic data set, unless data_seed is given)
     data_seed: int | None = None  # seed of the synthetic data set; None = 0 (same data for all)
     # (the reproduction batch sets data_seed = seed: ftcl.reproduce.plan.DATA_SEED_SCHEME)
-    data_version: int = 2  # synthetic benchmark version (ftcl.data.knobs): 2, or 1 for old runs
+    data_version: int = 3  # synthetic benchmark version (ftcl.data.knobs): 3; 2 or 1: old runs
     data_dir: str | None = None  # real features: folder in the release layout
     cache_dir: str | None = None  # synthetic data cache; None = $FTCL_CACHE or ~/.cache/ftcl
     out_dir: str = "runs"  # runs go to <out_dir>/<dataset>-<profile>/<run_name>/seed<k>

@@ -33,6 +33,7 @@ from .annotations import GT_JSON, read_gt_json, read_split, thumos14_true_durati
 from .features import feature_path, feature_shape, load_features, split_path
 from .sampling import SAMPLING_MODES, sample_indices
 from .spec import DatasetSpec
+from .synthetic import load_snippet_labels
 
 
 class VideoDataset(Dataset):
@@ -53,6 +54,10 @@ class VideoDataset(Dataset):
         FTCL's dataset, which samples once); call ``set_epoch(e)`` to re-sample (as ACM-Net).
     cache : bool
         Keep loaded (validated) feature arrays in memory.
+    planted : bool
+        Synthetic data: items also carry ``planted``, the planted labels of the sampled snippets
+        (LongTensor ``[T, 4]``: class, phase, instance, region; ``phases/<split>/<video>.npy``),
+        for the oracle terms of :mod:`ftcl.losses.oracle`.
 
     Items are dicts: ``features`` FloatTensor ``[T, D]``, ``labels`` FloatTensor ``[C]``
     (multi-hot),
@@ -68,6 +73,7 @@ class VideoDataset(Dataset):
         sampling: str = "uniform",
         seed: int = 0,
         cache: bool = True,
+        planted: bool = False,
     ):
         if sampling not in SAMPLING_MODES:
             raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {sampling!r}")
@@ -78,6 +84,8 @@ class VideoDataset(Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.cache = cache
+        self.planted = planted
+        self._planted: dict[str, np.ndarray] = {}
         self._cache: dict[str, np.ndarray] = {}
         self.classes = list(spec.classes)
         self._class_index = {c: i for i, c in enumerate(self.classes)}
@@ -229,7 +237,7 @@ class VideoDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         vid = self.video_ids[index]
         idx = self.sample_indices(index)
-        return {
+        item = {
             "features": torch.from_numpy(self.features(vid)[idx]),
             "labels": torch.from_numpy(self._labels[index].copy()),
             "video_id": vid,
@@ -237,6 +245,20 @@ class VideoDataset(Dataset):
             "sample_index": torch.from_numpy(idx),
             "n_snippets": self._lengths[vid],
         }
+        if self.planted:
+            item["planted"] = torch.from_numpy(self.planted_labels(vid)[idx].astype(np.int64))
+        return item
+
+    def planted_labels(self, video_id: str) -> np.ndarray:
+        """The planted snippet labels ``[T_video, 4]`` of a synthetic video (cached)."""
+        arr = self._planted.get(video_id)
+        if arr is None:
+            arr = load_snippet_labels(self.root, self.split, video_id)
+            if arr.shape[0] != self._lengths[video_id]:
+                raise ValueError(f"planted labels of {video_id!r} have {arr.shape[0]} rows, its "
+                                 f"features {self._lengths[video_id]}")
+            self._planted[video_id] = arr
+        return arr
 
     def ground_truth(self, scope: str = "subset") -> pd.DataFrame:
         """Ground-truth instances ``video-id, t-start, t-end, label`` (label = class name).

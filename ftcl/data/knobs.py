@@ -26,6 +26,21 @@ action snippet identifies its class. Version 2 adds, each behind a knob whose va
   wrong order (a permutation other than the class's); the others are one phase of another class.
   Their amplitude is ``hard_negative_strength x action_strength``; their length is ``0.3-1.0 x``
   the instance's.
+
+Version 3 adds one knob (0 = off = version 2, byte-identical): ``anagram_pairs``: exactly this many
+disjoint pairs of classes, the later class of each pair holding the earlier one's phases (and
+scene) in another order, instead of a Bernoulli(``anagram_fraction``) draw per class. In version 2
+the number of anagram classes of a data seed is binomial (2 to 11 of 19 over data seeds 0-9) and
+they chain (one class with up to three anagrams); that count alone explains most of ACM-Net's
+spread across data seeds (correlation -0.86 with its held-out score over seeds 0-9; issue 21,
+``results/quick/dose/calibration/``). A fixed count of pairs makes every data seed a draw of the
+same design. ``structure_seed`` (-1 = off = version 2): the class structure -- each class's number
+of phases, its library phases and their order, the anagram pairs -- is drawn from this seed instead
+of the data seed; the data seed then draws the vectors (phase, class, scene, background
+directions) and the videos. The real THUMOS14 has one class structure; a data seed that redraws
+it is another benchmark, not another draw of this one. ``bank_seed`` (-1 = off): the whole bank
+-- the class structure *and* every dataset-level vector (phases, class directions, scenes,
+background atoms, distractors) -- from this seed; the data seed then draws only the videos.
 """
 
 from __future__ import annotations
@@ -74,6 +89,10 @@ class SyntheticKnobs:
     hard_negative_rate: float = 0.0
     hard_negative_own: float = 0.5
     hard_negative_strength: float = 1.0
+    # ---- version 3 (0 / -1 = off = version 2)
+    anagram_pairs: int = 0
+    structure_seed: int = -1
+    bank_seed: int = -1
 
     def __post_init__(self):
         if self.substeps < 1 or self.phases_min < 1 or self.phases_max < self.phases_min:
@@ -82,6 +101,9 @@ class SyntheticKnobs:
                      "anagram_fraction", "hard_negative_own"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"SyntheticKnobs.{name} must be in [0, 1]")
+        if self.anagram_pairs < 0 or self.structure_seed < -1 or self.bank_seed < -1:
+            raise ValueError("SyntheticKnobs.anagram_pairs must be >= 0, structure_seed and "
+                             "bank_seed >= -1")
         if self.phase_library < 0 or self.hard_negative_rate < 0 or self.library_popularity < 0:
             raise ValueError("SyntheticKnobs.phase_library, library_popularity and "
                              "hard_negative_rate must be >= 0")
@@ -94,7 +116,9 @@ class SyntheticKnobs:
 
     @property
     def version(self) -> int:
-        """2 if any version-2 phenomenon is switched on, else 1."""
+        """3 with exact anagram pairs, 2 if any version-2 phenomenon is switched on, else 1."""
+        if self.anagram_pairs > 0 or self.structure_seed >= 0 or self.bank_seed >= 0:
+            return 3
         return 2 if (self.phase_library > 0 or self.hard_negative_rate > 0) else 1
 
     @classmethod

@@ -60,7 +60,8 @@ class PairBatches:
         Negative sampling, order and orientation of epoch ``e`` use ``default_rng([seed, e])``.
 
     Each batch is a dict: ``features_a``, ``features_b`` ``[B, T, D]``, ``labels_a``, ``labels_b``
-    ``[B, C]``, ``positive`` BoolTensor ``[B]``, ``index_a``, ``index_b`` LongTensor ``[B]``.
+    ``[B, C]``, ``positive`` BoolTensor ``[B]``, ``index_a``, ``index_b`` LongTensor ``[B]``
+    (and ``planted_a``, ``planted_b`` ``[B, T, 4]`` when the dataset's items carry ``planted``).
     Call :meth:`set_epoch` before each epoch (it also re-samples the dataset's snippets if the
     dataset has ``set_epoch``); without it every epoch repeats the same pairs.
     """
@@ -126,7 +127,7 @@ class PairBatches:
             p, pos = pairs[b : b + self.batch_size], positive[b : b + self.batch_size]
             items_a = [self.dataset[int(i)] for i in p[:, 0]]
             items_b = [self.dataset[int(i)] for i in p[:, 1]]
-            yield {
+            batch = {
                 "features_a": torch.stack([it["features"] for it in items_a]),
                 "features_b": torch.stack([it["features"] for it in items_b]),
                 "labels_a": torch.stack([it["labels"] for it in items_a]),
@@ -135,3 +136,7 @@ class PairBatches:
                 "index_a": torch.from_numpy(p[:, 0].copy()),
                 "index_b": torch.from_numpy(p[:, 1].copy()),
             }
+            if "planted" in items_a[0]:  # planted snippet labels (oracle terms)
+                batch["planted_a"] = torch.stack([it["planted"] for it in items_a])
+                batch["planted_b"] = torch.stack([it["planted"] for it in items_b])
+            yield batch

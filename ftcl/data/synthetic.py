@@ -69,9 +69,11 @@ released, so those instances remain in the evaluation (as misses where nothing w
 
 Difficulty knobs and their values
 ---------------------------------
-The data sets are **version 2** by default (``get_spec(..., data_version=2)``): the values and why
-are in :mod:`ftcl.data.spec` (``SYNTHUMOS14_V2``, ``SYNANET_V2``) and the ACM-Net calibration in
-:data:`CALIBRATION_V2`. What follows is the record of **version 1**, kept for its records.
+The data sets are **version 3** by default (``get_spec(..., data_version=3)``): version 2's knobs
+(:mod:`ftcl.data.spec`: ``SYNTHUMOS14_V2``, ``SYNANET_V2``; its ACM-Net calibration in
+:data:`CALIBRATION_V2`) with one bank for every data seed and exact anagram pairs
+(``V3_DESIGN``; its calibration over data seeds in ``results/quick/dose/calibration/``). What
+follows is the record of **version 1**, kept for its records.
 
 The generic ``SyntheticKnobs()`` (SynTHUMOS14 adds the calibration changes below):
 4 sub-steps; 2-4 phases, concentration 4;
@@ -104,9 +106,7 @@ import dataclasses
 import json
 import os
 import shutil
-import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +114,7 @@ import numpy as np
 from ..io import atomic_save_npy, atomic_write_json, atomic_write_text
 from ..provenance import provenance
 from . import annotations as ann
+from .bank import Bank, crc, draw, make_bank, mix
 from .knobs import SyntheticKnobs
 
 GENERATOR_VERSION = "1"
@@ -213,116 +214,6 @@ CALIBRATION_V2 = {
 
 
 # --------------------------------------------------------------------------------------------
-# random vectors
-# --------------------------------------------------------------------------------------------
-
-
-def _crc(text: str) -> int:
-    return zlib.crc32(text.encode("utf-8"))
-
-
-def _unit_rows(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
-
-
-def _draw(rng: np.random.Generator, n: int, dim: int, kind: str, knobs: SyntheticKnobs):
-    """``n`` random unit vectors; ``kind`` (appearance/motion/mixed) weights the halves."""
-    x = rng.standard_normal((n, dim))
-    half = dim // 2
-    if kind == "appearance":
-        x[:, half:] *= knobs.flow_scene_ratio
-    elif kind == "motion":
-        x[:, :half] *= knobs.rgb_motion_ratio
-    return _unit_rows(x)
-
-
-def _mix(a: np.ndarray, b: np.ndarray, weight_a: float) -> np.ndarray:
-    return _unit_rows(np.sqrt(weight_a) * a + np.sqrt(1.0 - weight_a) * b)
-
-
-@dataclass
-class _Bank:
-    """Dataset-level vectors: per class (seeded by its name) and shared."""
-
-    prototypes: dict  # class index -> [K_c, D]
-    class_scene: np.ndarray  # [C, D]
-    atoms: np.ndarray  # [M, D]
-    distractors: np.ndarray  # [J, D]
-    # class index -> the global id of each of its K_c phases: 0..L-1 library phases (shared),
-    # L + K_max * c + j the class's own phases (version 1: all phases are own phases)
-    phase_ids: dict = dataclasses.field(default_factory=dict)
-    anagram_of: dict = dataclasses.field(default_factory=dict)  # class -> the class it permutes
-
-
-def _make_bank(classes: Sequence[str], dim: int, seed: int, knobs: SyntheticKnobs) -> _Bank:
-    shared = np.random.default_rng([seed, 1])
-    generic = _draw(shared, knobs.phases_max, dim, "motion", knobs)
-    atoms = _draw(shared, knobs.background_atoms, dim, "mixed", knobs)
-    distractors = _draw(shared, knobs.distractors, dim, "motion", knobs)
-    if knobs.phase_library > 0:
-        return _make_library_bank(classes, dim, seed, knobs, atoms, distractors)
-    prototypes, scenes, ids = {}, [], {}
-    for c, name in enumerate(classes):
-        rng = np.random.default_rng([seed, 2, _crc(name)])
-        k = int(rng.integers(knobs.phases_min, knobs.phases_max + 1))
-        scenes.append(_draw(rng, 1, dim, "appearance", knobs)[0])
-        class_dir = _draw(rng, 1, dim, "motion", knobs)
-        phase_dir = _draw(rng, k, dim, "motion", knobs)
-        own = _mix(phase_dir, np.repeat(class_dir, k, axis=0), knobs.phase_separation)
-        prototypes[c] = _mix(own, generic[:k], knobs.prototype_separation)
-        ids[c] = [knobs.phases_max * c + j for j in range(k)]
-    return _Bank(prototypes, np.stack(scenes), atoms, distractors, ids, {})
-
-
-def _make_library_bank(classes, dim, seed, knobs: SyntheticKnobs, atoms, distractors) -> _Bank:
-    """Version 2: phases from a shared library (see :mod:`ftcl.data.knobs`).
-
-    Class ``c`` has ``K_c`` phases: ``specific_phases`` own ones and ``K_c - specific_phases``
-    distinct library phases drawn with probability ``(l + 1) ** -library_popularity``, in a random
-    order; each phase vector is mixed with a class direction (weight ``1 - phase_separation``;
-    1 = the library vectors themselves). With probability ``anagram_fraction`` a class (not the
-    first) instead takes the phase vectors and the scene of an earlier class in another order.
-    The library assignment is drawn class by class in the spec's class order; vectors of a class
-    are seeded by its name.
-    """
-    n_lib = knobs.phase_library
-    library = _draw(np.random.default_rng([seed, 6]), n_lib, dim, "motion", knobs)
-    weight = (np.arange(n_lib) + 1.0) ** -knobs.library_popularity
-    weight /= weight.sum()
-    plan = np.random.default_rng([seed, 7])  # library draws and orders
-    twins = np.random.default_rng([seed, 9])  # which classes are anagrams (kept apart from the
-    # library draws, so that changing the library knobs does not change the anagram classes)
-    prototypes, scenes, ids, anagram_of = {}, [], {}, {}
-    for c, name in enumerate(classes):
-        rng = np.random.default_rng([seed, 2, _crc(name)])
-        k = int(rng.integers(knobs.phases_min, knobs.phases_max + 1))
-        scene = _draw(rng, 1, dim, "appearance", knobs)[0]
-        class_dir = _draw(rng, 1, dim, "motion", knobs)
-        own = _draw(rng, max(knobs.specific_phases, 1), dim, "motion", knobs)
-        own_ids = [n_lib + knobs.phases_max * c + j for j in range(knobs.specific_phases)]
-        vec = {n_lib + knobs.phases_max * c + j: own[j] for j in range(knobs.specific_phases)}
-        is_anagram, src = twins.random() < knobs.anagram_fraction, int(twins.integers(max(c, 1)))
-        if c > 0 and is_anagram:
-            seq = list(ids[src])
-            order = plan.permutation(len(seq))
-            while len(seq) > 1 and np.array_equal(order, np.arange(len(seq))):
-                order = plan.permutation(len(seq))
-            seq = [seq[j] for j in order]
-            scene, anagram_of[c] = scenes[src], src
-            vec = dict(zip(ids[src], prototypes[src], strict=True))
-        else:
-            lib = plan.choice(n_lib, size=k - knobs.specific_phases, replace=False, p=weight)
-            seq = [int(x) for x in lib] + own_ids
-            seq = [seq[j] for j in plan.permutation(len(seq))]
-            vec = {p: _mix(library[p][None] if p < n_lib else vec[p][None], class_dir,
-                           knobs.phase_separation)[0] for p in seq}
-        ids[c] = seq
-        prototypes[c] = np.stack([vec[p] for p in seq])
-        scenes.append(scene)
-    return _Bank(prototypes, np.stack(scenes), atoms, distractors, ids, anagram_of)
-
-
-# --------------------------------------------------------------------------------------------
 # one video
 # --------------------------------------------------------------------------------------------
 
@@ -363,16 +254,16 @@ class _Canvas:
         return self.index[key]
 
 
-def _paint_background(rng, canvas: _Canvas, instances, bank: _Bank, dim: int,
+def _paint_background(rng, canvas: _Canvas, instances, bank: Bank, dim: int,
                       knobs: SyntheticKnobs, centers: np.ndarray, t_end_video: float) -> None:
     """The per-video scene (correlated with its main class's), everywhere, and a smooth mixture
     of background atoms."""
     cls_of = [c for _, _, c in instances]
     rho = knobs.scene_class_correlation
-    own_scene = _draw(rng, 1, dim, "appearance", knobs)[0]
+    own_scene = draw(rng, 1, dim, "appearance", knobs)[0]
     if cls_of:
         main = int(np.bincount(cls_of).argmax())
-        scene = _mix(bank.class_scene[main][None], own_scene[None], rho**2)[0]
+        scene = mix(bank.class_scene[main][None], own_scene[None], rho**2)[0]
     else:
         scene = own_scene
     n_sub = centers.size
@@ -390,7 +281,7 @@ def _paint_background(rng, canvas: _Canvas, instances, bank: _Bank, dim: int,
                             knobs.background_strength * coef[:, m]))
 
 
-def _paint_actions(rng, canvas: _Canvas, instances, bank: _Bank, dim: int,
+def _paint_actions(rng, canvas: _Canvas, instances, bank: Bank, dim: int,
                    knobs: SyntheticKnobs, centers: np.ndarray, dt: float, t_end_video: float,
                    stats: dict) -> list[tuple]:
     """Each instance's phases (class prototypes), style and class scene on its grid points;
@@ -401,7 +292,7 @@ def _paint_actions(rng, canvas: _Canvas, instances, bank: _Bank, dim: int,
         k_c = bank.prototypes[c].shape[0]
         props = rng.dirichlet(np.full(k_c, knobs.phase_concentration))
         amp = 1.0 + knobs.amplitude_jitter * rng.uniform(-1.0, 1.0)
-        style = _draw(rng, 1, dim, "motion", knobs)[0]
+        style = draw(rng, 1, dim, "motion", knobs)[0]
         ctx = (knobs.context_seconds + knobs.context_fraction * (end - start)) * rng.uniform(
             0.5, 1.5, size=2
         )
@@ -435,7 +326,7 @@ def _paint_actions(rng, canvas: _Canvas, instances, bank: _Bank, dim: int,
     return spans
 
 
-def _paint_context(canvas: _Canvas, spans, bank: _Bank, knobs: SyntheticKnobs,
+def _paint_context(canvas: _Canvas, spans, bank: Bank, knobs: SyntheticKnobs,
                    centers: np.ndarray) -> np.ndarray:
     """The class scene just before and after each instance, where no action is; returns the
     grid points of context."""
@@ -461,7 +352,7 @@ def _paint_context(canvas: _Canvas, spans, bank: _Bank, knobs: SyntheticKnobs,
     return is_ctx
 
 
-def _paint_distractors(rng, canvas: _Canvas, bank: _Bank, knobs: SyntheticKnobs,
+def _paint_distractors(rng, canvas: _Canvas, bank: Bank, knobs: SyntheticKnobs,
                        centers: np.ndarray, free: np.ndarray, t_end_video: float) -> None:
     """Distractor segments in the free background grid points."""
     n_dis = rng.poisson(knobs.distractor_rate * t_end_video / 60.0)
@@ -501,7 +392,7 @@ def render_video(
     video_id: str,
     n_snippets: int,
     instances: Sequence[tuple[float, float, int]],
-    bank: _Bank,
+    bank: Bank,
     dim: int,
     seed: int,
     knobs: SyntheticKnobs,
@@ -514,7 +405,7 @@ def render_video(
     Painted in order on a grid of ``knobs.substeps`` points per snippet: background, actions,
     context, hard negatives (version 2), distractors; then averaged to snippets.
     """
-    rng = np.random.default_rng([seed, 3, _crc(video_id)])
+    rng = np.random.default_rng([seed, 3, crc(video_id)])
     n_sub = n_snippets * knobs.substeps
     dt = seconds_per_snippet / knobs.substeps
     t_end_video = n_snippets * seconds_per_snippet
@@ -546,7 +437,7 @@ def _hard_negatives(video_id, seed, knobs, bank, spans, centers, free, lab, t_en
     class phases in another order (Dirichlet proportions, as an instance), else one phase of
     another class. Uses its own random stream, so version-1 output is unchanged.
     """
-    rng = np.random.default_rng([seed, 8, _crc(video_id)])
+    rng = np.random.default_rng([seed, 8, crc(video_id)])
     n_cls = len(bank.prototypes)
     amp = knobs.hard_negative_strength * knobs.action_strength
     cols, st = [], {"hard_negatives": 0, "hard_negatives_own": 0, "hard_negatives_planned": 0}
@@ -631,7 +522,7 @@ def n_snippets_for(duration: float, spec) -> int:
 
 
 def _write_split(spec, out: Path, split: str, ids: Sequence[str], db: dict, durations: dict,
-                 bank: _Bank, seed: int) -> dict:
+                 bank: Bank, seed: int) -> dict:
     """Render and write the videos ``ids`` of ``split`` (features, snippet labels, split file);
     return the split's counts."""
     class_index = {c: i for i, c in enumerate(spec.classes)}
@@ -691,7 +582,7 @@ def generate_synthetic(
         if unknown:
             raise ValueError(f"video_ids not in the {spec.name} splits: {sorted(unknown)[:5]}")
         splits = {k: [v for v in ids if v in wanted] for k, ids in splits.items()}
-    bank = _make_bank(spec.classes, spec.feature_dim, seed, knobs)
+    bank = make_bank(spec.classes, spec.feature_dim, seed, knobs)
     counts = {split: _write_split(spec, out, split, ids, db, durations, bank, seed)
               for split, ids in splits.items()}
     atomic_write_text(out / "gt.json", json.dumps({"database": db}, indent=None) + "\n")

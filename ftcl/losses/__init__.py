@@ -25,16 +25,19 @@ from .contrast import FTCLObjective, sequence_score
 
 
 def total_loss(backbone: str, out: ModelOutput, labels: Tensor, cfg: LossConfig,
-               objective: FTCLObjective | None = None) -> tuple[Tensor, dict]:
+               objective: FTCLObjective | None = None,
+               planted: Tensor | None = None) -> tuple[Tensor, dict]:
     """Eq. 8: ``L = L_cls + lambda_FSD L_FSD + lambda_LCS L_LCS`` (FTCL terms if ``objective``).
 
-    ``out`` and ``labels`` cover ``2B`` videos laid out as ``cat([a, b])``. Returns the loss and a
-    dict of detached parts (``"cls"`` is the whole backbone objective).
+    ``out`` and ``labels`` cover ``2B`` videos laid out as ``cat([a, b])``; ``planted`` their
+    planted snippet labels (synthetic data), needed by the oracle terms only
+    (:mod:`ftcl.losses.oracle`). Returns the loss and a dict of detached parts (``"cls"`` is the
+    whole backbone objective).
     """
     loss, parts = backbone_loss(backbone, out, labels, cfg)
     parts = {"cls": loss.detach(), **{f"cls/{k}": v for k, v in parts.items()}}
     if objective is not None:
-        extra, ftcl_parts = objective(out, labels)
+        extra, ftcl_parts = objective(out, labels, planted)
         loss = loss + extra
         parts.update(ftcl_parts)
     parts["loss"] = loss.detach()

@@ -58,6 +58,7 @@ from torch import Tensor, nn
 from .. import dp
 from ..config import FTCLConfig
 from ..models.base import ModelOutput
+from .oracle import oracle_loss, planted_keys, planted_proposals
 
 _EPS = 1e-6
 
@@ -152,11 +153,16 @@ def cycle_consistency(alignment: Tensor, x: Tensor, y: Tensor, temperature: floa
     return ((returned - positions) / x.shape[1]).pow(2).mean()
 
 
-def sequence_score(measure: str, x: Tensor, y: Tensor, cfg: FTCLConfig) -> tuple[Tensor, Tensor]:
+def sequence_score(measure: str, x: Tensor, y: Tensor, cfg: FTCLConfig,
+                   match: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Similarity ``[P]`` of the sequences ``x`` ``[P, M, E]`` and ``y`` ``[P, N, E]`` under
     ``measure`` (higher = more alike), and an auxiliary loss (non-zero for ``ccdtw`` only).
 
     For ``fsd``, ``x`` and ``y`` are projections whose halves are ``f_mu`` and ``f_g``.
+    ``match`` ``[P, M, N]`` (ladder rung (b), ``matches="planted"``): only these cells may match;
+    the others get similarity -1 (FSD's ``mu``, LCS's ``c``: below any threshold). LCS's threshold
+    is ``tau``, or with ``lcs_tau_rule="quantile"`` (rung (d)) the ``lcs_tau_quantile`` of the
+    batch's similarities (detached).
     """
     zero = x.new_zeros(())
     norm = cfg.term_scale == "normalised"
@@ -167,10 +173,18 @@ def sequence_score(measure: str, x: Tensor, y: Tensor, cfg: FTCLConfig) -> tuple
         half = x.shape[-1] // 2
         mu = cosine_matrix(x[..., :half], y[..., :half])
         g = cosine_matrix(x[..., half:], y[..., half:])
+        if match is not None:
+            mu = torch.where(match, mu, mu.new_full((), -1.0))
         score = dp.fsd(mu, g, g, gamma=cfg.gamma)
         return (score / fsd_bound(m, n, cfg.gamma) if norm else score), zero
     if measure == "lcs":
-        score = dp.lcs(lcs_similarity(x, y, cfg), tau=cfg.tau)
+        c = lcs_similarity(x, y, cfg)
+        tau = cfg.tau
+        if cfg.lcs_tau_rule == "quantile":
+            tau = float(torch.quantile(c.detach().flatten().float(), cfg.lcs_tau_quantile))
+        if match is not None:
+            c = torch.where(match, c, c.new_full((), -1.0))
+        score = dp.lcs(c, tau=tau)
         return (score / min(m, n) if norm else score), zero
     cost = 1.0 - cosine_matrix(x, y)
     scale = 1.0 / (m + n - 1) if norm else 1.0
@@ -205,25 +219,33 @@ class FTCLObjective(nn.Module):
     def __init__(self, embed_dim: int, cfg: FTCLConfig):
         super().__init__()
         self.cfg = cfg
-        needs_projection = cfg.action_measure != "none" or cfg.pair_measure == "fsd"
+        needs_projection = ((cfg.action_measure != "none" or cfg.pair_measure == "fsd")
+                            and cfg.fsd_head == "projection")
         self.projection = nn.Linear(embed_dim, cfg.proj_dim) if needs_projection else None
 
     def project(self, x: Tensor) -> Tensor:
-        """``[f_mu(x) | f_g(x)]`` (through sigma in the paper form)."""
+        """``[f_mu(x) | f_g(x)]`` (through sigma in the paper form); without the head (ladder rung
+        (c), ``fsd_head="none"``) ``[x | x]``: ``mu = g`` = the embeddings' cosine."""
+        if self.projection is None:
+            return torch.cat([x, x], dim=-1)
         z = self.projection(x)
         return _activation(self.cfg.activation, z) if self.cfg.loss_form == "paper" else z
 
-    def forward(self, out: ModelOutput, labels: Tensor) -> tuple[Tensor, dict]:
-        """Return ``(lambda_FSD * L_FSD + lambda_LCS * L_LCS, parts)``."""
-        terms, parts = self.terms(out, labels)
+    def forward(self, out: ModelOutput, labels: Tensor, planted: Tensor | None = None
+                ) -> tuple[Tensor, dict]:
+        """Return ``(lambda_FSD * L_FSD + lambda_LCS * L_LCS, parts)`` (+ the oracle term)."""
+        terms, parts = self.terms(out, labels, planted)
         total = out.embeddings.new_zeros(())
         for term in terms.values():
             total = total + term
         return total, parts
 
-    def terms(self, out: ModelOutput, labels: Tensor) -> tuple[dict[str, Tensor], dict]:
-        """The weighted terms ``{"fsd": lambda_FSD L_FSD (+ aux), "lcs": ...}`` (with graph) and
-        the detached unweighted losses (``parts``); keys only for the active slots."""
+    def terms(self, out: ModelOutput, labels: Tensor, planted: Tensor | None = None
+              ) -> tuple[dict[str, Tensor], dict]:
+        """The weighted terms ``{"fsd": lambda_FSD L_FSD (+ aux), "lcs": ..., "oracle": ...}``
+        (with graph) and the detached unweighted losses (``parts``); keys only for the active
+        slots. ``planted``: the batch's planted snippet labels ``[2B, T, 4]`` (oracle terms,
+        :mod:`ftcl.losses.oracle`)."""
         cfg = self.cfg
         n = labels.shape[0] // 2
         if labels.shape[0] != 2 * n or n == 0:
@@ -234,54 +256,91 @@ class FTCLObjective(nn.Module):
             positive = positive[torch.randperm(n, device=positive.device)]
         terms: dict[str, Tensor] = {}
         parts: dict[str, Tensor] = {}
-        index = proposal_indices(out.attention, cfg.fsd_len,
-                                 cfg.lcs_len if cfg.pair_measure != "none" else None,
-                                 cfg.background)
+        if cfg.oracle != "none":
+            loss = oracle_loss(cfg.oracle, out.embeddings, out.attention, planted,
+                               cfg.oracle_snippets, cfg.oracle_temperature)
+            terms["oracle"] = cfg.lambda_oracle * loss
+            parts["oracle"] = loss.detach()
+        if cfg.action_measure == "none" and cfg.pair_measure == "none":
+            return terms, parts
+        lcs_len = cfg.lcs_len if cfg.pair_measure != "none" else None
+        if cfg.proposals == "planted":
+            index = planted_proposals(out.attention, self._planted(planted), cfg.fsd_len, lcs_len)
+        else:
+            index = proposal_indices(out.attention, cfg.fsd_len, lcs_len, cfg.background)
+        keys = None
+        if cfg.matches == "planted":
+            every = planted_keys(self._planted(planted))
+            keys = {k: every.gather(1, v) for k, v in index.items()}
         if cfg.action_measure != "none":
             loss, aux = self.action_background_loss(
                 gather_snippets(out.embeddings, index["action"]),
-                gather_snippets(out.embeddings, index["background"]), positive)
+                gather_snippets(out.embeddings, index["background"]), positive,
+                None if keys is None else (keys["action"], keys["background"]))
             terms["fsd"] = cfg.lambda_fsd * loss + aux
             parts["fsd"] = loss.detach()
         if cfg.pair_measure != "none":
-            loss, aux = self.pair_loss(gather_snippets(out.embeddings, index["lcs"]), positive)
+            loss, aux = self.pair_loss(gather_snippets(out.embeddings, index["lcs"]), positive,
+                                       None if keys is None else keys["lcs"])
             terms["lcs"] = cfg.lambda_lcs * loss + aux
             parts["lcs"] = loss.detach()
         return terms, parts
 
-    def action_background_loss(self, action: Tensor, background: Tensor, positive: Tensor
+    @staticmethod
+    def _planted(planted: Tensor | None) -> Tensor:
+        if planted is None:
+            raise ValueError("ftcl.proposals / ftcl.matches = 'planted' need the planted snippet "
+                             "labels of the batch (synthetic data only)")
+        return planted
+
+    def action_background_loss(self, action: Tensor, background: Tensor, positive: Tensor,
+                               keys: tuple[Tensor, Tensor] | None = None
                                ) -> tuple[Tensor, Tensor]:
         """FSD contrasting (Eq. 4): action/action of positive pairs vs action/background.
 
         ``action``, ``background``: the proposals ``[2B, fsd_len, E]`` of the ``cat([a, b])``
-        videos.
+        videos; ``keys``: their planted match keys (ladder rung (b)).
         """
         cfg, n = self.cfg, positive.shape[0]
         action, background = self.project(torch.cat([action, background])).chunk(2)
         act_a, act_b, bkg_b = action[:n], action[n:], background[n:]
+        k_act_a = k_act_b = k_bkg_b = None
+        if keys is not None:
+            k_act_a, k_act_b, k_bkg_b = keys[0][:n], keys[0][n:], keys[1][n:]
         if cfg.loss_form == "code":
             other = torch.where(positive[:, None, None], act_b, bkg_b)
-            score, aux = sequence_score(cfg.action_measure, act_a, other, cfg)
+            match = None
+            if keys is not None:
+                k_other = torch.where(positive[:, None], k_act_b, k_bkg_b)
+                match = k_act_a[:, :, None] == k_other[:, None, :]
+            score, aux = sequence_score(cfg.action_measure, act_a, other, cfg, match)
             return masked_mean(score, ~positive) - masked_mean(score, positive), aux
         if not positive.any():
             zero = action.sum() * 0.0
             return zero, zero
         x = act_a[positive]
+        match = None
+        if keys is not None:
+            kx = k_act_a[positive]
+            match = torch.cat([kx[:, :, None] == k_act_b[positive][:, None, :],
+                               kx[:, :, None] == k_bkg_b[positive][:, None, :]])
         score, aux = sequence_score(cfg.action_measure, torch.cat([x, x]),
-                                    torch.cat([act_b[positive], bkg_b[positive]]), cfg)
+                                    torch.cat([act_b[positive], bkg_b[positive]]), cfg, match)
         same, diff = score.chunk(2)
         return F.relu(cfg.fsd_margin - same + diff).mean(), aux
 
-    def pair_loss(self, seq: Tensor, positive: Tensor) -> tuple[Tensor, Tensor]:
+    def pair_loss(self, seq: Tensor, positive: Tensor, keys: Tensor | None = None
+                  ) -> tuple[Tensor, Tensor]:
         """LCS contrasting (Eq. 7): pairs sharing a class vs pairs sharing none.
 
         ``seq``: the top ``lcs_len`` attended snippets ``[2B, J, E]`` of the ``cat([a, b])``
-        videos, in time order.
+        videos, in time order; ``keys`` their planted match keys (ladder rung (b)).
         """
         cfg, n = self.cfg, positive.shape[0]
         if cfg.pair_measure == "fsd":
             seq = self.project(seq)
-        score, aux = sequence_score(cfg.pair_measure, seq[:n], seq[n:], cfg)
+        match = None if keys is None else keys[:n, :, None] == keys[n:, None, :]
+        score, aux = sequence_score(cfg.pair_measure, seq[:n], seq[n:], cfg, match)
         if cfg.loss_form == "code":
             return masked_mean(score, ~positive) - masked_mean(score, positive), aux
         if cfg.pair_measure == "lcs":

@@ -43,18 +43,20 @@ from ..analysis import protocol
 from ..config import check_device, check_output_dir
 from ..io import atomic_write_json, atomic_write_text, sweep_stale_temp
 from ..paths import (
+    DOSE,
     RESULTS,
+    RUNS,
     batch_summary_file,
     log_file,
     logs_dir,
     profile_dir,
-    record_file,
     runs_dir,
     tables_dir,
     training_notebook,
     work_dir,
 )
 from ..provenance import git_commit, provenance
+from ..report import dose as dose_report
 from ..report import tables
 from .executors import RunTask, make_executor
 from .plan import (
@@ -143,7 +145,8 @@ class _Scheduler:
         record = {**outcome["record"], "reproduce": {
             "run_id": run.run_id, "log": f"logs/{log.name}", "executor": self.report.executor,
             "host": outcome.get("host"), "notebook_wall_s": outcome.get("wall_s")}}
-        store_run(record, record_file(self.results_dir, self.profile, run.run_id))
+        for path, supersede in run.record_files(self.results_dir):
+            store_run(record, path, supersede=supersede)
         self.report.finished += 1
         if run.group is not None:
             self.warm.add(run.group)
@@ -187,7 +190,7 @@ def run_batch(runs: Sequence[PlannedRun], executor, results_dir: str | os.PathLi
     for folder in (profile_dir(results_dir, profile), runs_dir(results_dir, profile),
                    logs_dir(results_dir, profile)):  # temp files of a killed batch's writes
         sweep_stale_temp(folder)
-    todo = [r for r in runs if not record_file(results_dir, profile, r.run_id).is_file()]
+    todo = [r for r in runs if not r.done(results_dir)]
     report = BatchReport(planned=len(runs), skipped=len(runs) - len(todo),
                          executor=getattr(executor, "name", type(executor).__name__))
     threads = getattr(executor, "threads", None)
@@ -252,7 +255,8 @@ def check_clean_tree(todo: Sequence[PlannedRun], runs_folder: Path, allow_mixed:
         raise ValueError(f"the checkout is {here}: commit first (tables are written from one "
                          "clean commit), or pass --allow-mixed")
     others = set()
-    for path in sorted(runs_folder.glob("*.json")) if runs_folder.is_dir() else []:
+    folders = [runs_folder, runs_folder.parent / DOSE / RUNS]  # the tables' and the dose study's
+    for path in [p for f in folders if f.is_dir() for p in sorted(f.glob("*.json"))]:
         try:
             others.add(json.loads(path.read_text(encoding="utf-8"))["provenance"]["git_commit"])
         except (OSError, ValueError, KeyError, TypeError):
@@ -270,8 +274,8 @@ def print_plan(runs: Sequence[PlannedRun], results_dir: str | os.PathLike, profi
     width = max((len(r.run_id) for r in runs), default=10)
     print(f"{'run id':<{width}}  tables  status  stage-1 group")
     for r in runs:
-        done = "done" if record_file(results_dir, profile, r.run_id).is_file() else "todo"
-        table_numbers = ",".join(map(str, r.tables))
+        done = "done" if r.done(results_dir) else "todo"
+        table_numbers = ",".join(map(str, r.tables)) or "dose"
         print(f"{r.run_id:<{width}}  {table_numbers:<6}  {done:<6}  {r.group or '-'}")
 
 
@@ -282,23 +286,27 @@ def reproduce(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS, *,
               jobs: int | None = None, runs_per_gpu: int = 1, threads: int | None = None,
               max_retries: int = 2, work: str | None = None, cache_dir: str | None = None,
               notebook: str | None = None, dry_run: bool = False, write_tables: bool = True,
-              allow_mixed: bool = False, progress: bool = True) -> int:
+              allow_mixed: bool = False, progress: bool = True, with_dose: bool = True) -> int:
     """``ftcl reproduce``: plan, check, run the batch, rebuild the tables (see the module
     docstring; the arguments are the command's options). Returns the exit status (1: a run
     failed, 130: interrupted)."""
     check_device(device, "--device")
-    runs = plan(profile, seeds, parse_data_dirs(data_dirs), only, overrides or {})
+    runs = plan(profile, seeds, parse_data_dirs(data_dirs), only, overrides or {}, with_dose)
     root, runs_folder = profile_dir(results, profile), runs_dir(results, profile)
-    n_configs = len({(r.dataset, r.method) for r in runs})
+    n_configs = len({(r.dataset, r.method, json.dumps(r.overrides, sort_keys=True))
+                     for r in runs})
+    n_dose = sum("dose" in r.studies for r in runs)
     print(f"reproduce {profile}: {len(runs)} runs ({n_configs} configurations x "
-          f"{len(seeds)} seeds) for Tables 1-5 -> {root}", file=sys.stderr)
+          f"{len(seeds)} seeds) for Tables 1-5" + (f" and the dose study ({n_dose} runs)"
+                                                  if n_dose else "") + f" -> {root}",
+          file=sys.stderr)
     if dry_run:
         print_plan(runs, results, profile)
         return 0
     check_output_dir(results, "--results")
     if work:
         check_output_dir(work, "--work-dir")
-    todo = [r for r in runs if not record_file(results, profile, r.run_id).is_file()]
+    todo = [r for r in runs if not r.done(results)]
     check_clean_tree(todo, runs_folder, allow_mixed)
     if executor == "local" and todo:
         prepare_data(todo, cache_dir)  # once here, not once per parallel worker
@@ -320,4 +328,6 @@ def reproduce(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS, *,
     if write_tables:
         written = rebuild_tables(results, profile, allow_mixed=allow_mixed)
         print(f"tables: {len(written)} written to {tables_dir(results, profile)}")
+        if n_dose:
+            print(f"dose study: {dose_report.write_table(results, profile)}")
     return 1 if report.failed else 0

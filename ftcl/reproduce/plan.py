@@ -1,4 +1,4 @@
-"""The plan of the reproduction batch: every training run Tables 1-5 need, in execution order.
+"""The plan of the reproduction batch: every training run Tables 1-5 and the dose study need.
 
 :func:`plan` reads the runs the paper's tables need from the ``table`` field of each method in
 :data:`ftcl.config.METHODS`: Table 2 is the ActivityNet table (``synanet``, or ``activitynet13``
@@ -10,6 +10,13 @@ skipped. Runs of one *stage-1 group* (same backbone, data, seed and stage-1 sett
 :func:`ftcl.train.stage1_key`) share the trainer's cached stage-1 checkpoint, so the plan puts
 each group's plain-backbone run first (the scheduler, :mod:`ftcl.reproduce.batch`, keeps one run
 of a group in flight until one has finished).
+
+On the quick profile the plan also holds the **dose study** of issue 21
+(:func:`ftcl.config.dose.dose_runs`, ``dose=True``): each configuration of its grid once per seed
+on SynTHUMOS14. Its records go to ``<results>/<profile>/dose/runs/`` (several weights of one
+method and seed live side by side there; the tables never read them) with their mechanism
+records. A dose configuration that *is* a table run (ACM-Net, FTCL at its default weight) is one
+run, written to both folders (:attr:`PlannedRun.studies`).
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ from typing import Any
 
 import torch
 
-from ..config import DEFAULT_SEEDS, METHODS, RunConfig, flatten, make_config, run_id
+from ..config import DEFAULT_SEEDS, METHODS, RunConfig, dose, flatten, make_config, run_id
 from ..data import check_data, get_spec, prepare_dataset
+from ..paths import dose_record_file, record_file
 from ..train import load_data, stage1_key
 
 # The paper's tables by data family: Table 2 is ActivityNet 1.3, the others THUMOS14.
@@ -67,11 +75,27 @@ class PlannedRun:
     overrides: dict[str, Any]  # the batch's --set overrides (part of the configuration)
     group: str | None  # stage-1 group (runs sharing one stage-1 checkpoint); None: no stage 1
     config: RunConfig = dataclasses.field(compare=False, repr=False)
+    studies: tuple[str, ...] = ("tables",)  # whose run it is: "tables" and/or "dose"
 
     @property
     def plain(self) -> bool:
         """A backbone trained alone (no FTCL terms): its group's natural first run."""
         return not self.config.ftcl.enabled
+
+    def record_files(self, results_dir) -> list[tuple[Path, bool]]:
+        """Where its record goes, with whether an older configuration there is superseded:
+        ``runs/`` for the tables (superseded), ``dose/runs/`` for the dose study (never: its
+        weights of one method live side by side)."""
+        out = []
+        if "tables" in self.studies:
+            out.append((record_file(results_dir, self.profile, self.run_id), True))
+        if "dose" in self.studies:
+            out.append((dose_record_file(results_dir, self.profile, self.run_id), False))
+        return out
+
+    def done(self, results_dir) -> bool:
+        """Every record it owes exists."""
+        return all(path.is_file() for path, _ in self.record_files(results_dir))
 
 
 def parse_data_dirs(values: Iterable[str]) -> dict[str, str]:
@@ -102,8 +126,9 @@ def _stage1_group(cfg: RunConfig) -> str | None:
 
 def plan(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS,
          data_dirs: dict[str, str] | None = None, only: Sequence[str] | None = None,
-         overrides: dict[str, Any] | None = None) -> list[PlannedRun]:
-    """Every run Tables 1-5 need, in execution order.
+         overrides: dict[str, Any] | None = None, with_dose: bool = True) -> list[PlannedRun]:
+    """Every run Tables 1-5 (and, on the quick profile, the dose study) need, in execution
+    order.
 
     Parameters
     ----------
@@ -119,6 +144,8 @@ def plan(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS,
         Keep only these methods.
     overrides : dict, optional
         Configuration overrides applied to every run (part of each run's identity).
+    with_dose : bool
+        Add the dose study's runs (quick profile on synthetic data only).
 
     Returns
     -------
@@ -140,12 +167,13 @@ def plan(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS,
         raise ValueError(f"seeds {seeds}: need one or more non-negative integers")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds {seeds}: a seed is repeated")
-    methods = list(METHODS)
+    methods = [m for m in METHODS if METHODS[m].tables]
     if only:
         bad = sorted(set(only) - set(METHODS))
         if bad:
             raise ValueError(f"--only: unknown method(s) {bad}; choose from {sorted(METHODS)}")
         methods = [m for m in methods if m in set(only)]
+    dose_runs = _dose_runs(only) if with_dose and profile == "quick" and not data_dirs else []
     reserved = sorted(k for k in flatten(overrides) if k in _BATCH_KEYS)
     if reserved:
         raise ValueError(f"overrides may not set {reserved}: the batch sets these itself "
@@ -167,12 +195,40 @@ def plan(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS,
                 runs.append(PlannedRun(run_id(cfg), method, dataset, profile, seed, tables,
                                        cfg.model.backbone, data_dir, overrides,
                                        _stage1_group(cfg), cfg))
+        runs = _add_dose(runs, dose_runs, profile, seed, overrides)
     first: dict[str | None, PlannedRun] = {}
     for run in sorted(runs, key=lambda r: not r.plain):  # stable: plain backbones first
         if run.group is not None:
             first.setdefault(run.group, run)
     leaders = [r for r in runs if first.get(r.group) is r]
     return leaders + [r for r in runs if first.get(r.group) is not r]
+
+
+def _dose_runs(only: Sequence[str] | None) -> list[dose.DoseRun]:
+    runs = dose.dose_runs()
+    return [r for r in runs if r.method in set(only)] if only else runs
+
+
+def _add_dose(runs: list[PlannedRun], grid: Sequence[dose.DoseRun], profile: str, seed: int,
+              overrides: dict[str, Any]) -> list[PlannedRun]:
+    """``runs`` with the dose study's configurations of ``seed``: a configuration that is
+    already planned (same run id) is marked as the study's too, the others are added."""
+    by_id = {r.run_id: i for i, r in enumerate(runs)}
+    for point in grid:
+        over = {**overrides, **point.overrides}
+        cfg = make_config(point.method, dose.DATASET, profile, overrides=over, seed=seed,
+                          data_seed=data_seed_of(seed, overrides))
+        rid = run_id(cfg)
+        if rid in by_id:
+            i = by_id[rid]
+            runs[i] = dataclasses.replace(runs[i], studies=tuple(dict.fromkeys(
+                (*runs[i].studies, "dose"))))
+            continue
+        by_id[rid] = len(runs)
+        runs.append(PlannedRun(rid, point.method, dose.DATASET, profile, seed, (),
+                               cfg.model.backbone, None, over, _stage1_group(cfg), cfg,
+                               studies=("dose",)))
+    return runs
 
 
 def data_seed_of(seed: int, overrides: dict[str, Any] | None = None) -> int:
@@ -193,7 +249,9 @@ def notebook_parameters(run: PlannedRun, device: str = "auto", cache_dir: str | 
         overrides["train.num_threads"] = threads
     return {"dataset": run.dataset, "data_dir": run.data_dir, "profile": run.profile,
             "method": run.method, "backbone": run.backbone, "seed": run.seed, "device": device,
-            "cache_dir": cache_dir, "overrides": overrides, "results_dir": None}
+            "cache_dir": cache_dir, "overrides": overrides, "results_dir": None,
+            # the dose study's rows carry the mechanism measures of every run
+            "mechanism_methods": [run.method] if "dose" in run.studies else None}
 
 
 def prepare_data(runs: Sequence[PlannedRun], cache_dir: str | None = None) -> list[Path]:

@@ -47,16 +47,22 @@ def holdout_split(video_ids: list[str], fraction: float) -> tuple[list[str], lis
     return [v for v in ids if v not in out], [v for v in ids if v in out]
 
 
-def load_data(cfg: RunConfig) -> RunData:
-    """Prepare (or validate) the dataset of ``cfg`` and open its splits."""
-    spec = get_spec(cfg.dataset, cfg.profile, data_version=cfg.data_version)
+def load_data(cfg: RunConfig, spec=None) -> RunData:
+    """Prepare (or validate) the dataset of ``cfg`` and open its splits.
+
+    ``spec``: a :class:`~ftcl.data.DatasetSpec` to use instead of the named one (a calibration
+    study trying other generator knobs; the data folder is named after its hash). The training
+    split's items carry the planted snippet labels when a term needs them
+    (``cfg.ftcl.needs_planted``)."""
+    if spec is None:
+        spec = get_spec(cfg.dataset, cfg.profile, data_version=cfg.data_version)
     data_seed = cfg.data_seed if cfg.data_seed is not None else 0
     start = time.perf_counter()
     root = Path(prepare_dataset(cfg.dataset, cfg.profile, data_dir=cfg.data_dir, seed=data_seed,
                                 cache_dir=cfg.cache_dir, spec=spec))
     prepare_s = time.perf_counter() - start
     train = VideoDataset(root, "train", spec, sampling=cfg.train.sampling,
-                         seed=derive_seed(cfg.seed, "sampling"))
+                         seed=derive_seed(cfg.seed, "sampling"), planted=cfg.ftcl.needs_planted)
     test = VideoDataset(root, "test", spec, sampling="uniform", seed=cfg.seed)
     ids = list(train.video_ids)
     if cfg.train.selection == "holdout":

@@ -31,6 +31,7 @@ from ..paths import (
     superseded_of_record,
 )
 from ..provenance import provenance
+from .diagnostics import average_shares
 from .schedule import learning_rate, selection_rule
 
 
@@ -95,6 +96,9 @@ def run_record(cfg: RunConfig, state, data, device, results: dict, selected: str
         "classification_map": report["classification_map"],
         "test": results,
         "history": state.history,
+        "grad_shares": {"tail_fraction": cfg.train.grad_share_tail,
+                        "iterations": len(state.tail_norms),
+                        "mean": average_shares(state.tail_norms)} if state.tail_norms else None,
         "skipped_steps": state.skipped_steps,
         # data: preparing the data set (generating the synthetic one, or checking a cached or
         # real one) before training

@@ -74,7 +74,7 @@ from .checkpoints import (
     stage1_key,
 )
 from .data import RunData, load_data, pair_batches, uniform_training_split
-from .diagnostics import term_gradient_norms
+from .diagnostics import tail_start, term_gradient_norms
 from .record import run_record
 from .schedule import learning_rate
 
@@ -126,6 +126,7 @@ class _State:
                                                                "selection": 0.0})
     stage1: dict = dataclasses.field(default_factory=dict)
     finished: bool = False
+    tail_norms: list = dataclasses.field(default_factory=list)  # gradient shares, end of stage 2
 
 
 class Trainer:
@@ -216,10 +217,14 @@ class Trainer:
     def _step(self, batch: dict, use_objective: bool) -> dict:
         features = torch.cat([batch["features_a"], batch["features_b"]]).to(self.device)
         labels = torch.cat([batch["labels_a"], batch["labels_b"]]).to(self.device)
-        self._last_batch = (features, labels, use_objective)
+        planted = None  # planted snippet labels (synthetic data), for the oracle and ladder terms
+        if "planted_a" in batch:
+            planted = torch.cat([batch["planted_a"], batch["planted_b"]]).to(self.device)
+        self._last_batch = (features, labels, use_objective, planted)
         out = self.model(features)
         objective = self.objective if use_objective else None
-        loss, parts = total_loss(self.cfg.model.backbone, out, labels, self.cfg.loss, objective)
+        loss, parts = total_loss(self.cfg.model.backbone, out, labels, self.cfg.loss, objective,
+                                 planted)
         if self.state.stage == 2:
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate(self.cfg.train, 2, self.state.iteration)
@@ -234,7 +239,9 @@ class Trainer:
     def _batches(self, stage: int) -> Iterator[dict]:
         """Pair batches from the saved (epoch, position) on, forever."""
         seed = derive_seed(self.cfg.seed, "pairs", stage)
-        on_device = resolve_data_on_device(self.cfg.train.data_on_device, self.device)
+        # planted snippet labels (oracle, ladder) travel in the CPU-built batches only
+        on_device = (resolve_data_on_device(self.cfg.train.data_on_device, self.device)
+                     and not self.cfg.ftcl.needs_planted)
         batches = pair_batches(self.data, self.cfg.train.batch_size, seed,
                                self.device if on_device else None, self._resident)
         self._resident = getattr(batches, "store", None)
@@ -255,11 +262,7 @@ class Trainer:
             entry["train"] = {k: v / st.loss_count for k, v in st.loss_sums.items()}
         st.loss_sums, st.loss_count = {}, 0
         if self.cfg.train.grad_norms and self._last_batch is not None:
-            features, labels, use_objective = self._last_batch
-            with preserved_rng():
-                entry["grad_norms"] = term_gradient_norms(
-                    self.model, self.objective if use_objective else None,
-                    self.cfg.model.backbone, self.cfg.loss, features, labels)
+            entry["grad_norms"] = self._term_norms()
         if self.data.holdout_ids:
             if self._uniform_train is None:
                 self._uniform_train = uniform_training_split(self.data)
@@ -284,6 +287,15 @@ class Trainer:
             st.elapsed["test_history"] = (st.elapsed.get("test_history", 0.0)
                                           + time.perf_counter() - t1)
         st.history.append(entry)
+
+    def _term_norms(self) -> dict[str, float]:
+        """:func:`~ftcl.train.diagnostics.term_gradient_norms` on the last training batch, the
+        RNG streams left as they were."""
+        features, labels, use_objective, planted = self._last_batch
+        with preserved_rng():
+            return term_gradient_norms(self.model, self.objective if use_objective else None,
+                                       self.cfg.model.backbone, self.cfg.loss, features, labels,
+                                       planted)
 
     def _run_stage(self, stage: int, iterations: int, stop_at: int | None, progress: bool,
                    offset: int) -> bool:
@@ -311,6 +323,9 @@ class Trainer:
                     return False
                 parts = self._step(next(batches), use_objective)
                 st.iteration += 1
+                if use_objective and cfg.train.grad_share_tail > 0 and st.iteration >= tail_start(
+                        iterations, cfg.train.grad_share_tail):  # the shares of issue 21
+                    st.tail_norms.append(self._term_norms())
                 st.position += 1
                 for k, v in parts.items():
                     st.loss_sums[k] = st.loss_sums.get(k, 0.0) + v

@@ -56,7 +56,7 @@ def test_a_resume_may_change_exactly_the_keys_the_run_id_leaves_out():
     changed = {"out_dir": "/x", "cache_dir": "/c", "data_dir": "/d", "device": "cpu",
                "train.progress": False, "train.reuse_stage1": False,
                "train.eval_batch_size": 7, "train.num_threads": 3,
-               "train.data_on_device": True}
+               "train.data_on_device": True, "train.grad_share_tail": 0.5}
     assert set(changed) == set(RESUMABLE_KEYS)
     for key, value in changed.items():
         other = apply_overrides(cfg, {key: value})

@@ -247,9 +247,9 @@ def test_specs():
 
 
 def test_v2_phase_library_is_shared_across_classes():
-    from ftcl.data.synthetic import _make_bank
+    from ftcl.data.bank import make_bank as _make_bank
 
-    spec = get_spec("synthumos14", "quick")
+    spec = get_spec("synthumos14", "quick", data_version=2)
     k = spec.knobs
     assert spec.data_version == 2 and k.version == 2 and k.phase_library > 0
     bank = _make_bank(spec.classes, spec.feature_dim, 0, k)
@@ -295,7 +295,7 @@ def test_v2_phase_library_is_shared_across_classes():
 
 @pytest.mark.parametrize("rate", [0.0, 1.0])
 def test_v2_hard_negatives_at_the_knobs_rate(tmp_path, rate):
-    from ftcl.data.synthetic import _make_bank
+    from ftcl.data.bank import make_bank as _make_bank
 
     spec = get_spec("synthumos14", "quick").replace(knobs={"hard_negative_rate": rate,
                                                            "hard_negative_own": 0.5})
@@ -327,11 +327,11 @@ def test_v2_hard_negatives_at_the_knobs_rate(tmp_path, rate):
 def test_v1_stays_available_and_versions_differ(tmp_path):
     from ftcl.data import SyntheticKnobs
 
-    v1, v2 = get_spec("synthumos14", "quick", data_version=1), get_spec("synthumos14", "quick")
+    v1, v2 = (get_spec("synthumos14", "quick", data_version=v) for v in (1, 2))
     assert v1.knobs == SyntheticKnobs(prototype_separation=1.0, action_strength=2.0)
     assert v1.knobs.version == 1 and v1.data_version == 1 and v2.data_version == 2
     with pytest.raises(ValueError, match="data_version"):
-        get_spec("synthumos14", "quick", data_version=3)
+        get_spec("synthumos14", "quick", data_version=4)
     a = generate_synthetic(v1, tmp_path / "a", video_ids=FEW[:1])
     b = generate_synthetic(v2, tmp_path / "b", video_ids=FEW[:1])
     assert a["data_version"] == 1 and b["data_version"] == 2
@@ -356,10 +356,11 @@ def test_v2_real_layout_round_trip(quick_root):
 def test_data_version_is_part_of_the_run_identity():
     from ftcl.config import identity, make_config, run_id
 
-    v2 = make_config("acmnet", "synthumos14", "quick")
+    v3 = make_config("acmnet", "synthumos14", "quick")
+    v2 = make_config("acmnet", "synthumos14", "quick", data_version=2)
     v1 = make_config("acmnet", "synthumos14", "quick", data_version=1)
-    assert v2.data_version == 2 and identity(v2)["data_version"] == 2
-    assert run_id(v1) != run_id(v2)
+    assert v3.data_version == 3 and identity(v3)["data_version"] == 3
+    assert len({run_id(v1), run_id(v2), run_id(v3)}) == 3
     with pytest.raises(ValueError, match="data_version"):
         make_config("acmnet", "synthumos14", "quick", data_version=0)
     from ftcl.report.records import record_data_version

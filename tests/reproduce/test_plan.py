@@ -8,7 +8,9 @@ from ftcl.config import DEFAULT_SEEDS, METHODS
 from ftcl.report.layout import TABLES
 from ftcl.reproduce.plan import PlannedRun, notebook_parameters, parse_data_dirs, plan, tables_of
 
-THUMOS_METHODS = set(METHODS)  # every method appears in a THUMOS14 table (1, 3, 4 or 5)
+# every method of the paper's tables appears in a THUMOS14 table (1, 3, 4 or 5); the dose
+# study's methods (oracles, ladder, one stage) in none
+THUMOS_METHODS = {m for m in METHODS if METHODS[m].tables}
 ANET_METHODS = {"acmnet", "ftcl"}  # Table 2
 
 
@@ -18,14 +20,16 @@ def test_tables_of_reads_the_method_registry():
     assert tables_of("ftcl-wo-fsd") == (3,)
     assert tables_of("ftcl-dropdtw") == (4,)
     assert tables_of("cola-ftcl") == (5,)
-    for method in METHODS:
+    for method in THUMOS_METHODS:
         assert tables_of(method), method
+    with pytest.raises(ValueError, match="cannot read the paper tables"):
+        tables_of("oracle-phase")
     with pytest.raises(ValueError, match="unknown method 'nope'"):
         tables_of("nope")
 
 
 def test_quick_plan_holds_every_run_of_tables_1_to_5():
-    runs = plan("quick", seeds=[0, 1, 2])
+    runs = plan("quick", seeds=[0, 1, 2], with_dose=False)
     pairs = {(r.dataset, r.method) for r in runs}
     expected = ({("synthumos14", m) for m in THUMOS_METHODS}
                 | {("synanet", m) for m in ANET_METHODS})
@@ -48,7 +52,7 @@ def test_plan_covers_what_the_tables_module_reads():
 
 
 def test_plan_puts_each_stage1_group_first_run_first_and_it_is_the_plain_backbone():
-    runs = plan("quick", seeds=[0, 1])
+    runs = plan("quick", seeds=[0, 1], with_dose=False)
     groups: dict[str, list[PlannedRun]] = {}
     for r in runs:
         groups.setdefault(r.group, []).append(r)
@@ -62,14 +66,46 @@ def test_plan_puts_each_stage1_group_first_run_first_and_it_is_the_plain_backbon
     assert runs[:len(leaders)] == sorted(leaders, key=runs.index)  # leaders form a prefix
     acm0 = {r.method for r in runs if r.group == runs[0].group}
     assert acm0 == {m for m in METHODS if METHODS[m].overrides.get("model.backbone", "acmnet")
-                    == "acmnet"}
+                    == "acmnet" and METHODS[m].tables}
+
+
+def test_quick_plan_adds_the_dose_study_once_per_configuration(results_dir):
+    from ftcl.config import dose
+
+    runs = plan("quick", seeds=[0, 1])
+    tables = {r.run_id for r in plan("quick", seeds=[0, 1], with_dose=False)}
+    study = [r for r in runs if "dose" in r.studies]
+    assert len({r.run_id for r in runs}) == len(runs)  # no run twice
+    assert len(study) == 2 * len(dose.dose_runs())  # every grid point, each seed
+    # the control and FTCL at its default weight are the tables' runs, written to both folders
+    shared = [r for r in study if r.run_id in tables]
+    assert {r.method for r in shared} >= {"acmnet", "ftcl"}
+    assert all(r.studies == ("tables", "dose") for r in shared)
+    assert all(r.dataset == dose.DATASET and r.tables == () for r in study if r not in shared)
+    run = next(r for r in study if r.method == "oracle-phase")
+    assert notebook_parameters(run)["mechanism_methods"] == ["oracle-phase"]
+    assert notebook_parameters(runs[0])["mechanism_methods"] in (None, [runs[0].method])
+    files = [p.relative_to(results_dir).as_posix() for p, _ in shared[0].record_files(
+        results_dir)]
+    assert files == [f"quick/runs/{shared[0].run_id}.json",
+                     f"quick/dose/runs/{shared[0].run_id}.json"]
+    assert not shared[0].done(results_dir)
+    for path, _ in shared[0].record_files(results_dir):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    assert shared[0].done(results_dir)
+    assert not [r for r in plan("full", seeds=[0]) if "dose" in r.studies]
+    only = plan("quick", seeds=[0], only=["oracle-class"])
+    assert {r.method for r in only} == {"oracle-class"}
 
 
 def test_stage1_group_follows_the_stage1_settings():
-    base = {r.method: r.group for r in plan("quick", seeds=[0], only=["acmnet", "ftcl"])}
+    base = {r.method: r.group for r in plan("quick", seeds=[0], only=["acmnet", "ftcl"],
+                                            with_dose=False)}
     # an FTCL-only setting leaves stage 1 (and the group) alone; a backbone setting does not
     ftcl_only = {r.method: r.group
-                 for r in plan("quick", seeds=[0], only=["acmnet"], overrides={"ftcl.tau": 0.5})}
+                 for r in plan("quick", seeds=[0], only=["acmnet"], overrides={"ftcl.tau": 0.5},
+                               with_dose=False)}
     assert ftcl_only["acmnet"] == base["acmnet"] == base["ftcl"]
     changed = plan("quick", seeds=[0], only=["acmnet"], overrides={"loss.guide_weight": 0.01})
     assert changed[0].group != base["acmnet"]

@@ -53,9 +53,11 @@ def test_every_method_lowers_its_loss(tiny_config, tiny_data, method):
     batch = next(iter(PairBatches(data.train, batch_size=8, seed=0)))
     x = torch.cat([batch["features_a"], batch["features_b"]])
     y = torch.cat([batch["labels_a"], batch["labels_b"]])
+    planted = torch.cat([batch["planted_a"], batch["planted_b"]]) if "planted_a" in batch else None
     losses = []
     for _ in range(15):
-        loss, _ = total_loss(cfg.model.backbone, model(x), y, cfg.loss, obj)
+        torch.manual_seed(1)  # the oracle's snippet draw: the same at every step
+        loss, _ = total_loss(cfg.model.backbone, model(x), y, cfg.loss, obj, planted)
         opt.zero_grad()
         loss.backward()
         opt.step()
