@@ -6,12 +6,16 @@ Usage (each study writes ``results/quick/dose/calibration/<study>.json``, atomic
     python benchmarks/dose_calibration.py schedule  # stage-2 (lr, iterations) splits, ACM-Net
     python benchmarks/dose_calibration.py oracle    # oracle terms vs ACM-Net continued (held-out)
     python benchmarks/dose_calibration.py shares    # FTCL gradient shares over weight scales
+    python benchmarks/dose_calibration.py defaults --results results/quick/dose
+                                                    # after the dose study: point 8's rule
     options: --seeds 0 1 2 3 4  --workers 2  --out /tmp/ftcl-dose-cal  --cache DIR
 
-Every choice made here reads **held-out training videos only** (the trainer's selection videos)
-and never an FTCL mAP: ``data`` and ``schedule`` train ACM-Net only, ``oracle`` ACM-Net and the
-oracle terms, ``shares`` reads only the gradient shares of FTCL runs (their mAP is not read and not
-written). Runs are ordinary :func:`ftcl.train.train` runs; data seed = seed, as in the batch.
+Every choice made here reads **held-out training videos only** (the trainer's selection videos).
+Before the protocol (phase A) no FTCL mAP is read: ``data`` and ``schedule`` train ACM-Net only,
+``oracle`` ACM-Net and the oracle terms, ``shares`` reads only the gradient shares of FTCL runs
+(their mAP is not read and not written). ``defaults`` applies the protocol's held-out rule to the
+FTCL runs once the protocol is committed. Runs are ordinary :func:`ftcl.train.train` runs; data
+seed = seed, as in the batch.
 """
 
 from __future__ import annotations
@@ -323,8 +327,72 @@ def study_shares(args) -> dict:
             "rows": rows}
 
 
+PLUGIN_SCALES = (1.0, 10.0, 100.0)
+DEFAULTS_RULE = ("per backbone, the weight (lambda_fsd = lambda_lcs) with the highest mean paired "
+                 "held-out difference to the backbone continued identically, at the last "
+                 "iterate (PROTOCOL.md); ties within 0.01 points go to the larger weight; no "
+                 "test number, and 'no FTCL' is not a candidate")
+
+
+def _pick(rows: list[dict]) -> dict:
+    best = max(r["delta_holdout_last"]["mean"] for r in rows)
+    tied = [r for r in rows if r["delta_holdout_last"]["mean"] >= best - 0.01]
+    return max(tied, key=lambda r: r["lambda"])
+
+
+def study_defaults(args) -> dict:
+    """Issue 21 point 8: each backbone's FTCL weight by the held-out rule. STPN, W-TALC, CoLA:
+    trained here (base = LAMBDA_CHOICE x PLUGIN_SCALES, --seeds); ACM-Net: read from the dose
+    study's records (--dose-runs: its code-form FSD + LCS grid, seeds 0-9)."""
+    from ftcl.config import LAMBDA_CHOICE
+    from ftcl.config import dose as grid
+
+    out: dict = {}
+    for backbone in ("stpn", "wtalc", "cola"):
+        base = LAMBDA_CHOICE[backbone]
+        jobs = [{"method": backbone, "seed": s, "name": f"def-{backbone}", "out": args.out,
+                 "cache": args.cache} for s in args.seeds]
+        jobs += [{"method": f"{backbone}-ftcl", "seed": s, "name": f"def-{backbone}-{k:g}",
+                  "overrides": {"ftcl.lambda_fsd": base * k, "ftcl.lambda_lcs": base * k},
+                  "out": args.out, "cache": args.cache} for k in PLUGIN_SCALES
+                 for s in args.seeds]
+        by = {(r["_job"]["name"], r["seed"]): r for r in _run_all(jobs, args.workers)}
+        control = [_holdout(by[(f"def-{backbone}", s)]) for s in args.seeds]
+        rows = []
+        for k in PLUGIN_SCALES:
+            curves = [_holdout(by[(f"def-{backbone}-{k:g}", s)]) for s in args.seeds]
+            rows.append({"lambda": base * k, "scale": k,
+                         "delta_holdout_last": _paired([c[max(c)] for c in curves],
+                                                       [c[max(c)] for c in control]),
+                         "grad_share_both": _mean_sd([by[(f"def-{backbone}-{k:g}", s)][
+                             "grad_shares"]["mean"]["share/both"] for s in args.seeds])})
+        out[backbone] = {"rows": rows, "chosen_lambda": _pick(rows)["lambda"],
+                         "seeds": list(args.seeds)}
+    records = [json.loads(p.read_text()) for p in sorted(Path(args.dose_runs).glob("*.json"))]
+    acm = {}
+    for r in records:
+        ftcl = r["config"]["ftcl"]
+        if r["method"] == "acmnet" and not r["config"]["train"].get("one_stage"):
+            acm.setdefault("control", {})[r["seed"]] = _holdout(r)
+        elif r["method"] == "ftcl" and ftcl["loss_form"] == "code":
+            acm.setdefault(ftcl["lambda_fsd"], {})[r["seed"]] = _holdout(r)
+    control = acm.pop("control", {})
+    rows = []
+    for lam in sorted(acm):
+        seeds = sorted(set(acm[lam]) & set(control))
+        rows.append({"lambda": lam, "scale": lam / grid.BASE_LAMBDA, "seeds": seeds,
+                     "delta_holdout_last": _paired(
+                         [acm[lam][s][max(acm[lam][s])] for s in seeds],
+                         [control[s][max(control[s])] for s in seeds])})
+    if rows:
+        out["acmnet"] = {"rows": rows, "chosen_lambda": _pick(rows)["lambda"],
+                         "source": "the dose study's records (code form, FSD + LCS)"}
+    return {"study": "default FTCL weight per backbone (held-out rule)", "rule": DEFAULTS_RULE,
+            "backbones": out}
+
+
 STUDIES = {"data": study_data, "schedule": study_schedule, "oracle": study_oracle,
-           "shares": study_shares}
+           "shares": study_shares, "defaults": study_defaults}
 
 
 def main(argv=None) -> int:
@@ -338,6 +406,8 @@ def main(argv=None) -> int:
     p.add_argument("--cache", default=None, help="synthetic data cache (default: ftcl's)")
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--dataset", default=DATASET, help="data: synthumos14 or synanet")
+    p.add_argument("--dose-runs", default="results/quick/dose/runs",
+                   help="defaults: the dose study's run records (ACM-Net's grid)")
     p.add_argument("--oracles", nargs="+", default=["phase", "class"])
     p.add_argument("--structure-seed", type=int, default=None,
                    help="data: fix the class structure to this seed (v3 structure_seed)")

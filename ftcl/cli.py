@@ -270,7 +270,7 @@ _REPRODUCE_DESCRIPTION = (
     "records (runs/), executed notebooks (logs/) and the tables (tables/). Runs whose record "
     "exists are skipped: an interrupted batch resumes where it stopped. On the quick profile the "
     "batch also runs the dose study of issue 21 (results/quick/dose/: its records and dose.csv; "
-    "--no-dose leaves it out).")
+    "--study picks the tables' or the dose study's runs alone).")
 _REPRODUCE_EPILOG = """\
 examples:
   python -m ftcl reproduce --profile quick               # the quick batch on this machine
@@ -324,9 +324,10 @@ def _add_reproduce_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     p.add_argument("--no-tables", action="store_true",
                    help="do not rebuild the tables (nor the dose study's dose.csv)")
-    p.add_argument("--no-dose", action="store_true",
-                   help="leave out the dose study of issue 21 (quick profile; "
-                        "results/quick/dose/)")
+    p.add_argument("--study", default="all", choices=("all", "tables", "dose"),
+                   help="which runs: Tables 1-5 and (quick profile) the dose study of issue 21 "
+                        "(all, default), the tables' only, or the dose study's only "
+                        "(results/quick/dose/)")
     p.add_argument("--allow-mixed", action="store_true",
                    help="write the tables even from records of several commits or a dirty "
                         "tree (refused by default)")
@@ -344,7 +345,7 @@ def _run_reproduce(args: argparse.Namespace) -> int:
         runs_per_gpu=args.runs_per_gpu, threads=args.threads, max_retries=args.max_retries,
         work=args.work_dir, cache_dir=args.cache_dir, notebook=args.notebook,
         dry_run=args.dry_run, write_tables=not args.no_tables, allow_mixed=args.allow_mixed,
-        progress=not args.no_progress, with_dose=not args.no_dose)
+        progress=not args.no_progress, study=args.study)
 
 
 register(Command(name="reproduce", help=_REPRODUCE_HELP, description=_REPRODUCE_DESCRIPTION,

@@ -42,6 +42,7 @@ PROTOCOL = "protocol.json"
 DOSE = "dose"  # the dose study (issue 21): <results>/<profile>/dose/{runs,mechanism,dose.csv}
 DOSE_TABLE = "dose.csv"
 DOSE_PROTOCOL = "PROTOCOL.md"
+CALIBRATION = "calibration"  # the dose study's phase-A calibration records
 
 NOTEBOOKS = "notebooks"
 #: The training notebook the batch executes once per run (the jupytext source).
@@ -159,6 +160,12 @@ def dose_record_file(results_dir: str | os.PathLike, profile: str, run_id: str) 
     """``<results>/<profile>/dose/runs/<run_id>.json`` (its mechanism record beside, in
     ``dose/mechanism/``, as :func:`mechanism_of_record` names it)."""
     return dose_dir(results_dir, profile) / RUNS / f"{run_id}.json"
+
+
+def dose_calibration_dir(results_dir: str | os.PathLike, profile: str) -> Path:
+    """``<results>/<profile>/dose/calibration``: data family, schedule, oracle and share studies
+    (``benchmarks/dose_calibration.py``)."""
+    return dose_dir(results_dir, profile) / CALIBRATION
 
 
 def dose_table_file(results_dir: str | os.PathLike, profile: str) -> Path:

@@ -286,12 +286,13 @@ def reproduce(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS, *,
               jobs: int | None = None, runs_per_gpu: int = 1, threads: int | None = None,
               max_retries: int = 2, work: str | None = None, cache_dir: str | None = None,
               notebook: str | None = None, dry_run: bool = False, write_tables: bool = True,
-              allow_mixed: bool = False, progress: bool = True, with_dose: bool = True) -> int:
+              allow_mixed: bool = False, progress: bool = True, study: str = "all") -> int:
     """``ftcl reproduce``: plan, check, run the batch, rebuild the tables (see the module
     docstring; the arguments are the command's options). Returns the exit status (1: a run
     failed, 130: interrupted)."""
     check_device(device, "--device")
-    runs = plan(profile, seeds, parse_data_dirs(data_dirs), only, overrides or {}, with_dose)
+    runs = plan(profile, seeds, parse_data_dirs(data_dirs), only, overrides or {},
+                with_dose=study in ("all", "dose"), with_tables=study in ("all", "tables"))
     root, runs_folder = profile_dir(results, profile), runs_dir(results, profile)
     n_configs = len({(r.dataset, r.method, json.dumps(r.overrides, sort_keys=True))
                      for r in runs})
@@ -325,9 +326,9 @@ def reproduce(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS, *,
     if report.interrupted:
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return 130
-    if write_tables:
+    if write_tables and study != "dose":
         written = rebuild_tables(results, profile, allow_mixed=allow_mixed)
         print(f"tables: {len(written)} written to {tables_dir(results, profile)}")
-        if n_dose:
-            print(f"dose study: {dose_report.write_table(results, profile)}")
+    if write_tables and n_dose:
+        print(f"dose study: {dose_report.write_table(results, profile)}")
     return 1 if report.failed else 0

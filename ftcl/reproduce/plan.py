@@ -126,7 +126,8 @@ def _stage1_group(cfg: RunConfig) -> str | None:
 
 def plan(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS,
          data_dirs: dict[str, str] | None = None, only: Sequence[str] | None = None,
-         overrides: dict[str, Any] | None = None, with_dose: bool = True) -> list[PlannedRun]:
+         overrides: dict[str, Any] | None = None, with_dose: bool = True,
+         with_tables: bool = True) -> list[PlannedRun]:
     """Every run Tables 1-5 (and, on the quick profile, the dose study) need, in execution
     order.
 
@@ -144,8 +145,8 @@ def plan(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS,
         Keep only these methods.
     overrides : dict, optional
         Configuration overrides applied to every run (part of each run's identity).
-    with_dose : bool
-        Add the dose study's runs (quick profile on synthetic data only).
+    with_dose, with_tables : bool
+        The dose study's runs (quick profile on synthetic data only); the tables' runs.
 
     Returns
     -------
@@ -167,7 +168,7 @@ def plan(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS,
         raise ValueError(f"seeds {seeds}: need one or more non-negative integers")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds {seeds}: a seed is repeated")
-    methods = [m for m in METHODS if METHODS[m].tables]
+    methods = [m for m in METHODS if METHODS[m].tables and with_tables]
     if only:
         bad = sorted(set(only) - set(METHODS))
         if bad:
