@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -391,13 +392,67 @@ def study_defaults(args) -> dict:
             "backbones": out}
 
 
+def protocol_tables(results: str | Path) -> str:
+    """The calibration's numbers as Markdown tables, for PROTOCOL.md (printed, not typed)."""
+    from ftcl.config import dose
+
+    cal = Path(results)
+    shares = json.loads((cal / "shares.json").read_text())
+    oracle = json.loads((cal / "oracle.json").read_text())
+    schedule = json.loads((cal / "schedule.json").read_text())
+    lines = ["| form | scale | lambda | FSD share | LCS share | FSD + LCS share | in grid |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    grid = set(dose.BOTH_SCALES) | set(dose.SINGLE_SCALES)
+    for r in shares["rows"]:
+        near = min(grid, key=lambda g: abs(math.log(g / r["scale"])))
+        used = "yes" if abs(math.log(near / r["scale"])) < 0.01 else ""
+        lines.append(f"| {r['form']} | {r['scale']:.4g} | {r['lambda']:.4g} | "
+                     f"{100 * r['fsd']['mean']:.3g} % | {100 * r['lcs']['mean']:.3g} % | "
+                     f"{100 * r['both']['mean']:.3g} % | {used} |")
+    lines += ["", "| oracle | lambda | share | held-out delta, last iterate [95 % CI] | "
+              "held-out delta, selected | seeds selecting iteration 0 |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for r in oracle["rows"]:
+        d, s = r["delta_holdout_last"], r["delta_holdout_selected"]
+        lines.append(f"| {r['oracle']} | {r['lambda_oracle']:g} | "
+                     f"{100 * r['grad_share_oracle']['mean']:.3g} % | {d['mean']:+.2f} "
+                     f"[{d['low']:+.2f}, {d['high']:+.2f}] | {s['mean']:+.2f} | "
+                     f"{sum(i == 0 for i in r['selected_iteration'])} of "
+                     f"{len(r['selected_iteration'])} |")
+    lines += ["", "| stage-2 lr | iterations | lr x it / stage 1 | held-out change, last - "
+              "iteration 0 (mean, sd) | minus the release's split [95 % CI] |",
+              "|---:|---:|---:|---:|---:|"]
+    for r in schedule["rows"]:
+        m = r.get("minus_release")
+        lines.append(f"| {r['stage2_lr']:g} | {r['iterations']} | {r['share_of_stage1']:.0%} | "
+                     f"{r['summary']['mean']:+.2f} ({r['summary']['sd']:.2f}) | "
+                     + (f"{m['mean']:+.2f} [{m['low']:+.2f}, {m['high']:+.2f}]" if m else "-")
+                     + " |")
+    lines += ["", "| data | seeds varied | file | ACM-Net held-out, mean (%) | sd (points) |",
+              "|---|---|---|---:|---:|"]
+    seen = set()
+    for path in sorted(cal.glob("data*.json")):
+        for r in json.loads(path.read_text())["rows"]:
+            name = ("version 2" if r["anagram_pairs"] is None else
+                    f"{r['anagram_pairs']} anagram pairs" + (
+                        "" if r.get("structure_seed") is None else
+                        ", bank fixed" if "bank" in path.stem else ", structure fixed"))
+            varied = r.get("varied") or "data seed = training seed = seed"
+            if (name, varied) not in seen:
+                seen.add((name, varied))
+                lines.append(f"| {name} | {varied} | {path.name} | "
+                             f"{r['summary']['mean']:.1f} | {r['summary']['sd']:.1f} |")
+    return "\n".join(lines)
+
+
 STUDIES = {"data": study_data, "schedule": study_schedule, "oracle": study_oracle,
            "shares": study_shares, "defaults": study_defaults}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("study", choices=sorted(STUDIES))
+    p.add_argument("study", choices=sorted(STUDIES) + ["tables"],
+                   help="a study, or 'tables': print the calibration as PROTOCOL.md's tables")
     p.add_argument("--seeds", type=int, nargs="+", default=None)
     p.add_argument("--pairs", type=int, nargs="+", default=list(PAIR_CANDIDATES))
     p.add_argument("--workers", type=int, default=2)
@@ -420,6 +475,9 @@ def main(argv=None) -> int:
     p.add_argument("--stage2", nargs=2, type=float, default=None, metavar=("LR", "ITERATIONS"),
                    help="stage-2 lr and iterations (default: the choice in schedule.json)")
     args = p.parse_args(argv)
+    if args.study == "tables":
+        print(protocol_tables(args.results))
+        return 0
     if args.seeds is None:
         args.seeds = {"data": list(range(10)), "shares": [0, 1]}.get(args.study, [0, 1, 2, 3, 4])
     summary = STUDIES[args.study](args)

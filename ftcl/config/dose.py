@@ -23,14 +23,19 @@ DATASET = "synthumos14"
 # before this study; fixed here so that a scale keeps its meaning when the defaults change).
 BASE_LAMBDA = 0.3
 FORMS = {"code": {}, "paper": {"ftcl.loss_form": "paper"}}
-# the grid of the protocol (scales of BASE_LAMBDA, and the oracle weights)
-BOTH_SCALES: tuple[float, ...] = (0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0, 1000.0)
-SINGLE_SCALES: tuple[float, ...] = (1.0, 31.6, 1000.0)
-ORACLE_LAMBDAS: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0)
+# The grid of the protocol (scales of BASE_LAMBDA, and the oracle weights), from the gradient
+# shares measured in phase A (results/quick/dose/calibration/shares.json, oracle.json; the
+# shares of FSD + LCS, code form: 0.316 -> 1.4 %, 1 -> 4.5 %, 3.16 -> 12 %, 10 -> 31 %,
+# 31.6 -> 86 %, 100 -> 247 %, 316 -> 757 %; PROTOCOL.md has both forms and the oracles).
+BOTH_SCALES: tuple[float, ...] = (0.316, 1.0, 3.16, 10.0, 31.6, 100.0, 316.0)
+SINGLE_SCALES: tuple[float, ...] = (1.0, 10.0, 100.0)
+ORACLE_LAMBDAS: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0)
 ORACLES = ("oracle-phase", "oracle-class", "oracle-mask")
 LADDER = ("ladder-a", "ladder-b", "ladder-c", "ladder-d")
-LADDER_SCALE = 100.0  # the rule dose (PROTOCOL.md)
-ONE_STAGE_RULE_SCALE = LADDER_SCALE
+# The rule dose (PROTOCOL.md): the code-form FSD + LCS scale whose phase-A share is closest (in
+# log) to the share of the best phase-oracle dose (lambda 3: 117 %): scale 31.6 (86 %).
+RULE_SCALE = 31.6
+LADDER_SCALE = ONE_STAGE_RULE_SCALE = RULE_SCALE
 TERM_METHODS = {"both": "ftcl", "fsd": "ftcl-wo-lcs", "lcs": "ftcl-wo-fsd"}
 CONTROL = "acmnet"
 

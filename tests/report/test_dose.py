@@ -39,8 +39,8 @@ def test_grid_meets_the_issue():
 
 def test_classify_reads_form_term_and_scale_from_the_configuration():
     rec = make_record("ftcl-wo-fsd", 0, 30, 30, overrides={"ftcl.loss_form": "paper",
-                                                           "ftcl.lambda_lcs": 0.3 * 31.6})
-    assert dose_report.classify(rec) == ("paper", "lcs", 31.6)
+                                                           "ftcl.lambda_lcs": 0.3 * 10.0})
+    assert dose_report.classify(rec) == ("paper", "lcs", 10.0)
     assert dose_report.classify(make_record("acmnet", 0, 30, 30)) == ("control", "acmnet", None)
     assert dose_report.classify(make_record("ftcl", 0, 30, 30)) == ("code", "both", 1.0)
     off_grid = make_record("ftcl", 0, 30, 30, overrides={"ftcl.lambda_fsd": 0.5,

@@ -150,8 +150,9 @@ def _reproduce(tmp_path: Path, name: str, *options: str, env: dict) -> tuple[str
     tiny = [arg for key, value in TINY.items() for arg in ("--set", f"{key}={value}")]
     cmd = [sys.executable, "-m", "ftcl", "reproduce", "--only", "acmnet", "ftcl", "--seeds", "0",
            *tiny, "--device", "cpu", "--no-progress", "--no-tables", "--allow-mixed",
-           "--results", str(tmp_path / name), "--work-dir", str(tmp_path / f"work-{name}"),
-           "--cache-dir", str(tmp_path / "cache"), *options]
+           "--study", "tables", "--results", str(tmp_path / name),
+           "--work-dir", str(tmp_path / f"work-{name}"), "--cache-dir", str(tmp_path / "cache"),
+           *options]
     t0 = time.perf_counter()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=BATCH_TIMEOUT_S,
                          cwd=ROOT)
@@ -170,7 +171,7 @@ def test_batch_survives_losing_a_worker_node_and_matches_the_local_executor(clus
 
     for dataset in ("synthumos14", "synanet"):  # once, before the workers start
         prepare_dataset(dataset, "quick", cache_dir=tmp_path / "cache")
-    runs = plan("quick", seeds=[0], only=["acmnet", "ftcl"], overrides=TINY)
+    runs = plan("quick", seeds=[0], only=["acmnet", "ftcl"], overrides=TINY, with_dose=False)
     assert len(runs) == 4
 
     killed: dict = {}
