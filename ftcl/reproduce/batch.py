@@ -297,10 +297,10 @@ def reproduce(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS, *,
     n_configs = len({(r.dataset, r.method, json.dumps(r.overrides, sort_keys=True))
                      for r in runs})
     n_dose = sum("dose" in r.studies for r in runs)
+    what = {"all": "Tables 1-5" + (f" and the dose study ({n_dose} runs)" if n_dose else ""),
+            "tables": "Tables 1-5", "dose": "the dose study"}[study]
     print(f"reproduce {profile}: {len(runs)} runs ({n_configs} configurations x "
-          f"{len(seeds)} seeds) for Tables 1-5" + (f" and the dose study ({n_dose} runs)"
-                                                  if n_dose else "") + f" -> {root}",
-          file=sys.stderr)
+          f"{len(seeds)} seeds) for {what} -> {root}", file=sys.stderr)
     if dry_run:
         print_plan(runs, results, profile)
         return 0

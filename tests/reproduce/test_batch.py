@@ -81,7 +81,8 @@ class ScriptedExecutor:
 
 def _small_plan():
     # 2 seeds x (synthumos14: acmnet, ftcl, stpn, stpn-ftcl; synanet: acmnet, ftcl) = 12 runs
-    return plan("quick", seeds=[0, 1], only=["acmnet", "ftcl", "stpn", "stpn-ftcl"])
+    return plan("quick", seeds=[0, 1], only=["acmnet", "ftcl", "stpn", "stpn-ftcl"],
+                with_dose=False)
 
 
 def _check_one_run_per_cold_group(runs, executor):
@@ -185,17 +186,24 @@ def test_run_batch_rejects_a_bad_plan(tmp_path):
 
 def test_cli_dry_run_and_errors(tmp_path, capsys):
     (tmp_path / "quick" / "runs").mkdir(parents=True)
-    done = plan("quick", seeds=[0], only=["acmnet"])[0]
+    done = plan("quick", seeds=[0], only=["acmnet"], with_dose=False)[0]
     (tmp_path / "quick" / "runs" / f"{done.run_id}.json").write_text("{}")
     code = main(["reproduce", "--dry-run", "--only", "acmnet", "ftcl", "--seeds", "0",
-                 "--results", str(tmp_path)])
+                 "--results", str(tmp_path), "--study", "tables"])
     out = capsys.readouterr()
     assert code == 0
-    assert "4 runs (4 configurations x 1 seeds)" in out.err
+    assert "4 runs (4 configurations x 1 seeds) for Tables 1-5 ->" in out.err
     lines = [line.split() for line in out.out.splitlines()[1:]]
-    assert [row[0] for row in lines] == [r.run_id for r in plan("quick", seeds=[0],
-                                                                  only=["acmnet", "ftcl"])]
+    assert [row[0] for row in lines] == [r.run_id for r in plan(
+        "quick", seeds=[0], only=["acmnet", "ftcl"], with_dose=False)]
     assert {row[0]: row[2] for row in lines}[done.run_id] == "done"
+    # the dose study alone: its grid points of these methods, its own record folder
+    assert main(["reproduce", "--dry-run", "--only", "acmnet", "ftcl", "--seeds", "0",
+                 "--results", str(tmp_path), "--study", "dose"]) == 0
+    out = capsys.readouterr()
+    rows = [line.split() for line in out.out.splitlines()[1:]]
+    assert {row[1] for row in rows} == {"dose"} and "for the dose study ->" in out.err
+    assert {row[0]: row[2] for row in rows}[done.run_id] == "todo"  # not in dose/runs/
     assert main(["reproduce", "--only", "nope", "--dry-run"]) == 2
     assert "ftcl: error: --only: unknown method(s) ['nope']" in capsys.readouterr().err
     assert main(["reproduce", "--data-dir", "/x", "--dry-run"]) == 2

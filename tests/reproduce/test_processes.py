@@ -209,7 +209,7 @@ def test_restarted_batch_never_trains_a_run_a_live_process_trains(tmp_path):
     rerun trains it."""
     from ftcl.reproduce.plan import plan
 
-    runs = [r for r in plan("quick", seeds=[0], only=["acmnet"], overrides=TINY)]
+    runs = [r for r in plan("quick", seeds=[0], only=["acmnet"], overrides=TINY, with_dose=False)]
     held = runs[0]
     folder = tmp_path / "work" / f"{held.dataset}-quick" / held.run_id / "seed0"
     holder = subprocess.Popen([sys.executable, "-c", _HOLD_RUN, str(folder)], env=_env(),
