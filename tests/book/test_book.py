@@ -418,6 +418,7 @@ PAGE_TYPES = {
     "table": TABLE_PAGES,
     # "Does FTCL align?": found by its title (the chapter is being written elsewhere).
     "mechanism": None,
+    "dose": ["notebooks/11_dose.html"],  # "Does FTCL act?" (issue 21)
 }
 
 
