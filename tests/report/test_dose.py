@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ftcl.config import dose, make_config, to_dict
@@ -115,3 +116,26 @@ def test_figure_draws_every_line():
     assert ax.get_xscale() == "log"
     labels = {t.get_text() for t in ax.get_legend().get_texts()}
     assert "oracle-phase" in labels and any("paper Eq. 4/7" in x for x in labels)
+
+
+def test_write_table_reads_the_study_folder(results_dir):
+    import json
+
+    from ftcl.paths import dose_record_file, dose_table_file
+
+    over = {"ftcl.lambda_fsd": 3.0, "ftcl.lambda_lcs": 3.0}
+    records = [make_record("ftcl", s, 31.0 + s, 30.0, overrides=over) for s in (0, 1)]
+    records += [make_record("acmnet", s, 30.0, 30.0) for s in (0, 1)]
+    for r in records:
+        r["provenance"], r["device"] = {"git_commit": "abc"}, "cpu"
+        path = dose_record_file(results_dir, "quick", r["run_id"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(r))
+    (results_dir / "quick" / "dose" / "mechanism").mkdir()
+    path = dose_report.write_table(results_dir, "quick")
+    assert path == dose_table_file(results_dir, "quick")
+    table = pd.read_csv(path)
+    assert list(table.columns) == list(dose.COLUMNS) and len(table) == 1
+    assert table.loc[0, "delta_test"] == pytest.approx(1.5) and table.loc[0, "n_seeds"] == 2
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["commits"] == ["abc"] and meta["records"] == 4 and meta["devices"] == ["cpu"]
