@@ -287,6 +287,28 @@ def build_table(records: Iterable[dict], mechanism: Iterable[dict] = ()):
     return pd.DataFrame(rows, columns=list(dose.COLUMNS))
 
 
+def short_answer(table) -> str:
+    """Two sentences for the book's opening: FTCL's verdicts over its doses (both forms, FSD +
+    LCS) and the best oracle, from ``dose.csv``; empty without rows."""
+    ftcl = table[table["form"].isin(["code", "paper"]) & (table["term"] == "both")]
+    if ftcl.empty:
+        return ""
+    shares = [share(r) for _, r in ftcl.iterrows()]
+    counts = ftcl["verdict"].value_counts().to_dict()
+    best = ftcl.loc[ftcl["delta_test"].idxmax()]
+    text = (f"**Does FTCL act?** With a stage 2 in the release's proportion and FTCL's weights "
+            f"scaled so that its terms hold {_pct(min(shares))} to {_pct(max(shares))} of the "
+            f"gradient, its {len(ftcl)} doses (both loss forms) against ACM-Net continued "
+            f"identically: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+            + f" (best {_fmt(best)} points at {_pct(share(best))}).")
+    oracles = table[table["form"] == "oracle"]
+    if not oracles.empty:
+        top = oracles.loc[oracles["delta_test"].idxmax()]
+        text += (f" An oracle term that knows the planted structure gains {_fmt(top)} points "
+                 f"({top['term']}, {_pct(share(top))} of the gradient).")
+    return text
+
+
 def load_study(results_dir, profile: str = "quick") -> tuple[list[dict], list[dict]]:
     """The dose study's run records and mechanism records (``<results>/<profile>/dose/``)."""
     folder = dose_dir(results_dir, profile)
@@ -312,4 +334,4 @@ def write_table(results_dir, profile: str = "quick") -> Path:
 
 
 __all__ = ["PAPER_DELTA", "build_table", "classify", "figure", "findings_paragraph",
-           "load_study", "share", "write_table"]
+           "load_study", "share", "short_answer", "write_table"]

@@ -139,3 +139,10 @@ def test_write_table_reads_the_study_folder(results_dir):
     assert table.loc[0, "delta_test"] == pytest.approx(1.5) and table.loc[0, "n_seeds"] == 2
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["commits"] == ["abc"] and meta["records"] == 4 and meta["devices"] == ["cpu"]
+
+
+def test_short_answer_counts_the_verdicts():
+    text = dose_report.short_answer(_table())
+    assert "its 8 doses (both loss forms)" in text and "2 hurts, 6 unresolved" in text
+    assert "gains +2.50 [+1.00, +4.00] points (oracle-phase, 50 % of the gradient)" in text
+    assert dose_report.short_answer(_table().iloc[0:0]) == ""
