@@ -50,9 +50,14 @@ def _label(row) -> str:
     return str(row["term"])
 
 
+OUTCOMES = (("", "held-out-selected checkpoint (primary)"), ("_last", "last iterate"))
+
+
 def figure(table):
-    """Delta (test average mAP, points, 95 % paired t interval) against gradient share (log x):
-    one line per form and term, the oracles beside them; right: the ladder and one stage."""
+    """Delta (test average mAP, points, 95 % paired t interval) against gradient share (log x,
+    symmetric-log y): one line per form and term, the oracles dashed beside them; top: the
+    held-out-selected checkpoint (the primary outcome), bottom: the last iterate; right: the
+    ladder and one stage, both outcomes."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -61,39 +66,46 @@ def figure(table):
     data["line"] = [_label(r) for _, r in data.iterrows()]
     curves = data[data["form"].isin(["code", "paper", "oracle"])]
     others = data[data["form"].isin(["ladder", "one-stage"])]
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5), width_ratios=(2.2, 1),
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9), width_ratios=(2.2, 1), sharex="col",
                              layout="constrained")
-    ax = axes[0]
     palette = dict(zip(sorted(curves["line"].unique()),
                        sns.color_palette("tab10", curves["line"].nunique()), strict=True))
-    for line, part in curves.groupby("line"):
-        part = part.sort_values("share")
-        style = "--" if part["form"].iloc[0] == "oracle" else "-"
-        err = [part["delta_test"] - part["ci_low"], part["ci_high"] - part["delta_test"]]
-        ax.errorbar(part["share"], part["delta_test"], yerr=err, fmt="o" + style, ms=4,
-                    capsize=3, color=palette[line], label=line)
-    ax.set_xscale("log")
-    ax.axhline(0.0, color="grey", lw=0.8)
-    ax.axhline(PAPER_DELTA, color="black", lw=0.8, ls=":")
-    ax.annotate("paper, Table 1: +1.0 (real THUMOS14)", (ax.get_xlim()[0], PAPER_DELTA),
-                xytext=(4, 3), textcoords="offset points", fontsize=8)
-    ax.set_xlabel("gradient share of the term(s): |grad term| / |grad backbone loss| "
-                  "(shared parameters, last 10 % of stage 2)")
-    ax.set_ylabel("arm - ACM-Net continued, test avg mAP (points)")
-    ax.set_title("Dose-response (held-out-selected checkpoint, 95 % paired t)")
-    ax.legend(fontsize=7, loc="best")
-    ax = axes[1]
-    if not others.empty:
-        y = np.arange(len(others))
-        ax.errorbar(others["delta_test"], y, xerr=[others["delta_test"] - others["ci_low"],
-                                                   others["ci_high"] - others["delta_test"]],
-                    fmt="o", capsize=3, color="black")
-        ax.set_yticks(y, others["term"])
-        ax.axvline(0.0, color="grey", lw=0.8)
-        ax.axvline(PAPER_DELTA, color="black", lw=0.8, ls=":")
-    ax.set_xlabel("delta vs control (points)")
-    ax.set_title("Ladder and one stage")
+    for row, (suffix, what) in enumerate(OUTCOMES):
+        ax = axes[row, 0]
+        for line, part in curves.groupby("line"):
+            part = part.sort_values("share")
+            mean = part[f"delta_test{suffix}"]
+            err = [mean - part[f"ci_low{suffix}"], part[f"ci_high{suffix}"] - mean]
+            ax.errorbar(part["share"], mean, yerr=err, ms=4, capsize=3, color=palette[line],
+                        fmt="o--" if part["form"].iloc[0] == "oracle" else "o-", label=line)
+        _references(ax, horizontal=True)
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_ylabel("arm - control, test avg mAP (points)")
+        ax.set_title(f"Dose-response: {what}")
+        ax = axes[row, 1]
+        if not others.empty:
+            y = np.arange(len(others))
+            mean = others[f"delta_test{suffix}"]
+            ax.errorbar(mean, y, xerr=[mean - others[f"ci_low{suffix}"],
+                                       others[f"ci_high{suffix}"] - mean],
+                        fmt="o", capsize=3, color="black")
+            ax.set_yticks(y, others["term"])
+        _references(ax, horizontal=False)
+        ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_title(f"Ladder, one stage: {what.split(' (')[0]}", fontsize=9)
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    axes[1, 0].set_xlabel("gradient share of the term(s): |grad term| / |grad backbone loss| "
+                          "(shared parameters, last 10 % of stage 2)")
+    axes[1, 1].set_xlabel("arm - control (points)")
     return fig
+
+
+def _references(ax, horizontal: bool) -> None:
+    """Zero and the paper's +1.0 (Table 1, real THUMOS14: a reference, not a target)."""
+    line = ax.axhline if horizontal else ax.axvline
+    line(0.0, color="grey", lw=0.8)
+    line(PAPER_DELTA, color="black", lw=0.8, ls=":", label="paper, Table 1: +1.0")
 
 
 def _fmt(row, prefix: str = "") -> str:
