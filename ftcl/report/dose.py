@@ -125,55 +125,86 @@ def _pct(x: float) -> str:
 
 def findings_paragraph(table) -> str:
     """Answer, from ``dose.csv`` alone: does FTCL change the model, at which dose, and does it
-    help, hurt or not resolve? (and what the oracles, the ladder and one stage say)."""
+    help, hurt or not resolve? (and what each term alone, the oracles, the ladder and one stage
+    say)."""
     if table.empty:
         return "No dose records yet: `python -m ftcl reproduce --profile quick` writes them."
-    out = []
-    for form, name in (("code", "release-code form"), ("paper", "paper form (Eq. 4 / 7)")):
-        rows = table[(table["form"] == form) & (table["term"] == "both")].copy()
-        if rows.empty:
-            continue
-        rows["share"] = [share(r) for _, r in rows.iterrows()]
-        rows = rows.sort_values("share")
-        changed = rows[rows["verdict_last"] != "unresolved"]
-        span = f"{_pct(rows['share'].min())} to {_pct(rows['share'].max())}"
-        if changed.empty:
-            first = (f"at no dose from {span} of the backbone loss's gradient does FTCL ({name}) "
-                     "change the last iterate's test mAP beyond its interval")
-        else:
-            c = changed.iloc[0]
-            first = (f"FTCL ({name}) changes the model from a gradient share of "
-                     f"{_pct(c['share'])} on (last iterate {_fmt(c, '_last')} points, "
-                     f"{c['verdict_last']}); the doses run span {span}")
-        verdicts = rows["verdict"].value_counts().to_dict()
-        best = rows.loc[rows["delta_test"].idxmax()]
-        worst = rows.loc[rows["delta_test"].idxmin()]
-        out.append(f"{first[0].upper()}{first[1:]}. On the primary outcome (held-out-selected "
-                   f"checkpoint) the {len(rows)} doses give "
-                   + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
-                   + f"; the highest mean is {_fmt(best)} at {_pct(best['share'])}, the lowest "
-                   f"{_fmt(worst)} at {_pct(worst['share'])} (paper: +1.0 on real THUMOS14).")
+    parts = [_form_sentences(table, form, name) for form, name in (
+        ("code", "release-code form"), ("paper", "paper form (Eq. 4 / 7)"))]
+    parts += [_single_terms(table), _oracle_sentence(table), _ladder_sentence(table),
+              _one_stage_sentence(table)]
+    return " ".join(p for p in parts if p)
+
+
+def _with_shares(rows):
+    rows = rows.copy()
+    rows["share"] = [share(r) for _, r in rows.iterrows()]
+    return rows.sort_values("share")
+
+
+def _form_sentences(table, form: str, name: str) -> str:
+    rows = table[(table["form"] == form) & (table["term"] == "both")]
+    if rows.empty:
+        return ""
+    rows = _with_shares(rows)
+    changed = rows[rows["verdict_last"] != "unresolved"]
+    span = f"{_pct(rows['share'].min())} to {_pct(rows['share'].max())}"
+    if changed.empty:
+        first = (f"At no dose from {span} of the backbone loss's gradient does FTCL ({name}) "
+                 "change the last iterate's test mAP beyond its interval")
+    else:
+        c = changed.iloc[0]
+        first = (f"FTCL ({name}) changes the model from a gradient share of {_pct(c['share'])} "
+                 f"on (last iterate {_fmt(c, '_last')} points, {c['verdict_last']}); the doses "
+                 f"run span {span}")
+    verdicts = rows["verdict"].value_counts().to_dict()
+    best, worst = rows.loc[rows["delta_test"].idxmax()], rows.loc[rows["delta_test"].idxmin()]
+    return (f"{first}. On the primary outcome (held-out-selected checkpoint) the {len(rows)} "
+            "doses give " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
+            + f"; the highest mean is {_fmt(best)} at {_pct(best['share'])}, the lowest "
+            f"{_fmt(worst)} at {_pct(worst['share'])} (paper: +1.0 on real THUMOS14).")
+
+
+def _single_terms(table) -> str:
+    parts = []
+    for (form, term), rows in table[table["term"].isin(["fsd", "lcs"])].groupby(
+            ["form", "term"]):
+        rows = _with_shares(rows)
+        top = rows.iloc[-1]
+        parts.append(f"{term.upper()} alone ({form} form) at its largest dose "
+                     f"({_pct(top['share'])}): {_fmt(top)} selected, {_fmt(top, '_last')} last "
+                     f"iterate ({top['verdict']} / {top['verdict_last']})")
+    return ("Each term alone: " + "; ".join(parts) + ".") if parts else ""
+
+
+def _oracle_sentence(table) -> str:
     oracles = table[table["form"] == "oracle"]
-    if not oracles.empty:
-        parts = []
-        for term, rows in oracles.groupby("term"):
-            b = rows.loc[rows["delta_test"].idxmax()]
-            parts.append(f"{term} {_fmt(b)} at {_pct(share(b))} ({b['verdict']})")
-        out.append("The oracle terms, on the same schedule, reach at their best dose: "
-                   + "; ".join(parts) + ".")
+    parts = [f"{term} {_fmt(b)} at {_pct(share(b))} ({b['verdict']})"
+             for term, rows in oracles.groupby("term")
+             for b in [rows.loc[rows["delta_test"].idxmax()]]]
+    return ("The oracle terms, on the same schedule, reach at their best dose: "
+            + "; ".join(parts) + ".") if parts else ""
+
+
+def _ladder_sentence(table) -> str:
     ladder = table[table["form"] == "ladder"].sort_values("term")
-    if not ladder.empty:
-        moved = ladder[ladder["verdict"] != "unresolved"]
-        steps = "; ".join(f"{r['term']} {_fmt(r)}" for _, r in ladder.iterrows())
-        where = (f"the first rung that resolves is {moved.iloc[0]['term']}" if not moved.empty
-                 else "no rung resolves")
-        out.append(f"Along the ladder from FTCL to the oracle ({steps}), {where}.")
+    if ladder.empty:
+        return ""
+    moved = ladder[ladder["verdict"] != "unresolved"]
+    steps = "; ".join(f"{r['term']} {_fmt(r)} (last iterate {_fmt(r, '_last')})"
+                      for _, r in ladder.iterrows())
+    where = (f"the first rung that resolves is {moved.iloc[0]['term']}" if not moved.empty
+             else "no rung resolves on the primary outcome")
+    return f"Along the ladder from FTCL to the oracle ({steps}), {where}."
+
+
+def _one_stage_sentence(table) -> str:
     one = table[table["form"] == "one-stage"]
-    if not one.empty:
-        out.append("One stage from scratch (Eq. 8 as printed) against ACM-Net trained as long: "
-                   + "; ".join(f"{r['term']} {_fmt(r)} ({r['verdict']})"
-                               for _, r in one.iterrows()) + ".")
-    return " ".join(out)
+    if one.empty:
+        return ""
+    return ("One stage from scratch (Eq. 8 as printed) against ACM-Net trained as long: "
+            + "; ".join(f"{r['term']} {_fmt(r)} ({r['verdict']})" for _, r in one.iterrows())
+            + ".")
 
 
 # ------------------------------------------------------------------------------ records -> rows
