@@ -203,6 +203,19 @@ class VideoDataset(Dataset):
         """Select the random sampling of epoch ``epoch`` (no effect with uniform sampling)."""
         self.epoch = int(epoch)
 
+    def pick(self, video_id: str | None = None, parameter: str = "video_id") -> str:
+        """``video_id`` if this split lists it, the first video if None; else ``ValueError``
+        naming ``parameter`` (e.g. a notebook's ``example_video``), the split and valid ids."""
+        if video_id is None:
+            return self.video_ids[0]
+        if video_id not in self._lengths:
+            examples = ", ".join(repr(v) for v in self.video_ids[:3])
+            raise ValueError(f"{parameter}={video_id!r} is not a video of the {self.split} split "
+                             f"of {self.spec.name} ({split_path(self.root, self.split)}, "
+                             f"{len(self.video_ids)} videos, e.g. {examples}); pass one of them, "
+                             "or None for the first")
+        return video_id
+
     def n_snippets(self, video_id: str) -> int:
         """Stored length ``T_video`` of a video's feature file."""
         return self._lengths[video_id]
