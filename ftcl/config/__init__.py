@@ -24,6 +24,7 @@ from .build import (
     to_dict,
 )
 from .checks import (
+    MAX_SEED,
     check_choice,
     check_device,
     check_lengths,
@@ -31,7 +32,9 @@ from .checks import (
     check_output_dir,
     check_run_name,
     check_settings,
+    check_threads,
     check_values,
+    usable_cores,
 )
 from .identity import (
     RESUMABLE_KEYS,
@@ -63,10 +66,10 @@ from .sections import (
 )
 
 __all__ = ["DEFAULT_SEEDS", "FTCL_AND_BASELINE", "LAMBDA_CHOICE", "LAMBDA_GRID", "LAMBDA_SOURCE",
-           "MEASURES", "METHODS", "PROFILES", "RESUMABLE_KEYS", "SECTIONS", "FTCLConfig",
-           "LossConfig", "Method", "ModelConfig", "RunConfig", "TrainConfig", "apply_overrides",
-           "check_backbone", "check_choice", "check_device", "check_lengths",
-           "check_notebook_parameters", "check_output_dir",
-           "check_run_name", "check_settings", "check_values", "config_diff", "config_hash",
-           "flatten", "from_dict", "identity", "load_overrides", "make_config", "name_run",
-           "parse_assignment", "run_id", "to_dict"]
+           "MAX_SEED", "MEASURES", "METHODS", "PROFILES", "RESUMABLE_KEYS", "SECTIONS",
+           "FTCLConfig", "LossConfig", "Method", "ModelConfig", "RunConfig", "TrainConfig",
+           "apply_overrides", "check_backbone", "check_choice", "check_device", "check_lengths",
+           "check_notebook_parameters", "check_output_dir", "check_run_name", "check_settings",
+           "check_threads", "check_values", "config_diff", "config_hash", "flatten",
+           "from_dict", "identity", "load_overrides", "make_config", "name_run",
+           "parse_assignment", "run_id", "to_dict", "usable_cores"]

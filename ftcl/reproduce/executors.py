@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..config import usable_cores
 from ..device import choose_device
 from ..io import atomic_path
 from ..paths import cache_dir, default_work_dir, resolve_in_work, scrub_paths, worker_files
@@ -224,14 +225,6 @@ def failed_outcome(run_id: str, error: str) -> dict:
     """The outcome of a run whose task itself was lost (worker died, retries exhausted...)."""
     return {"run_id": run_id, "ok": False, "record": None, "notebook": None, "error": error,
             "stderr": None, "stage1": None, "host": None, "pid": None, "wall_s": None}
-
-
-def usable_cores() -> int:
-    """CPU cores this process may use (affinity-aware)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 # ------------------------------------------------------------------------------ local
