@@ -350,7 +350,7 @@ def issue19_main(args) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        clean = thumos_fixture(work / "clean", n_snippets=args.snippets)
+        clean = write_thumos14_fixture(work / "clean", n_snippets=args.snippets)
         rows = faults.issue19(work, clean, args.issue19 or range(1, 11))
     text = faults.table(rows)
     print(text)
