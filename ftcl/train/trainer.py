@@ -153,6 +153,7 @@ class Trainer:
         return {
             "format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, "kind": kind,
             "ftcl_version": __version__, "method": self.cfg.method,
+            "dataset": self.cfg.dataset, "profile": self.cfg.profile,
             "backbone": self.cfg.model.backbone, "feature_dim": spec.feature_dim,
             "num_classes": spec.num_classes, "classes": list(spec.classes),
             "config": to_dict(self.cfg), "model": self.model.state_dict(), **extra,
