@@ -92,6 +92,59 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
             os.close(fd)
 
 
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 (hex) of a file's bytes."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_checksums(path: str | os.PathLike) -> dict[str, str] | None:
+    """``{name: sha256}`` of a checksum file in ``sha256sum`` format (``<hex>  <name>`` lines);
+    None if there is no such file. Raises ``ValueError`` naming the file and line if a line is
+    malformed."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    out = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or not name:
+            raise ValueError(f"{path}:{n}: not a '<sha256>  <name>' line: {line!r}")
+        out[name] = digest
+    return out
+
+
+def update_checksums(path: str | os.PathLike, changes: dict[str, str | None]) -> Path:
+    """Set (or with None remove) entries of the checksum file ``path``, atomically and under a
+    lock (writers of one results folder may run at once)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise WriteError.of(lock, exc) from exc
+    try:
+        _lock(fd, blocking=True)
+        entries = read_checksums(path) or {}
+        for name, digest in changes.items():
+            if digest is None:
+                entries.pop(name, None)
+            else:
+                entries[name] = digest
+        text = "".join(f"{entries[name]}  {name}\n" for name in sorted(entries))
+        return atomic_write_text(path, text)
+    finally:
+        os.close(fd)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

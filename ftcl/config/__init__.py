@@ -25,6 +25,7 @@ from .build import (
 )
 from .checks import (
     MAX_SEED,
+    MAX_SKIPPED_FRACTION,
     check_choice,
     check_device,
     check_lengths,
@@ -34,6 +35,7 @@ from .checks import (
     check_settings,
     check_threads,
     check_values,
+    too_many_skipped,
     usable_cores,
 )
 from .identity import (
@@ -66,10 +68,11 @@ from .sections import (
 )
 
 __all__ = ["DEFAULT_SEEDS", "FTCL_AND_BASELINE", "LAMBDA_CHOICE", "LAMBDA_GRID", "LAMBDA_SOURCE",
-           "MAX_SEED", "MEASURES", "METHODS", "PROFILES", "RESUMABLE_KEYS", "SECTIONS",
-           "FTCLConfig", "LossConfig", "Method", "ModelConfig", "RunConfig", "TrainConfig",
-           "apply_overrides", "check_backbone", "check_choice", "check_device", "check_lengths",
-           "check_notebook_parameters", "check_output_dir", "check_run_name", "check_settings",
-           "check_threads", "check_values", "config_diff", "config_hash", "flatten",
-           "from_dict", "identity", "load_overrides", "make_config", "name_run",
-           "parse_assignment", "run_id", "to_dict", "usable_cores"]
+           "MAX_SEED", "MAX_SKIPPED_FRACTION", "MEASURES", "METHODS", "PROFILES",
+           "RESUMABLE_KEYS", "SECTIONS", "FTCLConfig", "LossConfig", "Method", "ModelConfig",
+           "RunConfig", "TrainConfig", "apply_overrides", "check_backbone", "check_choice",
+           "check_device", "check_lengths", "check_notebook_parameters", "check_output_dir",
+           "check_run_name", "check_settings", "check_threads", "check_values", "config_diff",
+           "config_hash", "flatten", "from_dict", "identity", "load_overrides", "make_config",
+           "name_run", "parse_assignment", "run_id", "to_dict", "too_many_skipped",
+           "usable_cores"]

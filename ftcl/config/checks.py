@@ -47,6 +47,14 @@ from .sections import (
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 # Seeds seed numpy, torch and Python alike; 2^32 - 1 is the largest every one of them accepts.
 MAX_SEED = 2**32 - 1
+#: The largest share of a stage's steps (or of a run's) a run may skip for a non-finite loss and
+#: still count: ftcl.train.guard fails a run past it, ftcl.report.records refuses its record.
+MAX_SKIPPED_FRACTION = 0.25
+
+
+def too_many_skipped(skipped: int, steps: int) -> bool:
+    """True if ``skipped`` of ``steps`` exceeds :data:`MAX_SKIPPED_FRACTION`."""
+    return steps > 0 and skipped > MAX_SKIPPED_FRACTION * steps
 
 # Range checks beyond ftcl.config.validate: (section, key) -> (test, what).
 _RANGES = {

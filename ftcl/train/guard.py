@@ -8,7 +8,8 @@ watches every step and every evaluation of a stage and raises :class:`TrainingDi
 
 - :data:`MAX_CONSECUTIVE_SKIPS` steps in a row had a non-finite loss (raised at once: the weights
   or the data are not finite any more);
-- more than :data:`MAX_SKIPPED_FRACTION` of a stage's steps were skipped (checked at its end);
+- more than :data:`ftcl.config.MAX_SKIPPED_FRACTION` (25 %) of a stage's steps were skipped
+  (checked at its end);
 - the weights hold NaN or inf at an evaluation (before anything is evaluated or saved from them).
 
 The message names the stage, the first iteration whose loss was not finite and its value, the
@@ -24,21 +25,16 @@ import math
 
 import torch
 
+from ..config import MAX_SKIPPED_FRACTION, too_many_skipped
+
 #: Non-finite losses in a row that end a run at once.
 MAX_CONSECUTIVE_SKIPS = 20
-#: Largest share of a stage's steps that may be skipped (non-finite loss) for it to count.
-MAX_SKIPPED_FRACTION = 0.25
 
 
 class TrainingDiverged(RuntimeError):
     """The loss or the weights of a run are no longer finite (see :class:`DivergenceGuard`)."""
 
     exit_code = 3
-
-
-def too_many_skipped(skipped: int, steps: int) -> bool:
-    """True if ``skipped`` of ``steps`` exceeds :data:`MAX_SKIPPED_FRACTION`."""
-    return steps > 0 and skipped > MAX_SKIPPED_FRACTION * steps
 
 
 class DivergenceGuard:
