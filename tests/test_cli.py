@@ -264,7 +264,8 @@ def test_train_refuses_a_run_folder_a_live_process_holds(tiny_cli, tmp_path, cap
         assert holder.stdout.readline().strip() == "locked"
         assert main(tiny_cli()) == 2
         err = capsys.readouterr().err
-        assert f"run folder {run_dir} is in use by another live process (pid {holder.pid} on " in err
+        assert (f"run folder {run_dir} is in use by another live process (pid {holder.pid} on "
+                in err)
         assert not (run_dir / "last.pt").exists()
     finally:
         holder.kill()
