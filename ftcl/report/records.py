@@ -30,10 +30,11 @@ from ..config import MAX_SKIPPED_FRACTION, METHODS, too_many_skipped
 from ..data import get_spec
 from ..evaluation.metrics import average_map
 from ..io import read_checksums, sha256_file
-from ..paths import RESULTS, record_hashes_file, runs_dir
+from ..paths import RESULTS, record_hashes_of_record, runs_dir
 
-#: The file name of a run record: ``<run id>.json`` (:func:`ftcl.config.run_id`).
-RUN_RECORD_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*-seed\d+-[0-9a-f]{10}\.json$")
+#: The file name of a run record: ``<run id>.json`` (:func:`ftcl.config.run_id`:
+#: ``<dataset>-<method>-seed<k>-<hash>``; older records and hand-made ones lack the hash).
+RUN_RECORD_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*-seed\d+(-[0-9a-f]{10})?\.json$")
 
 
 class RecordWarning(UserWarning):
@@ -159,28 +160,53 @@ def load_record(path: str | Path) -> RunRecord:
     )
 
 
+def _is_run_record(path: Path, listed: set[str]) -> bool:
+    """A run record: listed in the hash file, named like a run id, or a ``.json`` file that is
+    a JSON object with a record's ``status`` and ``method`` or is not valid JSON at all (a
+    truncated record is refused by name, not skipped). Valid JSON of another kind (a
+    ``notes.json``) is not a run record."""
+    if not path.is_file():
+        return False
+    if path.name in listed or RUN_RECORD_NAME.match(path.name):
+        return True
+    if path.suffix != ".json":
+        return False
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:  # corrupt or truncated (UnicodeDecodeError too)
+        return True
+    except OSError:
+        return False
+    return isinstance(data, dict) and "status" in data and "method" in data
+
+
 def find_run_files(results_dir: str | Path = RESULTS, profile: str = "quick") -> list[Path]:
     """The run records of ``<results_dir>/<profile>/runs/`` (sorted; empty if none), each
-    checked against ``records.sha256`` (see the module docstring).
+    checked against ``records.sha256`` (:func:`run_files_in`)."""
+    return run_files_in(runs_dir(results_dir, profile))
+
+
+def run_files_in(runs: Path) -> list[Path]:
+    """The run records of a ``runs/`` folder (sorted; empty if none), each checked against the
+    ``records.sha256`` beside the folder (see the module docstring).
 
     Files that are not run records are left out, named in one :class:`RecordWarning`; a folder
     without ``records.sha256`` (records written before ftcl recorded hashes) is read with one
     :class:`RecordWarning`. Raises ``ValueError`` naming a record that was changed after it was
     written or that the hash file does not list.
     """
-    runs = runs_dir(results_dir, profile)
+    runs = Path(runs)
     if not runs.is_dir():
         return []
-    hash_file = record_hashes_file(results_dir, profile)
+    hash_file = record_hashes_of_record(runs / "x.json")[0]
     hashes = read_checksums(hash_file)
     listed = {name.partition("/")[2] for name in hashes or {} if name.startswith(f"{runs.name}/")}
     records, strays = [], []
     for path in sorted(p for p in runs.iterdir() if not p.name.startswith(".")):
-        is_record = path.is_file() and (path.name in listed or RUN_RECORD_NAME.match(path.name))
-        (records if is_record else strays).append(path)
+        (records if _is_run_record(path, listed) else strays).append(path)
     if strays:
-        warnings.warn(f"{runs}: ignored {len(strays)} file(s) that are not run records (not "
-                      f"named <run id>.json nor listed in {hash_file.name}): "
+        warnings.warn(f"{runs}: ignored {len(strays)} file(s) that are not run records (no "
+                      f"run record inside, not named <run id>.json, not in {hash_file.name}): "
                       f"{', '.join(p.name for p in strays)}", RecordWarning, stacklevel=2)
     if hashes is None:
         if records:
