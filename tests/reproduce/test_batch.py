@@ -188,7 +188,8 @@ def test_cli_dry_run_and_errors(tmp_path, capsys):
     done = plan("quick", seeds=[0], only=["acmnet"])[0]
     (tmp_path / "quick" / "runs" / f"{done.run_id}.json").write_text("{}")
     code = main(["reproduce", "--dry-run", "--only", "acmnet", "ftcl", "--seeds", "0",
-                 "--results", str(tmp_path)])
+                 "--results", str(tmp_path), "--cache-dir", str(tmp_path / "cache"),
+                 "--allow-mixed"])  # the dry run checks what a run checks: a clean tree too
     out = capsys.readouterr()
     assert code == 0
     assert "4 runs (4 configurations x 1 seeds)" in out.err
@@ -276,7 +277,10 @@ def test_clean_tree_check(tmp_path, monkeypatch):
     batch.check_clean_tree([run], tmp_path, allow_mixed=True)
     monkeypatch.setattr(batch, "git_commit", lambda repo=None: "abc")
     batch.check_clean_tree([run], tmp_path, allow_mixed=False)
-    (tmp_path / "old.json").write_text(json.dumps({"provenance": {"git_commit": "old"}}))
+    (tmp_path / "notes.json").write_text("{}")  # not a run record: ignored
+    batch.check_clean_tree([run], tmp_path, allow_mixed=False)
+    (tmp_path / "synanet-acmnet-seed0-0123456789.json").write_text(
+        json.dumps({"provenance": {"git_commit": "old"}}))
     with pytest.raises(ValueError, match="other commit states \\(old\\)"):
         batch.check_clean_tree([run], tmp_path, allow_mixed=False)
     batch.check_clean_tree([], tmp_path, allow_mixed=False)  # nothing to run: no check
