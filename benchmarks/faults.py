@@ -49,7 +49,8 @@ def telling(text: str, work: Path) -> str:
     raised = [ln for ln in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b", ln)]
     if "Traceback" in text and raised and not any("ftcl: error:" in ln for ln in lines):
         return "traceback: " + raised[-1].replace(str(work), "<tmp>")[:280]
-    for key in ("ftcl: error:", "error:", "warning", "resum", "Error", "Traceback"):
+    for key in ("ftcl: error:", "error:", "stopped at", "reproduce interrupted", "warning",
+                "resum", "Error", "Traceback"):
         hits = [ln for ln in lines if key in ln]
         if hits:
             line = hits[0] if key != "Error" else hits[-1]
@@ -236,7 +237,8 @@ class Faults:
         if rec is None:
             self.row(4, "(setup batch failed)", " ".join(cmd[3:6]), code, text)
             return
-        data = json.loads(rec.read_text())
+        original = rec.read_text()
+        data = json.loads(original)
         data["map"] = [0.99] * len(data["map"])
         data["average_map"] = data["classification_map"] = 0.99
         rec.write_text(json.dumps(data, indent=2))
@@ -246,6 +248,7 @@ class Faults:
                  "reproduce (same batch: tables rebuilt)", code, text,
                  "published in table1.md: " + ("yes (99.0 in the table)" if "99.0" in table
                                                else "no"))
+        rec.write_text(original)  # restored: only the stray file is new
         (runs / "notes.json").write_text('{"note": "look at seed 3"}\n')
         code, text = sub(cmd, timeout=300)
         self.row(4, "an unrelated notes.json in runs/", "ftcl reproduce (tables rebuilt)", code,

@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from ..paths import display_path
 from .annotations import (
     GT_JSON,
     annotation_issues,
@@ -210,8 +211,9 @@ class VideoDataset(Dataset):
             return self.video_ids[0]
         if video_id not in self._lengths:
             examples = ", ".join(repr(v) for v in self.video_ids[:3])
+            listed = display_path(split_path(self.root, self.split))
             raise ValueError(f"{parameter}={video_id!r} is not a video of the {self.split} split "
-                             f"of {self.spec.name} ({split_path(self.root, self.split)}, "
+                             f"of {self.spec.name} ({listed}, "
                              f"{len(self.video_ids)} videos, e.g. {examples}); pass one of them, "
                              "or None for the first")
         return video_id

@@ -63,7 +63,7 @@ class DivergenceGuard:
         st = self.st
         if too_many_skipped(st.stage_skipped, st.iteration):
             self.fail(f"{st.stage_skipped} of its {st.iteration} steps had a non-finite loss and "
-                      f"were skipped (more than {MAX_SKIPPED_FRACTION:.0%})")
+                      f"were skipped, more than {MAX_SKIPPED_FRACTION:.0%}")
 
     def weights(self, *modules) -> None:
         """Fail if a parameter of ``modules`` (None ignored) holds NaN or inf."""
