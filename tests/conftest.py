@@ -137,3 +137,15 @@ def thumos_like():
 def tiny():
     """The constants above, for tests that need them as values."""
     return SimpleNamespace(overrides=dict(TINY), thumos_like_dim=THUMOS_LIKE_D)
+
+
+@pytest.fixture(scope="session")
+def train_run_dir():
+    """``train_run_dir(argv)``: the run folder ``ftcl train argv`` trains in (named after the
+    run id)."""
+    from ftcl import cli
+    from ftcl.paths import run_directory
+
+    def run_dir(argv) -> Path:
+        return run_directory(cli.build_config(cli.build_parser().parse_args(argv)))
+    return run_dir

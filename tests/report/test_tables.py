@@ -365,6 +365,7 @@ def test_corrupt_record_error_names_the_file(results):
     ({"map": [0.1] * 6}, "one value per tIoU threshold"),
     ({"map": [1.5] * 7}, "fractions"),
     ({"average_map": 0.99}, "inconsistent"),
+    ({"skipped_steps": 63}, r"63 of its 250 steps were skipped.*learned nothing"),  # > 62.5
 ])
 def test_invalid_record_errors(tmp_path, change, message):
     record = make_record("acmnet", 0, falling(0.3))
