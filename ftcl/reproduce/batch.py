@@ -297,14 +297,17 @@ def batch_locks(results: str | os.PathLike, profile: str, work: str | os.PathLik
     return stack
 
 
-def check_workers(executor: str, jobs: int | None, threads: int | None) -> None:
-    """``--threads`` (and on this machine ``--jobs``) between 1 and the cores this process may
-    use, named with the limit; more runs x threads than cores is a warning (the runs slow each
-    other down)."""
+def check_workers(executor: str, jobs: int | None, threads: int | None,
+                  runs: Sequence[PlannedRun] = ()) -> None:
+    """``--threads``, ``--jobs`` and a ``--set train.num_threads`` between 1 and the cores this
+    process may use (local executor), named with the limit; more runs x threads than cores is a
+    warning (the runs slow each other down)."""
     if executor != "local":  # Ray sizes its tasks by the cluster's resources
         return
     check_threads(threads, "--threads")
     check_threads(jobs, "--jobs")
+    if runs:
+        check_threads(runs[0].config.train.num_threads, "--set train.num_threads")
     cores = usable_cores()
     if jobs and threads and jobs * threads > cores:
         warnings.warn(f"--jobs {jobs} x --threads {threads} = {jobs * threads} threads on "
@@ -380,7 +383,7 @@ def reproduce(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS, *,
     n_configs = len({(r.dataset, r.method) for r in runs})
     print(f"reproduce {profile}: {len(runs)} runs ({n_configs} configurations x "
           f"{len(seeds)} seeds) for Tables 1-5 -> {root}", file=sys.stderr)
-    check_workers(executor, jobs, threads)
+    check_workers(executor, jobs, threads, runs)
     check_output_dir(results, "--results")
     if work:
         check_output_dir(work, "--work-dir")
