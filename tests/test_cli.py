@@ -277,6 +277,10 @@ def test_train_refuses_a_run_folder_a_live_process_holds(tiny_cli, tmp_path, cap
     (["--device", "tpu"], "--device='tpu' is not a device name"),
     (["--set", "train.lr=inf"], "'train.lr'=inf: must be a finite number"),
     (["--set", "train.weight_decay=-1"], "'train.weight_decay'=-1.0: must be >= 0"),
+    # issue 19, point 5: bounded by the cores (100000 crashed torch, 5000 stalled it)
+    (["--threads", "100000"], "--threads=100000: must be between 1 and the"),
+    (["--jobs", "100000"], "--jobs=100000: must be between 1 and the"),
+    (["--set", "train.num_threads=5000"], "train.num_threads=5000: must be between 1 and the"),
 ])
 def test_reproduce_refuses_bad_settings_before_any_worker(argv, message, tmp_path, capsys):
     assert main(["reproduce", *argv, "--results", str(tmp_path / "r"), "--dry-run"]) == 2
