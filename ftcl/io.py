@@ -39,6 +39,7 @@ _WRITE_CAUSES = {
     errno.EACCES: "permission denied (the folder is not writable)",
     errno.EPERM: "operation not permitted",
     errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EEXIST: "a part of the path is a file, not a folder",
 }
 
 
