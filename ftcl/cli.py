@@ -395,13 +395,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """ftcl's warnings as one ``ftcl: warning: ...`` line; others as Python shows them."""
-    if category.__module__.startswith("ftcl."):
-        print(f"ftcl: warning: {message}", file=file or sys.stderr)
-    else:
-        print(warnings.formatwarning(message, category, filename, lineno, line),
-              file=file or sys.stderr, end="")
+def _warning_printer():
+    """A ``warnings.showwarning`` for one command: ftcl's warnings as one ``ftcl: warning:``
+    line, each text once (the same data set opened twice warns once); others as Python shows
+    them."""
+    shown: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if not category.__module__.startswith("ftcl."):
+            print(warnings.formatwarning(message, category, filename, lineno, line),
+                  file=file or sys.stderr, end="")
+        elif str(message) not in shown:
+            shown.add(str(message))
+            print(f"ftcl: warning: {message}", file=file or sys.stderr)
+    return show
 
 
 def _ending(exc: BaseException) -> int:
@@ -421,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     with signals_interrupt(), warnings.catch_warnings():
-        warnings.showwarning = _show_warning
+        warnings.showwarning = _warning_printer()
         try:
             return args._command.run(args)
         except (KeyboardInterrupt, ValueError, OSError) as exc:
