@@ -92,9 +92,12 @@ def test_kill_term_of_a_real_training_run(tmp_path, tiny):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
-    time.sleep(20)  # start-up, data checks, then stage 1 (~ms an iteration)
+    first = proc.stdout.readline()  # printed once the training stack is imported
+    assert first.startswith("ftcl: training acmnet on synanet/quick"), first
+    time.sleep(8)  # the data checks, then stage 1 (ms an iteration)
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=120)
+    out = first + out
     assert proc.returncode == 143, out
     assert "Traceback" not in out
     stopped = out.strip().splitlines()[-1]
