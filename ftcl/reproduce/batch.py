@@ -197,13 +197,12 @@ def run_batch(runs: Sequence[PlannedRun], executor, results_dir: str | os.PathLi
     ``runs``: from :func:`ftcl.reproduce.plan.plan` (all of one profile), in execution order;
     ``executor``: from :func:`ftcl.reproduce.executors.make_executor` (or any object with
     ``capacity``, ``submit``, ``poll``, ``cancel``, ``close`` and optionally ``stop``), closed
-    on return; records go
-    to ``<results_dir>/<profile>/runs/``; ``device``, ``cache_dir``, ``work_dir`` are passed to
-    every run (device as given: each worker resolves ``auto`` itself); ``notebook``: the training
-    notebook (default ``notebooks/04_train.py``); ``progress``: the overall bar, written with the
-    failures to ``stream`` (default ``sys.stderr``). Ctrl-C or SIGTERM stops what is running
-    (resumable) and returns
-    with ``interrupted=True``; run the same batch again to resume.
+    on return; records go to ``<results_dir>/<profile>/runs/``; ``device``, ``cache_dir``,
+    ``work_dir`` are passed to every run (device as given: each worker resolves ``auto``
+    itself); ``notebook``: the training notebook (default ``notebooks/04_train.py``);
+    ``progress``: the overall bar, written with the failures to ``stream`` (default
+    ``sys.stderr``). Ctrl-C or SIGTERM stops what is running (resumable) and returns with
+    ``interrupted=True``; run the same batch again to resume.
     """
     stream = stream if stream is not None else sys.stderr
     profiles = {r.profile for r in runs}
