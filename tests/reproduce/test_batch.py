@@ -417,3 +417,20 @@ def test_a_diverged_run_is_reported_failed_and_not_published(tmp_path, data_cach
         "TrainingDiverged: training diverged in stage 1 at iteration 2: loss nan")
     assert not (results / "quick" / "runs" / f"{run.run_id}.json").exists()
     assert (results / "quick" / "logs" / f"{run.run_id}.ipynb").is_file()
+
+
+def test_the_dry_run_runs_the_data_checks_of_a_real_batch(tmp_path, capsys):
+    """Point 5: ``--dry-run`` refuses what the batch would refuse, bad data included."""
+    from ftcl.data.fixtures import write_thumos14_fixture
+
+    root = write_thumos14_fixture(tmp_path / "thumos")
+    argv = ["reproduce", "--profile", "full", "--data-dir", f"thumos14={root}", "--only",
+            "acmnet", "--seeds", "0", "--results", str(tmp_path / "results"), "--allow-mixed",
+            "--cache-dir", str(tmp_path / "cache"), "--dry-run"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    feature = root / "test" / f"{(root / 'split_test.txt').read_text().split()[0]}.npy"
+    feature.write_bytes(b"")
+    assert main(argv) == 2
+    assert f"ftcl: error: video {feature.stem!r}: {feature} is empty (0 bytes)" in \
+        capsys.readouterr().err
