@@ -1,0 +1,451 @@
+"""Mutation testing of ftcl's core with mutmut 3, one scope at a time (``make mutation``).
+
+A *mutant* is a small plausible bug planted in one function (``>`` for ``>=``, ``+ 1`` for ``- 1``,
+a constant changed, an argument dropped, a string changed); the tests *kill* it when at least one
+of them fails. A mutant no test can tell from the original is *equivalent* (judged by a person,
+one line of reason each, in :data:`EQUIVALENTS`); every other survivor is a bug the suite would
+let through.
+
+Each scope (:data:`SCOPES`) pairs the files (and optionally the functions) it mutates with the
+tests it runs, so a scope is cheap to rerun alone: ``make mutation SCOPE=io``. A scope runs in its
+own scratch copy of the checkout (``_build/mutation/<scope>/``: ``ftcl/``, ``tests/``,
+``pyproject.toml`` with the scope's ``[tool.mutmut]`` table), always from scratch (mutmut's cache
+does not notice changed tests). mutmut runs each mutant with only the tests of the scope's
+selection that executed the mutated function (it records that in one clean run first), in a
+process forked from the one that imported them, so a mutant costs its tests' run time only.
+
+Results: ``results/mutation/<label>.json`` (``after`` by default; ``before`` for the suite before
+the tests that kill survivors) holds, per scope, the counts and every mutant that was not killed
+with its diff and classification; ``results/mutation/REPORT.md`` is written from the JSON files
+(:func:`write_report`). Run ``python tools/mutation.py --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import fnmatch
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EQUIVALENTS = ROOT / "tools" / "mutation_equivalents.yaml"
+SCRATCH = ROOT / "_build" / "mutation"
+RESULTS = ROOT / "results" / "mutation"
+TARGET_MODULE = 0.90  # killed share of non-equivalent mutants, every scope
+TARGET_OVERALL = 0.95
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one mutation run mutates and which tests judge it.
+
+    ``mutate``: file globs (relative to the checkout) whose functions are mutated;
+    ``functions``: optional mutant-name globs (``ftcl.train.x_holdout_split*``) restricting the
+    run to some functions of those files; ``tests``: the pytest selection; ``copy``: extra paths
+    the tests read (copied into the scratch checkout).
+    """
+
+    mutate: tuple[str, ...]
+    tests: tuple[str, ...]
+    functions: tuple[str, ...] = ()
+    copy: tuple[str, ...] = ()
+    note: str = ""
+
+
+SCOPES: dict[str, Scope] = {
+    "stats": Scope(("ftcl/stats.py",), ("tests/test_stats.py",)),
+    "io": Scope(("ftcl/io.py",), ("tests/test_io.py",)),
+}
+
+# mutmut's exit-code classes, folded into the report's words.
+KILLED = {"killed", "timeout", "segfault", "caught by type check"}
+NOT_RUN = {"not checked", "skipped", "check was interrupted by user"}
+
+
+# ------------------------------------------------------------------------------ running a scope
+
+
+def _copy_checkout(scope: Scope, dest: Path) -> None:
+    """A scratch checkout at ``dest``: the package, the tests and the scope's extra paths."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+    for name in ("ftcl", "tests", *scope.copy):
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=ignore)
+        elif src.exists():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    (dest / "pyproject.toml").write_text(_pyproject(scope), encoding="utf-8")
+
+
+def _toml_list(items) -> str:
+    return "[" + ", ".join(json.dumps(str(i)) for i in items) + "]"
+
+
+def _pyproject(scope: Scope) -> str:
+    """The checkout's pyproject.toml with the scope's ``[tool.mutmut]`` table appended."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    return text + (
+        "\n\n[tool.mutmut]  # written by tools/mutation.py for one scope\n"
+        f'source_paths = ["ftcl"]\n'
+        f"only_mutate = {_toml_list(scope.mutate)}\n"
+        f"pytest_add_cli_args_test_selection = {_toml_list(scope.tests)}\n"
+        f"also_copy = {_toml_list(scope.copy)}\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-m", "not book and not ray"]\n'
+    )
+
+
+def _mutmut_env() -> dict[str, str]:
+    # One thread per library: the worker processes are forked, and 2 shared cores.
+    single = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                               "NUMBA_NUM_THREADS")}
+    return {**os.environ, **single, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def run_scope(name: str, scope: Scope, jobs: int, nice: int) -> dict:
+    """Run mutmut on one scope in its scratch checkout; return its result entry."""
+    work = SCRATCH / name
+    _copy_checkout(scope, work)
+    mutmut = Path(sys.executable).with_name("mutmut")
+    cmd = [str(mutmut), "run", "--max-children", str(jobs), *scope.functions]
+    if nice:
+        cmd = ["nice", "-n", str(nice), *cmd]
+    log = work / "mutmut.log"
+    start = time.perf_counter()
+    with open(log, "w", encoding="utf-8") as fh:
+        rc = subprocess.run(cmd, cwd=work, env=_mutmut_env(), stdout=fh, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL).returncode
+    wall = time.perf_counter() - start
+    if rc != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise RuntimeError(f"mutmut failed on scope {name!r} (exit {rc}); log {log}:\n{tail}")
+    mutants = _collect(work, scope)
+    return _summarise(name, scope, mutants, wall)
+
+
+def _collect(work: Path, scope: Scope) -> list[dict]:
+    """Every mutant of the scope with its status, and the diff of those not killed."""
+    from mutmut.configuration import reset_config
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+    from mutmut.stats import status_by_exit_code
+
+    out = []
+    with _cwd(work):
+        reset_config()
+        for meta in sorted((work / "mutants").rglob("*.py.meta")):
+            path = meta.relative_to(work / "mutants").with_suffix("")
+            data = json.loads(meta.read_text(encoding="utf-8"))
+            for key, code in sorted(data.get("exit_code_by_key", {}).items(), key=_mutant_order):
+                if scope.functions and not any(fnmatch.fnmatch(key, g) for g in scope.functions):
+                    continue
+                status = status_by_exit_code[code]
+                entry = {"name": key, "file": str(path), "status": status}
+                if status not in KILLED:
+                    entry["diff"] = _changed_lines(get_diff_for_mutant(key, path=path))
+                out.append(entry)
+        reset_config()
+    return out
+
+
+def _mutant_order(item) -> tuple[str, int]:
+    head, _, number = item[0].rpartition("__mutmut_")
+    return head, int(number) if number.isdigit() else 0
+
+
+@contextlib.contextmanager
+def _cwd(path: Path):
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def _changed_lines(diff: str) -> dict[str, str]:
+    """The removed and added lines of a unified diff (stripped, joined by `` / ``)."""
+    lines = diff.splitlines()
+    removed = [ln[1:].strip() for ln in lines if ln.startswith("-") and not ln.startswith("---")]
+    added = [ln[1:].strip() for ln in lines if ln.startswith("+") and not ln.startswith("+++")]
+    return {"before": " / ".join(removed), "after": " / ".join(added)}
+
+
+# ------------------------------------------------------------------------------ classification
+
+
+def function_of(mutant: str) -> str:
+    """``ftcl.stats.x_verdict__mutmut_17`` -> ``ftcl.stats.x_verdict`` (mutmut's mangled name)."""
+    return mutant.partition("__mutmut_")[0]
+
+
+def load_equivalents(path: Path = EQUIVALENTS) -> list[dict]:
+    """The judged survivors: ``function``, ``before``, ``after`` (the changed lines, stripped),
+    ``kind`` (``equivalent`` or ``left``) and a one-line ``reason``.
+
+    Keyed by the change itself, not by mutmut's number (which shifts when a function changes), so
+    a judgement follows its mutant and a stale one stops matching.
+    """
+    import yaml
+
+    if not path.exists():
+        return []
+    entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    for e in entries:
+        missing = {"function", "before", "after", "kind", "reason"} - set(e)
+        if missing or e["kind"] not in ("equivalent", "left"):
+            raise ValueError(f"{path}: entry {e!r} needs function, before, after, reason and "
+                             f"kind equivalent|left (missing {sorted(missing)})")
+    return entries
+
+
+def classify(mutants: list[dict], judged: list[dict]) -> None:
+    """Mark each survivor ``equivalent``, ``left`` (with the reason) or ``unexplained``."""
+    index = {(e["function"], e["before"], e["after"]): e for e in judged}
+    for m in mutants:
+        if m["status"] in KILLED:
+            continue
+        e = index.get((function_of(m["name"]), m["diff"]["before"], m["diff"]["after"]))
+        m.pop("reason", None)
+        m["kind"] = e["kind"] if e else "unexplained"
+        if e:
+            m["reason"] = e["reason"]
+
+
+def _summarise(name: str, scope: Scope, mutants: list[dict], wall: float) -> dict:
+    survivors = [m for m in mutants if m["status"] not in KILLED]
+    classify(survivors, load_equivalents())
+    unfinished = [m["name"] for m in mutants if m["status"] in NOT_RUN]
+    if unfinished:
+        raise RuntimeError(f"scope {name!r}: {len(unfinished)} mutants were not run "
+                           f"(e.g. {unfinished[:3]}); see {SCRATCH / name / 'mutmut.log'}")
+    return {"scope": name, "mutate": list(scope.mutate), "functions": list(scope.functions),
+            "tests": list(scope.tests), "note": scope.note, "wall_time_s": round(wall, 1),
+            "counts": counts(sum(m["status"] in KILLED for m in mutants),
+                             sum(m["status"] == "timeout" for m in mutants), survivors),
+            "survivors": survivors}
+
+
+def counts(killed: int, timeout: int, survivors: list[dict]) -> dict[str, int | float | None]:
+    """Totals of one scope from its killed count (timeouts included) and its classified
+    survivors: mutants, killed, survived, no tests, equivalent, left, unexplained, and the
+    killed share of the non-equivalent mutants (the score)."""
+    n = killed + len(survivors)
+    equivalent = sum(m.get("kind") == "equivalent" for m in survivors)
+    out = {
+        "mutants": n, "killed": killed, "timeout": timeout,
+        "survived": sum(m["status"] == "survived" for m in survivors),
+        "no_tests": sum(m["status"] == "no tests" for m in survivors),
+        "other": sum(m["status"] not in ("survived", "no tests") for m in survivors),
+        "equivalent": equivalent,
+        "left": sum(m.get("kind") == "left" for m in survivors),
+        "unexplained": sum(m.get("kind") == "unexplained" for m in survivors),
+    }
+    out["score"] = round(killed / (n - equivalent), 4) if n > equivalent else None
+    return out
+
+
+# ------------------------------------------------------------------------------ results files
+
+
+def provenance() -> dict:
+    """What made the numbers: commit of the checkout (``+dirty`` if ftcl/ or tests/ differ),
+    tool versions, machine, time."""
+    from importlib.metadata import version
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD") or "unknown"
+    if git("status", "--porcelain", "--", "ftcl", "tests", "tools"):
+        commit += "+dirty"
+    return {"git_commit": commit, "mutmut": version("mutmut"), "pytest": version("pytest"),
+            "python": platform.python_version(), "cpu_count": os.cpu_count(),
+            "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+def update_results(label: str, entries: list[dict], jobs: int, out: Path = RESULTS) -> Path:
+    """Merge the scopes just run into ``<out>/<label>.json`` (other scopes are kept)."""
+    path = out / f"{label}.json"
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"scopes": {}}
+    for e in entries:
+        data["scopes"][e["scope"]] = {**e, "provenance": {**provenance(), "workers": jobs}}
+    data["scopes"] = {k: data["scopes"][k] for k in sorted(data["scopes"])}
+    data["label"] = label
+    out.mkdir(parents=True, exist_ok=True)
+    _write_atomic(path, json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    return path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def reclassify(out: Path = RESULTS) -> None:
+    """Re-apply the judgements of :data:`EQUIVALENTS` to the stored results (no rerun)."""
+    judged = load_equivalents()
+    for path in sorted(out.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for entry in data["scopes"].values():
+            classify(entry["survivors"], judged)
+            c = entry["counts"]
+            entry["counts"] = counts(c["killed"], c["timeout"], entry["survivors"])
+        _write_atomic(path, json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+# ------------------------------------------------------------------------------ the report
+
+
+@dataclass
+class _Table:
+    rows: list[list[str]] = field(default_factory=list)
+
+    def markdown(self, header: list[str]) -> str:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in self.rows]
+        return "\n".join(lines)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f} %"
+
+
+def _overall(scopes: dict) -> dict:
+    total = {k: sum(s["counts"][k] for s in scopes.values())
+             for k in ("mutants", "killed", "survived", "no_tests", "equivalent", "left",
+                       "unexplained")}
+    n = total["mutants"] - total["equivalent"]
+    total["score"] = total["killed"] / n if n else None
+    total["wall_time_s"] = sum(s["wall_time_s"] for s in scopes.values())
+    return total
+
+
+def report_markdown(after: dict, before: dict | None) -> str:
+    """REPORT.md from the ``after`` (and optional ``before``) results."""
+    scopes = after["scopes"]
+    lines = ["# Mutation testing of the core", "",
+             "Written by `tools/mutation.py` from `after.json`"
+             + (" and `before.json`" if before else "") + "; do not edit by hand. "
+             "Rerun one scope with `make mutation SCOPE=<scope>`, all with `make mutation`.",
+             "", f"Targets: at least {TARGET_MODULE:.0%} of the non-equivalent mutants killed in "
+             f"every scope, {TARGET_OVERALL:.0%} overall. Score = killed (timeouts included) / "
+             "(mutants - equivalent).", ""]
+    table = _Table()
+    for name, s in scopes.items():
+        c = s["counts"]
+        b = (before or {}).get("scopes", {}).get(name)
+        table.rows.append([
+            f"`{name}`", ", ".join(f"`{m}`" for m in s["mutate"]), str(c["mutants"]),
+            str(c["killed"]), str(c["survived"] + c["no_tests"]), str(c["equivalent"]),
+            str(c["left"]), str(c["unexplained"]),
+            _pct(b["counts"]["score"]) if b else "-", _pct(c["score"]),
+            f"{s['wall_time_s']:.0f}"])
+    o = _overall(scopes)
+    ob = _overall(before["scopes"]) if before else None
+    table.rows.append(["**all**", "", str(o["mutants"]), str(o["killed"]),
+                       str(o["survived"] + o["no_tests"]), str(o["equivalent"]), str(o["left"]),
+                       str(o["unexplained"]), _pct(ob["score"]) if ob else "-",
+                       _pct(o["score"]), f"{o['wall_time_s']:.0f}"])
+    lines += [table.markdown(["scope", "mutated", "mutants", "killed", "survived",
+                              "equivalent", "left", "unexplained", "score before",
+                              "score after", "wall s"]), ""]
+    lines += _provenance_lines(after, before)
+    lines += _survivor_lines(scopes)
+    return "\n".join(lines) + "\n"
+
+
+def _provenance_lines(after: dict, before: dict | None) -> list[str]:
+    lines = ["## Runs", ""]
+    for label, data in (("after", after), ("before", before)):
+        if not data:
+            continue
+        provs = {json.dumps({k: v for k, v in s["provenance"].items() if k != "created_utc"},
+                            sort_keys=True) for s in data["scopes"].values()}
+        for p in sorted(provs):
+            p = json.loads(p)
+            lines.append(f"- {label}: commit `{p['git_commit']}`, mutmut {p['mutmut']}, pytest "
+                         f"{p['pytest']}, Python {p['python']}, {p['workers']} worker(s) on "
+                         f"{p['cpu_count']} cores")
+    lines += ["", "Tests per scope:", ""]
+    lines += [f"- `{n}`: {' '.join(s['tests'])}" + (f" (functions {' '.join(s['functions'])})"
+                                                   if s["functions"] else "")
+              + (f". {s['note']}" if s["note"] else "") for n, s in after["scopes"].items()]
+    return lines + [""]
+
+
+def _survivor_lines(scopes: dict) -> list[str]:
+    lines = ["## Mutants not killed", ""]
+    for name, s in scopes.items():
+        if not s["survivors"]:
+            continue
+        lines += [f"### `{name}`", ""]
+        for m in s["survivors"]:
+            d = m["diff"]
+            why = m.get("reason", "not yet judged")
+            lines.append(f"- `{m['name']}` ({m['status']}, **{m['kind']}**): "
+                         f"`{d['before']}` -> `{d['after']}`. {why}")
+        lines.append("")
+    return lines
+
+
+def write_report(out: Path = RESULTS) -> Path:
+    after = json.loads((out / "after.json").read_text(encoding="utf-8"))
+    before_path = out / "before.json"
+    before = json.loads(before_path.read_text(encoding="utf-8")) if before_path.exists() else None
+    path = out / "REPORT.md"
+    _write_atomic(path, report_markdown(after, before))
+    return path
+
+
+# ------------------------------------------------------------------------------ command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scope", action="append", choices=sorted(SCOPES),
+                        help="run this scope (repeatable); default: all")
+    parser.add_argument("--label", default="after", choices=("after", "before"),
+                        help="results file to update (results/mutation/<label>.json)")
+    parser.add_argument("--jobs", type=int, default=1, help="mutmut worker processes")
+    parser.add_argument("--nice", type=int, default=15, help="niceness of mutmut (0: none)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="re-apply tools/mutation_equivalents.yaml and rewrite REPORT.md")
+    parser.add_argument("--list", action="store_true", help="print the scopes and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, s in SCOPES.items():
+            print(f"{name}: mutates {' '.join(s.mutate)}; tests {' '.join(s.tests)}")
+        return 0
+    if not args.report_only:
+        entries = []
+        for name in args.scope or list(SCOPES):
+            print(f"mutation: scope {name} ...", flush=True)
+            e = run_scope(name, SCOPES[name], args.jobs, args.nice)
+            c = e["counts"]
+            print(f"mutation: {name}: {c['mutants']} mutants, {c['killed']} killed, "
+                  f"{c['survived'] + c['no_tests']} not killed ({c['equivalent']} equivalent), "
+                  f"score {_pct(c['score'])}, {e['wall_time_s']:.0f} s", flush=True)
+            entries.append(e)
+            update_results(args.label, [e], args.jobs)
+    reclassify()
+    if (RESULTS / "after.json").exists():
+        print(f"mutation: wrote {write_report().relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
