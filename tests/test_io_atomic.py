@@ -79,8 +79,6 @@ def test_fault_between_write_and_rename_keeps_the_previous_file(tmp_path, monkey
 _KILL_BEFORE_RENAME = """
 import os, signal, sys
 from pathlib import Path
-import numpy as np
-import torch
 from ftcl import io as fio
 
 def die(*args, **kwargs):
@@ -93,8 +91,10 @@ if kind == "text":
 elif kind == "json":
     fio.atomic_write_json(target, {"new": 1})
 elif kind == "checkpoint":
+    import torch
     fio.atomic_torch_save(target, {"w": torch.ones(3)})
 else:
+    import numpy as np
     fio.atomic_save_npy(target, np.ones(3))
 """
 
@@ -197,3 +197,64 @@ def test_folder_lock_without_fcntl_runs_unlocked(tmp_path, monkeypatch):
     with fio.folder_lock(tmp_path), fio.folder_lock(tmp_path):
         pass
 
+
+
+_WRITE_IN_ASCII_LOCALE = r"""
+import locale, sys
+from ftcl.io import atomic_write_text
+encoding = locale.getpreferredencoding(False)
+assert encoding.lower().replace("-", "") != "utf8", encoding
+atomic_write_text(sys.argv[1], "caf\u00e9 \u2713")
+"""
+
+
+def test_text_is_utf8_whatever_the_locale(tmp_path):
+    target = tmp_path / "t.txt"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "LC_ALL": "C", "LANG": "C",
+           "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    proc = subprocess.run([sys.executable, "-c", _WRITE_IN_ASCII_LOCALE, str(target)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert target.read_bytes() == "caf\u00e9 \u2713".encode()
+
+
+def test_sweep_goes_on_past_a_file_gone_meanwhile(tmp_path, monkeypatch):
+    gone, stale = tmp_path / ".a.pt.1.tmp", tmp_path / ".b.pt.2.tmp"
+    gone.write_text("x")
+    stale.write_text("y")
+    real_open = os.open
+
+    def racing_open(path, *args, **kwargs):
+        if str(path) == str(gone):  # renamed onto its target between the glob and the open
+            gone.unlink()
+            raise FileNotFoundError(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", racing_open)
+    assert fio.sweep_stale_temp(tmp_path) == [stale]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sweep_tolerates_a_file_removed_before_its_unlink(tmp_path, monkeypatch):
+    stale = tmp_path / ".a.pt.1.tmp"
+    stale.write_text("x")
+    real_same = fio._same_file
+
+    def same_then_gone(path, fd):
+        result = real_same(path, fd)
+        path.unlink()  # another sweep (a parallel run starting) removed it first
+        return result
+
+    monkeypatch.setattr(fio, "_same_file", same_then_gone)
+    assert fio.sweep_stale_temp(tmp_path) == [stale]
+
+
+def test_sweep_without_locks_at_exactly_the_age_limit_keeps_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(fio, "fcntl", None)
+    temp = tmp_path / ".x.json.1.tmp"
+    temp.write_text("x")
+    os.utime(temp, (1_000_000.0, 1_000_000.0))
+    monkeypatch.setattr(fio.time, "time", lambda: 1_000_000.0 + 24 * 3600)
+    assert fio.sweep_stale_temp(tmp_path) == []  # stale only when older than the limit
+    monkeypatch.setattr(fio.time, "time", lambda: 1_000_000.0 + 24 * 3600 + 1)
+    assert fio.sweep_stale_temp(tmp_path) == [temp]

@@ -83,7 +83,7 @@ def test_small_samples_are_nan_without_warnings():
 
 
 def test_non_finite_values_are_named():
-    with pytest.raises(ValueError, match="paired_difference: non-finite values"):
+    with pytest.raises(ValueError, match="^paired_difference: non-finite values$"):
         stats.paired_difference({0: math.nan, 1: 1.0}, {0: 0.0, 1: 0.0})
 
 

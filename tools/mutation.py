@@ -68,7 +68,7 @@ SCOPES: dict[str, Scope] = {
     "losses": Scope(("ftcl/losses/*.py",), ("tests/test_losses.py",)),
     "inference": Scope(("ftcl/inference.py",), ("tests/test_inference.py",)),
     "evaluation": Scope(("ftcl/evaluation.py",), ("tests/test_evaluation.py",)),
-    "stats": Scope(("ftcl/stats.py",), ("tests/test_stats.py",)),
+    "stats": Scope(("ftcl/stats.py",), ("tests/test_stats.py", "tests/test_stats_verdicts.py")),
     "tables": Scope(("ftcl/tables.py",), ("tests/test_tables.py",),
                     functions=("ftcl.tables.x_load_record*", "ftcl.tables.x_aggregate*",
                                "ftcl.tables.x_check_single_*", "ftcl.tables.x__per_seed*",
@@ -82,7 +82,7 @@ SCOPES: dict[str, Scope] = {
     "config": Scope(("ftcl/config.py", "ftcl/validate.py"),
                     ("tests/test_validate.py", "tests/test_train.py::test_config_errors",
                      "tests/test_train.py::test_proposals_must_fit_in_t")),
-    "io": Scope(("ftcl/io.py",), ("tests/test_io.py",)),
+    "io": Scope(("ftcl/io.py",), ("tests/test_io.py", "tests/test_io_atomic.py")),
     "train": Scope(("ftcl/train.py",), ("tests/test_train.py",),
                    functions=("ftcl.train.x_holdout_split*", "ftcl.train.x_stage1_key*",
                               "ftcl.train.x_run_directory*", "ftcl.train.x__config_diff*",
@@ -317,18 +317,29 @@ def provenance() -> dict:
 def update_results(label: str, entries: list[dict], jobs: int, out: Path = RESULTS) -> Path:
     """Merge the scopes just run into ``<out>/<label>.json`` (other scopes are kept)."""
     path = out / f"{label}.json"
-    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"scopes": {}}
-    for e in entries:
-        data["scopes"][e["scope"]] = {**e, "provenance": {**provenance(), "workers": jobs}}
-    data["scopes"] = {k: data["scopes"][k] for k in sorted(data["scopes"])}
-    data["label"] = label
     out.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    with _results_lock(out):  # two scopes may finish at once (two `make mutation` runs)
+        data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"scopes": {}}
+        for e in entries:
+            data["scopes"][e["scope"]] = {**e, "provenance": {**provenance(), "workers": jobs}}
+        data["scopes"] = {k: data["scopes"][k] for k in sorted(data["scopes"])}
+        data["label"] = label
+        _write_atomic(path, json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     return path
 
 
+@contextlib.contextmanager
+def _results_lock(out: Path):
+    import fcntl
+
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    with open(SCRATCH / f".{out.name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
@@ -336,6 +347,11 @@ def _write_atomic(path: Path, text: str) -> None:
 def reclassify(out: Path = RESULTS) -> None:
     """Re-apply the judgements of :data:`EQUIVALENTS` to the stored results (no rerun)."""
     judged = load_equivalents()
+    with _results_lock(out):
+        _reclassify(out, judged)
+
+
+def _reclassify(out: Path, judged: list[dict]) -> None:
     for path in sorted(out.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         for entry in data["scopes"].values():
