@@ -49,11 +49,12 @@ def test_segment_iou_by_hand():
     assert ints.dtype == np.float64 and ints.tolist() == [2 / 6, 0.0]
 
 
-def test_threshold_zero_matches_a_touching_prediction():
-    """tIoU 0 (touching segments) is >= a threshold of 0, as the official clip(0) makes it."""
+def test_threshold_zero_matches_a_disjoint_prediction():
+    """The official clip(0): a disjoint prediction has tIoU 0 (not below), >= a threshold of 0."""
     gt = gt_frame([("A", 0.0, 1.0, "X")])
-    pred = pred_frame([("A", 1.0, 2.0, "X", 0.9)])
+    pred = pred_frame([("A", 1.5, 2.0, "X", 0.9)])
     np.testing.assert_array_equal(detection_map(gt, pred, [0.0, 0.1]), [1.0, 0.0])
+    assert segment_iou_matrix(np.array([[1.5, 2.0]]), np.array([[0.0, 1.0]])).tolist() == [[0.0]]
 
 
 def test_class_whose_predictions_have_no_candidate_ground_truth():
