@@ -419,7 +419,57 @@ def report_markdown(after: dict, before: dict | None) -> str:
                               "score after", "wall s"]), ""]
     lines += _provenance_lines(after, before)
     lines += _survivor_lines(scopes)
+    lines += _unmutated_lines(scopes)
+    stale = stale_judgements(after)
+    if stale:
+        lines += ["## Judgements that matched no survivor", "",
+                  "Killed since, or their code changed: check and remove them from "
+                  "`tools/mutation_equivalents.yaml`.", ""]
+        lines += [f"- `{e['function']}`: `{e['before']}` -> `{e['after']}`" for e in stale]
+        lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def decorated_functions(path: Path) -> list[str]:
+    """Functions of ``path`` that mutmut leaves alone: decorated ones (other than
+    staticmethod/classmethod), e.g. numba kernels, context managers, properties."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    item.parent_class = node.name  # type: ignore[attr-defined]
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
+                not (isinstance(d, ast.Name) and d.id in ("staticmethod", "classmethod"))
+                for d in node.decorator_list):
+            owner = getattr(node, "parent_class", None)
+            out.append(f"{owner}.{node.name}" if owner else node.name)
+    return sorted(out)
+
+
+def _unmutated_lines(scopes: dict) -> list[str]:
+    lines = ["## Not mutated", "",
+             "mutmut does not mutate decorated functions (their decorators run at import). "
+             "Their tests still run; their behaviour is pinned by the tests named in the scope:",
+             ""]
+    for name, s in scopes.items():
+        files = sorted({str(f.relative_to(ROOT)) for g in s["mutate"] for f in ROOT.glob(g)})
+        found = [f"`{f}`: " + ", ".join(f"`{d}`" for d in decorated_functions(ROOT / f))
+                 for f in files if decorated_functions(ROOT / f)]
+        if found:
+            lines.append(f"- `{name}`: " + "; ".join(found))
+    return lines + [""]
+
+
+def stale_judgements(after: dict) -> list[dict]:
+    """Entries of the judgements file that match no survivor of ``after``."""
+    seen = {(_tail(function_of(m["name"])), m["diff"]["before"], m["diff"]["after"])
+            for s in after["scopes"].values() for m in s["survivors"]}
+    return [e for e in load_equivalents()
+            if (_tail(e["function"]), e["before"], e["after"]) not in seen]
 
 
 def _provenance_lines(after: dict, before: dict | None) -> list[str]:
