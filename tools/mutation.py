@@ -27,6 +27,7 @@ import contextlib
 import datetime as dt
 import fnmatch
 import json
+import math
 import os
 import platform
 import shutil
@@ -149,7 +150,7 @@ def run_scope(name: str, scope: Scope, jobs: int, nice: int) -> dict:
     if nice:
         cmd = ["nice", "-n", str(nice), *cmd]
     log = work / "mutmut.log"
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), _children_cpu()
     for attempt in range(3):  # a fork refused by a machine short of processes is retried
         with open(log, "w", encoding="utf-8") as fh:
             rc = subprocess.run(cmd, cwd=work, env=_mutmut_env(), stdout=fh,
@@ -160,12 +161,21 @@ def run_scope(name: str, scope: Scope, jobs: int, nice: int) -> dict:
               flush=True)
         time.sleep(30)
         _copy_checkout(scope, work)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu0
     if rc != 0:
         tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
         raise RuntimeError(f"mutmut failed on scope {name!r} (exit {rc}); log {log}:\n{tail}")
     mutants = _collect(work, scope)
-    return _summarise(name, scope, mutants, wall)
+    return {**_summarise(name, scope, mutants, wall), "cpu_time_s": round(cpu, 1)}
+
+
+def _children_cpu() -> float:
+    """User + system seconds of the finished child processes (mutmut and its workers): the
+    wall time of the run on an otherwise idle core, whatever else the machine was doing."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _collect(work: Path, scope: Scope) -> list[dict]:
@@ -385,6 +395,7 @@ def _overall(scopes: dict) -> dict:
     n = total["mutants"] - total["equivalent"]
     total["score"] = total["killed"] / n if n else None
     total["wall_time_s"] = sum(s["wall_time_s"] for s in scopes.values())
+    total["cpu_time_s"] = sum(s.get("cpu_time_s", math.nan) for s in scopes.values())
     return total
 
 
@@ -407,16 +418,18 @@ def report_markdown(after: dict, before: dict | None) -> str:
             str(c["killed"]), str(c["survived"] + c["no_tests"]), str(c["equivalent"]),
             str(c["left"]), str(c["unexplained"]),
             _pct(b["counts"]["score"]) if b else "-", _pct(c["score"]),
-            f"{s['wall_time_s']:.0f}"])
+            f"{s['wall_time_s']:.0f}", f"{s.get('cpu_time_s', math.nan):.0f}"])
     o = _overall(scopes)
     ob = _overall(before["scopes"]) if before else None
     table.rows.append(["**all**", "", str(o["mutants"]), str(o["killed"]),
                        str(o["survived"] + o["no_tests"]), str(o["equivalent"]), str(o["left"]),
                        str(o["unexplained"]), _pct(ob["score"]) if ob else "-",
-                       _pct(o["score"]), f"{o['wall_time_s']:.0f}"])
+                       _pct(o["score"]), f"{o['wall_time_s']:.0f}", f"{o['cpu_time_s']:.0f}"])
     lines += [table.markdown(["scope", "mutated", "mutants", "killed", "survived",
                               "equivalent", "left", "unexplained", "score before",
-                              "score after", "wall s"]), ""]
+                              "score after", "wall s", "CPU s"]), "",
+              "wall s: the scope's run time on this machine as it was (shared); CPU s: the CPU "
+              "time of mutmut and its workers, the run time of one worker on an idle core.", ""]
     lines += _provenance_lines(after, before)
     lines += _survivor_lines(scopes)
     lines += _unmutated_lines(scopes)
