@@ -79,7 +79,7 @@ SCOPES: dict[str, Scope] = {
     "data": Scope(("ftcl/data/annotations.py", "ftcl/data/dataset.py", "ftcl/data/features.py",
                    "ftcl/data/pairs.py", "ftcl/data/sampling.py"),
                   ("tests/test_data_loader.py", "tests/test_data_pairs.py",
-                   "tests/test_data_sampling.py")),
+                   "tests/test_data_sampling.py", "tests/test_data_annotations.py")),
     "config": Scope(("ftcl/config.py", "ftcl/validate.py"),
                     ("tests/test_validate.py", "tests/test_train.py::test_config_errors",
                      "tests/test_train.py::test_proposals_must_fit_in_t")),
