@@ -4,6 +4,7 @@ packaged THUMOS14 files read afresh (their readers are cached)."""
 
 from __future__ import annotations
 
+import pickle
 import re
 
 import numpy as np
@@ -39,14 +40,18 @@ def test_feature_file_checks_and_messages(tmp_path):
     with pytest.raises(ValueError, match=rf"^video 's': cannot read {re.escape(str(short))} as "
                                          r"\.npy \(\w+: "):
         feature_shape(short, "s", D)
-    pickled = _npy(tmp_path, np.array([{"a": 1}], dtype=object), "p.npy")
-    with pytest.raises(ValueError, match=r"^video 'p': cannot read .* as \.npy \(it holds "
-                                         r"pickled \(object\) data, not a float array; "
-                                         r"pickles are never loaded\)$"):
-        load_features(pickled, "p", D)
-    # the shape is read memory-mapped (the data stay on disk), which object arrays refuse
-    with pytest.raises(ValueError, match=r"^video 'p': cannot read .* as \.npy \(ValueError: "):
-        feature_shape(pickled, "p", D)
+    pickled = tmp_path / "p.npy"
+    pickled.write_bytes(pickle.dumps({"features": [1.0, 2.0]}))  # a pickle named .npy
+    for read in (feature_shape, load_features):
+        with pytest.raises(ValueError, match=r"^video 'p': cannot read .* as \.npy \(it holds "
+                                             r"pickled \(object\) data, not a float array; "
+                                             r"pickles are never loaded\)$"):
+            read(pickled, "p", D)
+    # an object array: its shape is read memory-mapped (the data stay on disk), which refuses it
+    objects = _npy(tmp_path, np.array([{"a": 1}], dtype=object), "o.npy")
+    for read in (feature_shape, load_features):
+        with pytest.raises(ValueError, match=r"^video 'o': cannot read .* as \.npy \(ValueError: "):
+            read(objects, "o", D)
     none = _npy(tmp_path, np.zeros((0, D), np.float32), "n.npy")
     with pytest.raises(ValueError, match=r"^video 'n': .* has no snippets$"):
         feature_shape(none, "n", D)
