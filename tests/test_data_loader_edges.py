@@ -4,6 +4,7 @@ packaged THUMOS14 files read afresh (their readers are cached)."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import re
 
@@ -320,3 +321,90 @@ def test_ambiguous_segments_and_a_bad_line(tmp_path, monkeypatch):
         ann.thumos14_ambiguous()
     bad.write_text("video_test_1 1.0 2.0\n\n  \nvideo_test_3 1 2\n", encoding="utf-8")
     assert ann.thumos14_ambiguous()["video-id"].tolist() == ["video_test_1", "video_test_3"]
+
+
+# ------------------------------------------------------------------------------ more edges
+
+
+def test_validate_split_reads_headers_or_everything(tmp_path):
+    from ftcl.data.features import validate_split
+
+    (tmp_path / "train").mkdir()
+    np.save(tmp_path / "train" / "a.npy", np.ones((5, D), np.float32))
+    bad = np.ones((7, D), np.float32)
+    bad[3] = np.nan
+    np.save(tmp_path / "train" / "b.npy", bad)
+    assert validate_split(tmp_path, "train", ["a", "b"], D) == {"a": 5, "b": 7}  # headers only
+    assert validate_split(tmp_path, "train", ["a"], D, full=True) == {"a": 5}
+    with pytest.raises(ValueError, match=r"^video 'b': .* has NaN/inf in 1 rows"):
+        validate_split(tmp_path, "train", ["a", "b"], D, full=True)
+    (tmp_path / "train" / "c.npy").write_bytes(b"")
+    for full in (False, True):
+        with pytest.raises(ValueError, match=r"^video 'c': .* is empty \(0 bytes\)$"):
+            validate_split(tmp_path, "train", ["c"], D, full=full)
+
+
+def test_random_points_never_pass_the_last_snippet():
+    """(j + u) L / T can round up to L for u just below 1: the index is clamped to L - 1."""
+    class AlmostOne:
+        def random(self, n):
+            return np.full(n, 1.0 - 2.0 ** -53)
+
+    for length, n in ((10, 3), (7, 5), (1000, 750), (3, 7)):
+        idx = random_indices(length, n, AlmostOne())
+        assert idx.max() == length - 1 and idx.min() >= 0
+
+
+def test_annotation_end_exactly_at_the_tolerance_is_not_past_the_end(tmp_path, spec):
+    videos = _videos()
+    videos["video_validation_0000052"]["annotations"] = [((1.0, 50.0 + 1e-6), "Diving")]
+    ds = VideoDataset(write_tiny_dataset(tmp_path, videos, feature_dim=D), "train", spec)
+    assert ds.report["annotations_past_video_end"] == 0
+
+
+def test_wtalc_video_without_gt_json_duration_counts_as_not_corrected(tmp_path, spec):
+    true = ann.thumos14_true_durations()
+    vid = "video_validation_0000051"
+    videos = {vid: dict(split="train", subset="validation", duration=true[vid] + 3.0,
+                        annotations=[((1.0, 2.0), "Billiards")], n_snippets=5),
+              "video_validation_0000052": dict(split="train", subset="validation", duration=1.0,
+                                               annotations=[((1.0, 2.0), "Diving")],
+                                               n_snippets=5)}
+    root = write_tiny_dataset(tmp_path, videos, feature_dim=D)
+    gt = json.loads((root / "gt.json").read_text())
+    del gt["database"]["video_validation_0000052"]["duration"]
+    (root / "gt.json").write_text(json.dumps(gt))
+    ds = VideoDataset(root, "train", spec.replace(duration_source="wtalc"))
+    assert ds.report["gt_json_durations_corrected"] == 1
+
+
+_READ_IN_ASCII_LOCALE = r"""
+import sys
+from ftcl.data.annotations import read_gt_json, read_split
+db = read_gt_json(sys.argv[1] + "/gt.json")
+ids = read_split(sys.argv[1] + "/split.txt")
+assert ids == ["v\u00e9"], ids
+assert db["v\u00e9"]["annotations"][0]["label"] == "Caf\u00e9", db
+"""
+
+
+def test_annotation_files_are_read_as_utf8_whatever_the_locale(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    db = {"database": {"v\u00e9": {"annotations": [{"label": "Caf\u00e9", "segment": [1, 2]}]}}}
+    (tmp_path / "gt.json").write_text(json.dumps(db, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "split.txt").write_text("v\u00e9\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "LC_ALL": "C", "LANG": "C",
+           "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    proc = subprocess.run([sys.executable, "-c", _READ_IN_ASCII_LOCALE, str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_duplicate_ids_list_the_first_five(tmp_path):
+    path = tmp_path / "split_train.txt"
+    path.write_text("".join(f"v{i}\nv{i}\n" for i in range(7)), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"duplicate video ids \['v0', 'v1', 'v2', 'v3', 'v4'\]$"):
+        ann.read_split(path)
