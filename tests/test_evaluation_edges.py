@@ -39,9 +39,9 @@ PRED = pred_frame([("A", 1.0, 10.0, "X", 0.9), ("A", 22.0, 40.0, "X", 0.8),
 
 def test_segment_iou_by_hand():
     target = np.array([2.0, 6.0])
-    cands = np.array([[0.0, 4.0], [2.0, 6.0], [6.0, 9.0], [3.0, 4.0], [-5.0, 20.0]])
-    # intersections 2, 4, 0, 1, 4; unions 6, 4, 7, 4, 25
-    expected = [2 / 6, 1.0, 0.0, 1 / 4, 4 / 25]
+    cands = np.array([[0.0, 4.0], [2.0, 6.0], [6.0, 9.0], [3.0, 4.0], [-5.0, 20.0], [7.0, 9.0]])
+    # intersections 2, 4, 0, 1, 4, 0 (disjoint: clipped at 0); unions 6, 4, 7, 4, 25, 6
+    expected = [2 / 6, 1.0, 0.0, 1 / 4, 4 / 25, 0.0]
     np.testing.assert_allclose(segment_iou(target, cands), expected, rtol=0, atol=1e-15)
     np.testing.assert_allclose(segment_iou_matrix(cands, target[None])[:, 0], expected,
                                rtol=0, atol=1e-15)

@@ -271,3 +271,17 @@ def test_input_errors_name_the_input():
                        ("video_scores", (cas, att, vs - np.inf))):
         with pytest.raises(ValueError, match=rf"^localize: {name} contains NaN or inf$"):
             localize(*args, ["a", "b"], [8, 8], ["x"])
+
+
+def test_equal_scores_keep_the_later_pooled_proposal():
+    """The release pools a class's proposals CAS thresholds first, then attention thresholds,
+    and its NMS visits equal scores from the last pooled: the attention branch's proposal wins."""
+    cas = _video([0.0, 0.75, 0.75, 0.75, 0.25])
+    att = np.array([0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    cfg = InferenceConfig(cas_thresholds=(0.5,), att_thresholds=(0.5,), upsample=1,
+                          min_length=1, outer_margin=0.0, nms_threshold=0.5,
+                          video_score_weight_att=0.25)
+    # CAS branch: [1, 3] scores 0.75; attention branch: [1, 4] scores (3 x 0.75 + 0.25) / 4
+    # + 0.25 x 0.5 = 0.75 too; IoU 3 / 4 >= 0.5: one is suppressed, the attention one is kept
+    out = localize_video(cas, att, np.array([0.5]), 8, cfg)
+    assert out == [(0, 1 * SECONDS, 5 * SECONDS, 0.75)]

@@ -67,9 +67,12 @@ SCOPES: dict[str, Scope] = {
     "dp": Scope(("ftcl/dp/engine.py", "ftcl/dp/semiring.py", "ftcl/dp/structures.py",
                  "ftcl/dp/wavefront.py"), ("tests/test_dp.py",),
                 note="the numba kernels (decorated) and the CUDA kernels are not mutated"),
-    "losses": Scope(("ftcl/losses/*.py",), ("tests/test_losses.py", "tests/test_losses_measures.py")),
-    "inference": Scope(("ftcl/inference.py",), ("tests/test_inference.py", "tests/test_inference_edges.py")),
-    "evaluation": Scope(("ftcl/evaluation.py",), ("tests/test_evaluation.py", "tests/test_evaluation_edges.py")),
+    "losses": Scope(("ftcl/losses/*.py",),
+                    ("tests/test_losses.py", "tests/test_losses_measures.py")),
+    "inference": Scope(("ftcl/inference.py",),
+                       ("tests/test_inference.py", "tests/test_inference_edges.py")),
+    "evaluation": Scope(("ftcl/evaluation.py",),
+                        ("tests/test_evaluation.py", "tests/test_evaluation_edges.py")),
     "stats": Scope(("ftcl/stats.py",), ("tests/test_stats.py", "tests/test_stats_verdicts.py")),
     "tables": Scope(("ftcl/tables.py",), ("tests/test_tables.py",),
                     functions=("ftcl.tables.x_load_record*", "ftcl.tables.x_aggregate*",
@@ -248,7 +251,8 @@ def _tail(function: str) -> str:
 
 def load_equivalents(path: Path = EQUIVALENTS) -> list[dict]:
     """The judged survivors: ``function``, ``before``, ``after`` (the changed lines, stripped),
-    ``kind`` (``equivalent`` or ``left``) and a one-line ``reason``.
+    ``kind`` (``equivalent`` or ``left``), a one-line ``reason``, and ``occurrence`` (2, 3...) for
+    the twin of a mutant with the same function and changed lines.
 
     Keyed by the change itself, not by mutmut's number (which shifts when a function changes), so
     a judgement follows its mutant and a stale one stops matching.
@@ -268,18 +272,37 @@ def load_equivalents(path: Path = EQUIVALENTS) -> list[dict]:
 
 def classify(mutants: list[dict], judged: list[dict]) -> None:
     """Mark each survivor ``equivalent``, ``left`` (with the reason) or ``unexplained``."""
-    index = {(_tail(e["function"]), e["before"], e["after"]): e for e in judged}
+    index = {_key(e["function"], e): e for e in judged}
     for m in mutants:
         if m["status"] in KILLED:
             continue
-        e = index.get((_tail(function_of(m["name"])), m["diff"]["before"], m["diff"]["after"]))
+        e = index.get(_key(function_of(m["name"]), m["diff"]))
         m.pop("reason", None)
         m["kind"] = e["kind"] if e else "unexplained"
         if e:
             m["reason"] = e["reason"]
 
 
+def _number_twins(mutants: list[dict]) -> None:
+    """Give the 2nd, 3rd... mutant with the same function and the same changed lines (the same
+    line twice in a function, mutated the same way) an ``occurrence`` number, so that each has
+    its own judgement."""
+    seen: dict[tuple, int] = {}
+    for m in mutants:
+        if "diff" not in m:
+            continue
+        key = (function_of(m["name"]), m["diff"]["before"], m["diff"]["after"])
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            m["diff"]["occurrence"] = seen[key]
+
+
+def _key(function: str, change: dict) -> tuple:
+    return (_tail(function), change["before"], change["after"], change.get("occurrence", 1))
+
+
 def _summarise(name: str, scope: Scope, mutants: list[dict], wall: float) -> dict:
+    _number_twins(mutants)
     survivors = [m for m in mutants if m["status"] not in KILLED]
     classify(survivors, load_equivalents())
     unfinished = [m["name"] for m in mutants if m["status"] in NOT_RUN]
@@ -488,10 +511,9 @@ def _unmutated_lines(scopes: dict) -> list[str]:
 
 def stale_judgements(after: dict) -> list[dict]:
     """Entries of the judgements file that match no survivor of ``after``."""
-    seen = {(_tail(function_of(m["name"])), m["diff"]["before"], m["diff"]["after"])
+    seen = {_key(function_of(m["name"]), m["diff"])
             for s in after["scopes"].values() for m in s["survivors"]}
-    return [e for e in load_equivalents()
-            if (_tail(e["function"]), e["before"], e["after"]) not in seen]
+    return [e for e in load_equivalents() if _key(e["function"], e) not in seen]
 
 
 def _provenance_lines(after: dict, before: dict | None) -> list[str]:
@@ -523,8 +545,9 @@ def _survivor_lines(scopes: dict) -> list[str]:
         for m in s["survivors"]:
             d = m["diff"]
             why = m.get("reason", "not yet judged")
+            twin = f" (occurrence {d['occurrence']})" if d.get("occurrence") else ""
             lines.append(f"- `{m['name']}` ({m['status']}, **{m['kind']}**): "
-                         f"`{d['before']}` -> `{d['after']}`. {why}")
+                         f"`{d['before']}` -> `{d['after']}`{twin}. {why}")
         lines.append("")
     return lines
 
@@ -534,8 +557,8 @@ def todo_entries(label: str = "after", out: Path = RESULTS) -> str:
     import yaml
 
     data = json.loads((out / f"{label}.json").read_text(encoding="utf-8"))
-    entries = [{"function": function_of(m["name"]), "before": m["diff"]["before"],
-                "after": m["diff"]["after"], "kind": "equivalent", "reason": "TODO"}
+    entries = [{"function": function_of(m["name"]), **m["diff"], "kind": "equivalent",
+                "reason": "TODO"}
                for s in data["scopes"].values() for m in s["survivors"]
                if m.get("kind") == "unexplained"]
     return yaml.safe_dump(entries, sort_keys=False, width=1000, allow_unicode=True)
