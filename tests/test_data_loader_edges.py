@@ -401,6 +401,9 @@ def test_annotation_files_are_read_as_utf8_whatever_the_locale(tmp_path):
     proc = subprocess.run([sys.executable, "-c", _READ_IN_ASCII_LOCALE, str(tmp_path)], env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # and in this process (which also lets a mutation run relate this test to the readers)
+    assert ann.read_split(tmp_path / "split.txt") == ["v\u00e9"]
+    assert ann.read_gt_json(tmp_path / "gt.json") == db["database"]
 
 
 def test_duplicate_ids_list_the_first_five(tmp_path):

@@ -101,12 +101,14 @@ else:
 
 @pytest.mark.parametrize("kind", sorted(WRITERS))
 def test_writer_killed_before_the_rename_leaves_the_previous_file(tmp_path, kind):
-    target = _target(tmp_path, kind)
+    write, read, expected = WRITERS[kind]
+    target = write(tmp_path / FILE_NAMES[kind])  # the previous file, by the same writer
+    previous = target.read_bytes()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.run([sys.executable, "-c", _KILL_BEFORE_RENAME, kind, str(target)],
                           env=env, capture_output=True, timeout=120)
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
-    assert target.read_bytes() == PREVIOUS
+    assert target.read_bytes() == previous and read(target) == expected
     left = sorted(tmp_path.glob(f".{target.name}.*.tmp"))
     assert len(left) == 1 and left[0].stat().st_size > 0  # the new data, never renamed
     assert fio.sweep_stale_temp(tmp_path) == left  # its writer is dead: the lock is free
@@ -209,13 +211,14 @@ atomic_write_text(sys.argv[1], "caf\u00e9 \u2713")
 
 
 def test_text_is_utf8_whatever_the_locale(tmp_path):
+    here = fio.atomic_write_text(tmp_path / "here.txt", "caf\u00e9 \u2713")  # this locale
     target = tmp_path / "t.txt"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "LC_ALL": "C", "LANG": "C",
            "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
     proc = subprocess.run([sys.executable, "-c", _WRITE_IN_ASCII_LOCALE, str(target)], env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert target.read_bytes() == "caf\u00e9 \u2713".encode()
+    assert target.read_bytes() == here.read_bytes() == "caf\u00e9 \u2713".encode()
 
 
 def test_sweep_goes_on_past_a_file_gone_meanwhile(tmp_path, monkeypatch):
