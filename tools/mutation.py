@@ -65,7 +65,7 @@ class Scope:
 
 SCOPES: dict[str, Scope] = {
     "dp": Scope(("ftcl/dp/engine.py", "ftcl/dp/semiring.py", "ftcl/dp/structures.py",
-                 "ftcl/dp/wavefront.py"), ("tests/test_dp.py",),
+                 "ftcl/dp/wavefront.py"), ("tests/test_dp.py", "tests/test_dp_boundaries.py"),
                 note="the numba kernels (decorated) and the CUDA kernels are not mutated"),
     "losses": Scope(("ftcl/losses/*.py",),
                     ("tests/test_losses.py", "tests/test_losses_measures.py")),
