@@ -1,5 +1,5 @@
-"""Run records read for the tables (ftcl.tables.load_record and friends): every check at its edge,
-every message, what a record yields, and the data-version rule."""
+"""Run records read for the tables (ftcl.report.records.load_record and friends): every check at
+its edge, every message, what a record yields, and the data-version rule."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from ftcl import tables
+from ftcl.report import records as tables
+from ftcl.report import statistics
 
 T7 = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
 
@@ -171,7 +172,7 @@ def test_one_data_version_per_synthetic_data_set():
 
 
 def test_statistics_of_one_and_several_values():
-    assert tables._stats([2.0, 4.0, 9.0]) == pytest.approx(
+    assert statistics._stats([2.0, 4.0, 9.0]) == pytest.approx(
         {"mean": 5.0, "std": math.sqrt(13.0), "min": 2.0, "max": 9.0})
-    one = tables._stats([3])
+    one = statistics._stats([3])
     assert (one["mean"], one["min"], one["max"]) == (3.0, 3.0, 3.0) and math.isnan(one["std"])

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from ftcl.config import FTCLConfig
-from ftcl.dp_reference import (
+from ftcl.dp.reference import (
     drop_dtw_reference,
     fsd_reference,
     lcs_reference,

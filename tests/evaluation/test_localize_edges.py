@@ -1,5 +1,6 @@
-"""Edges of the localization pipeline (ftcl.inference): every threshold at its exact value, the
-release's defaults rebuilt, the branches' weights and video scores, input types and errors."""
+"""Edges of the localization pipeline (ftcl.evaluation.localize): every threshold at its exact
+value, the release's defaults rebuilt, the branches' weights and video scores, input types and
+errors."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from ftcl.inference import (
+from ftcl.evaluation.localize import (
     InferenceConfig,
     find_runs,
     index_to_seconds,

@@ -1,7 +1,8 @@
 """Every configuration check at its edge (accepted) and just beyond it (refused, naming the key).
 
-ftcl.config.validate, the extra ranges of ftcl.validate.check_ranges, check_finite, and
-ftcl.config.check_lengths (the FTCL proposals must fit in T snippets).
+ftcl.config.checks: check_choices (the schema's ranges and choices), check_ranges (weights,
+decays, margins), check_finite, check_values (all of them, run when a configuration is built)
+and check_lengths (the FTCL proposals must fit in T snippets).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import re
 import pytest
 
 from ftcl import config
-from ftcl.validate import check_finite, check_ranges
+from ftcl.config import sections
+from ftcl.config.checks import check_choices, check_finite, check_ranges
 
 # key, accepted values (the edge first), refused values, the message
 BOUNDS = [
@@ -40,20 +42,20 @@ BOUNDS = [
 ]
 
 CHOICES = [
-    ("model.backbone", config.BACKBONE_NAMES),
-    ("ftcl.action_measure", config.MEASURES),
-    ("ftcl.pair_measure", config.MEASURES),
-    ("ftcl.loss_form", config.LOSS_FORMS),
-    ("ftcl.activation", config.ACTIVATIONS),
-    ("ftcl.lcs_threshold_form", config.LCS_THRESHOLD_FORMS),
-    ("ftcl.background", config.BACKGROUNDS),
-    ("ftcl.term_scale", config.TERM_SCALES),
-    ("train.stage2_schedule", config.STAGE2_SCHEDULES),
-    ("train.selection", config.SELECTIONS),
-    ("train.sampling", config.SAMPLINGS),
+    ("model.backbone", sections.BACKBONE_NAMES),
+    ("ftcl.action_measure", sections.MEASURES),
+    ("ftcl.pair_measure", sections.MEASURES),
+    ("ftcl.loss_form", sections.LOSS_FORMS),
+    ("ftcl.activation", sections.ACTIVATIONS),
+    ("ftcl.lcs_threshold_form", sections.LCS_THRESHOLD_FORMS),
+    ("ftcl.background", sections.BACKGROUNDS),
+    ("ftcl.term_scale", sections.TERM_SCALES),
+    ("train.stage2_schedule", sections.STAGE2_SCHEDULES),
+    ("train.selection", sections.SELECTIONS),
+    ("train.sampling", sections.SAMPLINGS),
 ]
 
-# check_ranges beyond validate: key, accepted (edge first), refused, message
+# check_ranges beyond check_choices: key, accepted (edge first), refused, message
 EXTRA_RANGES = [
     ("train.weight_decay", [0.0], [-1e-9], "must be >= 0"),
     ("train.eval_batch_size", [1], [0], "must be >= 1"),
@@ -84,50 +86,56 @@ def _refused(key: str, what: str) -> str:
 @pytest.mark.parametrize("key, good, bad, what", BOUNDS, ids=[b[0] for b in BOUNDS])
 def test_validate_bounds(key, good, bad, what):
     for value in good:
-        config.validate(with_value(key, value))
+        check_choices(with_value(key, value))
+        config.check_values(with_value(key, value))
     for value in bad:
         with pytest.raises(ValueError, match=_refused(key, what)):
-            config.validate(with_value(key, value))
+            check_choices(with_value(key, value))
+        with pytest.raises(ValueError, match=_refused(key, what)):
+            config.check_values(with_value(key, value))
 
 
 @pytest.mark.parametrize("key, choices", CHOICES, ids=[c[0] for c in CHOICES])
 def test_validate_choices(key, choices):
     for value in choices:
-        config.validate(with_value(key, value))
+        check_choices(with_value(key, value))
     with pytest.raises(ValueError, match=_refused(key, f"must be one of {choices}")):
-        config.validate(with_value(key, "bogus"))
+        check_choices(with_value(key, "bogus"))
 
 
 def test_unknown_method_is_refused():
     with pytest.raises(ValueError, match=_refused("method", "unknown method; choose one of")):
-        config.validate(with_value("method", "ftcl-typo"))
+        check_choices(with_value("method", "ftcl-typo"))
 
 
 def test_stage1_only_needs_a_selection_that_can_use_it():
     only1 = with_value("train.iterations", 0)
-    config.validate(only1)  # select_stage1 is on by default
-    config.validate(with_value("train.selection", "last", with_value("train.select_stage1",
-                                                                       False, only1)))
+    check_choices(only1)  # select_stage1 is on by default
+    check_choices(with_value("train.selection", "last", with_value("train.select_stage1",
+                                                                     False, only1)))
     with pytest.raises(ValueError, match=_refused(
             "train.iterations", "0 (stage 1 only) needs train.select_stage1 or "
             "train.selection='last'")):
-        config.validate(with_value("train.select_stage1", False, only1))
-    config.validate(with_value("train.select_stage1", False))  # with stage 2: fine
+        check_choices(with_value("train.select_stage1", False, only1))
+    check_choices(with_value("train.select_stage1", False))  # with stage 2: fine
 
 
 @pytest.mark.parametrize("key, good, bad, what", EXTRA_RANGES, ids=[r[0] for r in EXTRA_RANGES])
 def test_check_ranges_bounds(key, good, bad, what):
     for value in good:
         check_ranges(with_value(key, value))
+        config.check_values(with_value(key, value))
     for value in bad:
-        with pytest.raises(ValueError, match=rf"^config key '{re.escape(key)}'="
-                                             rf"{re.escape(repr(value))}: {re.escape(what)}$"):
+        message = rf"^config key '{re.escape(key)}'={re.escape(repr(value))}: {re.escape(what)}$"
+        with pytest.raises(ValueError, match=message):
             check_ranges(with_value(key, value))
+        with pytest.raises(ValueError, match=message):
+            config.check_values(with_value(key, value))
 
 
-def test_check_ranges_runs_validate_first():
-    with pytest.raises(ValueError, match=_refused("train.batch_size", "must be >= 2")):
-        check_ranges(with_value("train.batch_size", 1))
+def test_check_values_checks_the_run_name():
+    with pytest.raises(ValueError, match=r"^run_name \(--name\) '\.\.': must be one plain"):
+        config.check_values(with_value("run_name", ".."))
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
@@ -136,6 +144,8 @@ def test_non_finite_numbers_are_named(value):
     with pytest.raises(ValueError, match=rf"^config key 'ftcl.tau'={re.escape(repr(value))}: "
                                          "must be a finite number$"):
         check_finite(cfg)
+    with pytest.raises(ValueError, match="^config key 'ftcl.tau'="):
+        config.check_values(cfg)
     check_finite(config.make_config())
 
 

@@ -1,4 +1,4 @@
-"""Verdict words against hand-computed intervals, and the edges of ftcl.stats."""
+"""Verdict words against hand-computed intervals, and the edges of ftcl.report.statistics."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from ftcl import stats
+from ftcl.report import statistics as stats
 
 # t_{0.975, 2} and t_{0.95, 2} (tables; scipy.stats.t.ppf agrees to 15 digits)
 T975_2 = 4.302652729749464

@@ -14,18 +14,17 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from ftcl import train as train_module
 from ftcl.config import make_config
-from ftcl.data import get_spec, prepare_dataset
-from ftcl.data.annotations import synanet_selection
-from ftcl.train import RunData, Trainer, holdout_split, run_directory, stage1_key
+from ftcl.paths import run_directory
+from ftcl.train import Trainer, holdout_split, load_checkpoint, stage1_key
+from ftcl.train import trainer as trainer_module
+from ftcl.train.schedule import learning_rate
 
 CPU = torch.device("cpu")
 
@@ -121,7 +120,7 @@ def test_holdout_split_is_pinned():
 
 def _lr(stage, iteration, **train):
     cfg = make_config("acmnet", overrides={f"train.{k}": v for k, v in train.items()})
-    return Trainer._lr(SimpleNamespace(cfg=cfg), stage, iteration)
+    return learning_rate(cfg.train, stage, iteration)
 
 
 def test_learning_rate_schedules_by_hand():
@@ -146,46 +145,25 @@ def test_learning_rate_schedules_by_hand():
 
 # ------------------------------------------------------------------------------ tiny runs
 
-TINY = {
-    "model.embed_dim": 8, "ftcl.proj_dim": 8, "ftcl.fsd_len": 2, "ftcl.lcs_len": 4,
-    "train.batch_size": 4, "train.pretrain_iterations": 4, "train.iterations": 6,
-    "train.eval_every": 2, "train.progress": False, "train.eval_batch_size": 8,
-    "train.holdout_fraction": 0.25, "train.grad_norms": False, "device": "cpu",
-}
+# evaluate every 2 stage-2 iterations (0, 2, 4, 6), no gradient diagnostics
+EVERY_2 = {"train.eval_every": 2, "train.grad_norms": False}
 
 
-def _spec():
-    classes = tuple(sorted(synanet_selection()["classes"][:3]))
-    return get_spec("synanet", "quick").replace(
-        classes=classes, anet_num_classes=3, anet_train_per_class=6, anet_test_per_class=3,
-        feature_dim=16, num_segments=24)
-
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    return prepare_dataset("synanet", "quick", cache_dir=tmp_path_factory.mktemp("data"),
-                           spec=_spec())
-
-
-def _trainer(root, out_dir, method="ftcl", **overrides):
-    from ftcl.data import VideoDataset
-
-    cfg = make_config(method, "synanet", "quick",
-                      overrides={**TINY, "out_dir": str(out_dir), **overrides})
-    spec = _spec()
-    train_ds = VideoDataset(root, "train", spec, sampling=cfg.train.sampling, seed=cfg.seed)
-    fit, held = holdout_split(list(train_ds.video_ids), cfg.train.holdout_fraction)
-    data = RunData(spec, root, train_ds, VideoDataset(root, "test", spec, sampling="uniform"),
-                   fit, held)
-    return Trainer(cfg, data=data)
+@pytest.fixture
+def trainer(tiny_config, tiny_data, tmp_path):
+    """``trainer(method, **overrides)``: a :class:`Trainer` of a tiny run in ``tmp_path``."""
+    def make(method="ftcl", **overrides):
+        cfg = tiny_config(method, tmp_path, **{**EVERY_2, **overrides})
+        return Trainer(cfg, data=tiny_data(cfg))
+    return make
 
 
 def _head(trainer):
     return {k: v.detach().clone() for k, v in trainer.objective.state_dict().items()}
 
 
-def test_ftcl_head_trains_in_stage2_only(tiny_root, tmp_path):
-    trainer = _trainer(tiny_root, tmp_path)
+def test_ftcl_head_trains_in_stage2_only(trainer):
+    trainer = trainer("ftcl")
     initial = _head(trainer)
     assert initial and all(v.abs().sum() > 0 for v in initial.values())
     assert trainer.run(stop_after=4)["status"] == "stopped"  # stage 1 done, stage 2 not begun
@@ -199,31 +177,28 @@ def test_ftcl_head_trains_in_stage2_only(tiny_root, tmp_path):
         assert not torch.allclose(initial[k], after2[k]), f"FTCL head {k} did not train"
 
 
-def test_a_tie_keeps_the_earlier_checkpoint(tiny_root, tmp_path, monkeypatch):
+def test_a_tie_keeps_the_earlier_checkpoint(trainer, tmp_path, monkeypatch):
     """Held-out scores 0.5 (iteration 0), 0.7 (2), 0.7 (4), 0.6 (6): iteration 2 is selected."""
     scores = iter([0.5, 0.7, 0.7, 0.6])
-    real = train_module.evaluate
+    real = trainer_module.evaluate_model
 
-    def scripted(model, dataset, spec, video_ids=None, batch_size=32, inference=None):
-        metrics, proposals = real(model, dataset, spec, video_ids, batch_size, inference)
+    def scripted(model, dataset, spec, video_ids=None, *args, **kwargs):
+        metrics, proposals = real(model, dataset, spec, video_ids, *args, **kwargs)
         if video_ids is not None:  # the held-out evaluation
             metrics = {**metrics, "average_map": next(scores)}
         return metrics, proposals
 
-    monkeypatch.setattr(train_module, "evaluate", scripted)
-    record = _trainer(tiny_root, tmp_path, "acmnet").run()
+    monkeypatch.setattr(trainer_module, "evaluate_model", scripted)
+    record = trainer("acmnet").run()
     assert [h["holdout"]["average_map"] for h in record["history"]] == [0.5, 0.7, 0.7, 0.6]
     assert [h["iteration"] for h in record["history"]] == [0, 2, 4, 6]
     assert record["selection"]["selected_iteration"] == 2
-    best = train_module.load_checkpoint(tmp_path / "synanet-quick" / "acmnet" / "seed0"
-                                        / "best.pt")
+    best = load_checkpoint(tmp_path / "synanet-quick" / "acmnet" / "seed0" / "best.pt")
     assert best["iteration"] == 2 and best["holdout_average_map"] == 0.7
 
 
-def test_selection_last_reports_the_last_model(tiny_root, tmp_path):
-    trainer = _trainer(tiny_root, tmp_path, "acmnet", **{"train.selection": "last"})
-    trainer.data.fit_ids, trainer.data.holdout_ids = list(trainer.data.train.video_ids), []
-    record = trainer.run()
+def test_selection_last_reports_the_last_model(trainer, tmp_path):
+    record = trainer("acmnet", **{"train.selection": "last"}).run()
     assert record["selection"]["reported"] == "last"
     assert record["selection"]["selected_iteration"] == 6
     assert record["map"] == record["test"]["last"]["map"] and "selected" not in record["test"]

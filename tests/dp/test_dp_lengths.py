@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ftcl import dp
-from ftcl import dp_reference as ref
+from ftcl.dp import reference as ref
 
 F64 = torch.float64
 M, N = 4, 5

@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from ftcl.config import load_overrides, parse_assignment
-from ftcl.validate import check_output_dir, check_run_name
+from ftcl.config import check_output_dir, check_run_name, load_overrides, parse_assignment
 
 
 def test_yaml_overrides(tmp_path):

@@ -1,6 +1,7 @@
-"""Edges of the mAP code (ftcl.evaluation): the official tIoU by hand, classes whose predictions
-have no candidate ground truth, object and integer columns, the averaging range's tolerance,
-every error message, Ambiguous filtering across videos, tensors in classification mAP."""
+"""Edges of the mAP code (ftcl.evaluation.metrics): the official tIoU by hand, classes whose
+predictions have no candidate ground truth, object and integer columns, the averaging range's
+tolerance, every error message, Ambiguous filtering across videos, tensors in classification
+mAP."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from ftcl.evaluation import (
+from ftcl.evaluation.metrics import (
     average_map,
     classification_map,
     detection_ap,

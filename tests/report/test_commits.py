@@ -1,4 +1,5 @@
-"""The single-commit rule of published tables, in all its cases (ftcl.tables.check_single_commit).
+"""The single-commit rule of published tables, in all its cases
+(ftcl.report.records.check_single_commit).
 
 A table written "at one commit" needs every record to carry the same clean commit: two commits, a
 dirty tree (``+dirty``) or an unknown commit (``unknown``, empty or missing) are refused unless
@@ -11,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ftcl.tables import check_single_commit
+from ftcl.report.records import check_single_commit
 
 
 def records(*commits):
