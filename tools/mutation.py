@@ -64,42 +64,44 @@ class Scope:
 
 
 SCOPES: dict[str, Scope] = {
-    "dp": Scope(("ftcl/dp/engine.py", "ftcl/dp/semiring.py", "ftcl/dp/structures.py",
-                 "ftcl/dp/wavefront.py"), ("tests/test_dp.py", "tests/test_dp_boundaries.py"),
-                note="the numba kernels (decorated) and the CUDA kernels are not mutated"),
-    "losses": Scope(("ftcl/losses/*.py",),
-                    ("tests/test_losses.py", "tests/test_losses_measures.py")),
-    "inference": Scope(("ftcl/inference.py",),
-                       ("tests/test_inference.py", "tests/test_inference_edges.py")),
-    "evaluation": Scope(("ftcl/evaluation.py",),
-                        ("tests/test_evaluation.py", "tests/test_evaluation_edges.py")),
-    "stats": Scope(("ftcl/stats.py",), ("tests/test_stats.py", "tests/test_stats_verdicts.py")),
-    "tables": Scope(("ftcl/tables.py",), ("tests/test_tables.py",),
-                    functions=("ftcl.tables.x_load_record*", "ftcl.tables.x_aggregate*",
-                               "ftcl.tables.x_check_single_*", "ftcl.tables.x__per_seed*",
-                               "ftcl.tables.x_build_table*", "ftcl.tables.x__comparison*",
-                               "ftcl.tables.x__stats*"),
-                    copy=("results/quick",), note="records, statistics and verdicts"),
-    "data": Scope(("ftcl/data/annotations.py", "ftcl/data/dataset.py", "ftcl/data/features.py",
-                   "ftcl/data/pairs.py", "ftcl/data/sampling.py"),
-                  ("tests/test_data_loader.py", "tests/test_data_pairs.py",
-                   "tests/test_data_sampling.py", "tests/test_data_annotations.py",
-                   "tests/test_data_loader_edges.py"),
+    "dp": Scope(("ftcl/dp/engine.py", "ftcl/dp/recursion.py", "ftcl/dp/semiring.py",
+                 "ftcl/dp/structures.py", "ftcl/dp/wavefront.py"), ("tests/dp",),
+                note="the compiled kernels (numba, decorated) are not mutated; nor are the CUDA "
+                     "kernels (no GPU here) and the per-cell reference (the tests' reference)"),
+    "losses": Scope(("ftcl/losses/*.py",), ("tests/losses",)),
+    "localize": Scope(("ftcl/evaluation/localize.py",), ("tests/evaluation",)),
+    "metrics": Scope(("ftcl/evaluation/metrics.py",), ("tests/evaluation",)),
+    "statistics": Scope(("ftcl/report/statistics.py",), ("tests/report",)),
+    "records": Scope(("ftcl/report/records.py", "ftcl/report/tables.py"), ("tests/report",),
+                     functions=("ftcl.report.records.*", "ftcl.report.tables.x__per_seed*",
+                                "ftcl.report.tables.x__comparison*",
+                                "ftcl.report.tables.x__measured_rows*",
+                                "ftcl.report.tables.x__thresholds*",
+                                "ftcl.report.tables.x_build_table*"),
+                     note="run records, the single-commit and data-version rules, and the table "
+                          "code that turns them into paired comparisons and verdicts"),
+    "data": Scope(("ftcl/data/annotations.py", "ftcl/data/checks.py", "ftcl/data/dataset.py",
+                   "ftcl/data/features.py", "ftcl/data/pairs.py", "ftcl/data/sampling.py"),
+                  ("tests/data",),
                   skip=("ftcl.data.annotations.x_build_synanet_extract__*",),
                   note="build_synanet_extract is left out: a one-off tool that wrote the packaged "
                        "SynANet extract from the full ActivityNet files, which are not shipped"),
-    "config": Scope(("ftcl/config.py", "ftcl/validate.py"),
-                    ("tests/test_validate.py", "tests/test_train.py::test_config_errors",
-                     "tests/test_train.py::test_proposals_must_fit_in_t",
-                     "tests/test_config_bounds.py", "tests/test_config_files.py")),
+    "config": Scope(("ftcl/config/*.py",), ("tests/config",),
+                    skip=("ftcl.config.presets.x__lambdas__*", "ftcl.config.presets.x__plugin__*",
+                          "ftcl.config.presets.x__acm__*"),
+                    note="the presets' helpers _lambdas, _plugin and _acm are left out: they run "
+                         "once, at import, to build METHODS, before a mutant can be switched on"),
     "io": Scope(("ftcl/io.py",), ("tests/test_io.py", "tests/test_io_atomic.py")),
-    "train": Scope(("ftcl/train.py",), ("tests/test_train.py",),
-                   functions=("ftcl.train.x_holdout_split*", "ftcl.train.x_stage1_key*",
-                              "ftcl.train.x_run_directory*", "ftcl.train.x__config_diff*",
-                              "ftcl.train.x*Trainer*_lr__*",
-                              "ftcl.train.x*Trainer*_evaluate_selection*",
-                              "ftcl.train.x*Trainer*_optimizer*"),
-                   note="the run keys and the model selection"),
+    "train": Scope(("ftcl/train/checkpoints.py", "ftcl/train/data.py", "ftcl/train/schedule.py",
+                    "ftcl/train/trainer.py"), ("tests/train",),
+                   functions=("ftcl.train.data.x_holdout_split*", "ftcl.train.schedule.*",
+                              "ftcl.train.checkpoints.x_stage1_key*",
+                              "ftcl.train.trainer.x*Trainer*_optimizer__*",
+                              "ftcl.train.trainer.x*Trainer*_evaluate_selection__*",
+                              "ftcl.train.trainer.x*Trainer*_start_stage2__*"),
+                   note="the run keys and the model selection: held-out split, learning-rate "
+                        "schedule and selection rule, stage-1 cache key, stage-2 optimiser (the "
+                        "FTCL head's parameters), held-out evaluation and the best checkpoint"),
 }
 
 # mutmut's exit-code classes, folded into the report's words.
@@ -110,34 +112,40 @@ NOT_RUN = {"not checked", "skipped", "check was interrupted by user"}
 # ------------------------------------------------------------------------------ running a scope
 
 
-def _copy_checkout(scope: Scope, dest: Path) -> None:
-    """A scratch checkout at ``dest``: the package, the tests and the scope's extra paths."""
+def _copy_checkout(scope: Scope, dest: Path, source: Path) -> None:
+    """A scratch checkout of ``source`` at ``dest``: the package, the tests and the scope's extra
+    paths."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
     for name in ("ftcl", "tests", *scope.copy):
-        src = ROOT / name
+        src = source / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=ignore)
         elif src.exists():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
-    (dest / "pyproject.toml").write_text(_pyproject(scope), encoding="utf-8")
+    (dest / "pyproject.toml").write_text(_pyproject(scope, source), encoding="utf-8")
+
+
+def _tests(scope: Scope, source: Path) -> list[str]:
+    """The scope's tests that exist in ``source`` (an older checkout may lack some files)."""
+    return [t for t in scope.tests if (source / t.split("::")[0]).exists()]
 
 
 def _toml_list(items) -> str:
     return "[" + ", ".join(json.dumps(str(i)) for i in items) + "]"
 
 
-def _pyproject(scope: Scope) -> str:
+def _pyproject(scope: Scope, source: Path) -> str:
     """The checkout's pyproject.toml with the scope's ``[tool.mutmut]`` table appended."""
-    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    text = (source / "pyproject.toml").read_text(encoding="utf-8")
     return text + (
         "\n\n[tool.mutmut]  # written by tools/mutation.py for one scope\n"
         f'source_paths = ["ftcl"]\n'
         f"only_mutate = {_toml_list(scope.mutate)}\n"
-        f"pytest_add_cli_args_test_selection = {_toml_list(scope.tests)}\n"
+        f"pytest_add_cli_args_test_selection = {_toml_list(_tests(scope, source))}\n"
         f"also_copy = {_toml_list(scope.copy)}\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-m", "not book and not ray"]\n'
     )
@@ -150,10 +158,11 @@ def _mutmut_env() -> dict[str, str]:
     return {**os.environ, **single, "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def run_scope(name: str, scope: Scope, jobs: int, nice: int) -> dict:
-    """Run mutmut on one scope in its scratch checkout; return its result entry."""
-    work = SCRATCH / name
-    _copy_checkout(scope, work)
+def run_scope(name: str, scope: Scope, jobs: int, nice: int, source: Path = ROOT,
+              label: str = "after") -> dict:
+    """Run mutmut on one scope of the checkout ``source`` in a scratch copy; return its entry."""
+    work = SCRATCH / f"{label}-{name}"
+    _copy_checkout(scope, work, source)
     mutmut = Path(sys.executable).with_name("mutmut")
     cmd = [str(mutmut), "run", "--max-children", str(jobs), *scope.functions]
     if nice:
@@ -169,13 +178,15 @@ def run_scope(name: str, scope: Scope, jobs: int, nice: int) -> dict:
         print(f"mutation: {name}: fork refused (attempt {attempt + 1}), starting over",
               flush=True)
         time.sleep(30)
-        _copy_checkout(scope, work)
+        _copy_checkout(scope, work, source)
     wall, cpu = time.perf_counter() - start, _children_cpu() - cpu0
     if rc != 0:
         tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
         raise RuntimeError(f"mutmut failed on scope {name!r} (exit {rc}); log {log}:\n{tail}")
     mutants = _collect(work, scope)
-    return {**_summarise(name, scope, mutants, wall), "cpu_time_s": round(cpu, 1)}
+    entry = _summarise(name, scope, mutants, wall)
+    return {**entry, "tests": _tests(scope, source), "cpu_time_s": round(cpu, 1),
+            "provenance": {**provenance(source), "workers": jobs}}
 
 
 def _children_cpu() -> float:
@@ -339,13 +350,13 @@ def counts(killed: int, timeout: int, survivors: list[dict]) -> dict[str, int | 
 # ------------------------------------------------------------------------------ results files
 
 
-def provenance() -> dict:
+def provenance(source: Path = ROOT) -> dict:
     """What made the numbers: commit of the checkout (``+dirty`` if ftcl/ or tests/ differ),
     tool versions, machine, time."""
     from importlib.metadata import version
 
     def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(["git", *args], cwd=source, capture_output=True, text=True)
         return done.stdout.strip() if done.returncode == 0 else ""
 
     commit = git("rev-parse", "HEAD") or "unknown"
@@ -356,14 +367,14 @@ def provenance() -> dict:
             "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
-def update_results(label: str, entries: list[dict], jobs: int, out: Path = RESULTS) -> Path:
+def update_results(label: str, entries: list[dict], out: Path = RESULTS) -> Path:
     """Merge the scopes just run into ``<out>/<label>.json`` (other scopes are kept)."""
     path = out / f"{label}.json"
     out.mkdir(parents=True, exist_ok=True)
     with _results_lock(out):  # two scopes may finish at once (two `make mutation` runs)
         data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"scopes": {}}
         for e in entries:
-            data["scopes"][e["scope"]] = {**e, "provenance": {**provenance(), "workers": jobs}}
+            data["scopes"][e["scope"]] = e
         data["scopes"] = {k: data["scopes"][k] for k in sorted(data["scopes"])}
         data["label"] = label
         _write_atomic(path, json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
@@ -583,6 +594,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", default="after", choices=("after", "before"),
                         help="results file to update (results/mutation/<label>.json)")
     parser.add_argument("--jobs", type=int, default=1, help="mutmut worker processes")
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="the checkout to mutate (default this one; e.g. a worktree of an "
+                             "older commit for the 'before' run)")
     parser.add_argument("--nice", type=int, default=15, help="niceness of mutmut (0: none)")
     parser.add_argument("--report-only", action="store_true",
                         help="re-apply tools/mutation_equivalents.yaml and rewrite REPORT.md")
@@ -602,13 +616,14 @@ def main(argv: list[str] | None = None) -> int:
         entries = []
         for name in args.scope or list(SCOPES):
             print(f"mutation: scope {name} ...", flush=True)
-            e = run_scope(name, SCOPES[name], args.jobs, args.nice)
+            e = run_scope(name, SCOPES[name], args.jobs, args.nice, args.root.resolve(),
+                          args.label)
             c = e["counts"]
             print(f"mutation: {name}: {c['mutants']} mutants, {c['killed']} killed, "
                   f"{c['survived'] + c['no_tests']} not killed ({c['equivalent']} equivalent), "
                   f"score {_pct(c['score'])}, {e['wall_time_s']:.0f} s", flush=True)
             entries.append(e)
-            update_results(args.label, [e], args.jobs)
+            update_results(args.label, [e])
     reclassify()
     if (RESULTS / "after.json").exists():
         print(f"mutation: wrote {write_report().relative_to(ROOT)}")
