@@ -71,13 +71,15 @@ SCOPES: dict[str, Scope] = {
     "losses": Scope(("ftcl/losses/*.py",), ("tests/losses",)),
     "localize": Scope(("ftcl/evaluation/localize.py",), ("tests/evaluation",)),
     "metrics": Scope(("ftcl/evaluation/metrics.py",), ("tests/evaluation",)),
-    "statistics": Scope(("ftcl/report/statistics.py",), ("tests/report",)),
+    "statistics": Scope(("ftcl/report/statistics.py",), ("tests/report",),
+                        copy=("notebooks", "results/quick")),
     "records": Scope(("ftcl/report/records.py", "ftcl/report/tables.py"), ("tests/report",),
                      functions=("ftcl.report.records.*", "ftcl.report.tables.x__per_seed*",
                                 "ftcl.report.tables.x__comparison*",
                                 "ftcl.report.tables.x__measured_rows*",
                                 "ftcl.report.tables.x__thresholds*",
                                 "ftcl.report.tables.x_build_table*"),
+                     copy=("notebooks", "results/quick"),
                      note="run records, the single-commit and data-version rules, and the table "
                           "code that turns them into paired comparisons and verdicts"),
     "data": Scope(("ftcl/data/annotations.py", "ftcl/data/checks.py", "ftcl/data/dataset.py",
@@ -86,7 +88,7 @@ SCOPES: dict[str, Scope] = {
                   skip=("ftcl.data.annotations.x_build_synanet_extract__*",),
                   note="build_synanet_extract is left out: a one-off tool that wrote the packaged "
                        "SynANet extract from the full ActivityNet files, which are not shipped"),
-    "config": Scope(("ftcl/config/*.py",), ("tests/config",),
+    "config": Scope(("ftcl/config/*.py",), ("tests/config",), copy=("results/quick",),
                     skip=("ftcl.config.presets.x__lambdas__*", "ftcl.config.presets.x__plugin__*",
                           "ftcl.config.presets.x__acm__*"),
                     note="the presets' helpers _lambdas, _plugin and _acm are left out: they run "
