@@ -84,10 +84,11 @@ SCOPES: dict[str, Scope] = {
                           "code that turns them into paired comparisons and verdicts"),
     "data": Scope(("ftcl/data/annotations.py", "ftcl/data/checks.py", "ftcl/data/dataset.py",
                    "ftcl/data/features.py", "ftcl/data/pairs.py", "ftcl/data/sampling.py"),
-                  ("tests/data",),
+                  ("tests/data", "tests/config/test_checks.py"),
                   skip=("ftcl.data.annotations.x_build_synanet_extract__*",),
                   note="build_synanet_extract is left out: a one-off tool that wrote the packaged "
-                       "SynANet extract from the full ActivityNet files, which are not shipped"),
+                       "SynANet extract from the full ActivityNet files, which are not shipped; "
+                       "tests/config/test_checks.py holds the house's tests of the data checks"),
     "config": Scope(("ftcl/config/*.py",), ("tests/config",), copy=("results/quick",),
                     skip=("ftcl.config.presets.x__lambdas__*", "ftcl.config.presets.x__plugin__*",
                           "ftcl.config.presets.x__acm__*"),
