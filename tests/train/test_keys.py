@@ -205,3 +205,17 @@ def test_selection_last_reports_the_last_model(trainer, tmp_path):
     assert not (tmp_path / "synanet-quick" / "acmnet" / "seed0" / "best.pt").exists()
     assert isinstance(pd.read_csv(tmp_path / "synanet-quick" / "acmnet" / "seed0"
                                   / "predictions.csv"), pd.DataFrame)
+
+
+def test_selection_rule_in_words():
+    from ftcl.train.schedule import selection_rule
+
+    cfg = make_config("acmnet", overrides={"train.eval_every": 25})
+    assert selection_rule(cfg, 40) == (
+        "best average mAP on 40 held-out training videos, evaluated every 25 stage-2 iterations "
+        "and at iteration 0 (the stage-1 checkpoint) (test set not used)")
+    no0 = make_config("acmnet", overrides={"train.eval_every": 5, "train.select_stage1": False})
+    assert selection_rule(no0, 3) == ("best average mAP on 3 held-out training videos, evaluated "
+                                      "every 5 stage-2 iterations (test set not used)")
+    last = make_config("acmnet", overrides={"train.selection": "last"})
+    assert selection_rule(last, 0) == "last checkpoint (no selection)"
