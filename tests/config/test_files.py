@@ -95,3 +95,20 @@ def test_run_name_must_be_one_plain_folder_name(name):
 @pytest.mark.parametrize("name", [None, "ftcl", "a.b", "x~", "run-1_2"])
 def test_plain_run_names(name):
     check_run_name(name)
+
+
+def test_output_folder_must_be_writable_and_searchable(tmp_path, monkeypatch):
+    """As root (the tests, CI) every folder is writable: os.access stands in for a user's."""
+    import os
+
+    asked = []
+
+    def access(path, mode):
+        asked.append(mode)
+        return not mode & os.W_OK  # not writable for this user
+
+    monkeypatch.setattr(os, "access", access)
+    with pytest.raises(ValueError, match=rf"^out_dir {re.escape(str(tmp_path))}: the folder is not "
+                                         r"writable$"):
+        check_output_dir(tmp_path)
+    assert asked == [os.W_OK | os.X_OK]
