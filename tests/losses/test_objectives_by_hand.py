@@ -158,7 +158,9 @@ def test_cola_by_hand_with_scores_at_zero_and_one():
     parts_in = {k: torch.randn(4, 3, 6, generator=g, dtype=F64)
                 for k in ("hard_act", "easy_act", "hard_bkg", "easy_bkg")}
     out = _output(seed=5, **parts_in)
-    out.video_scores = torch.tensor([[1.0, 0.0, 0.5], [0.0, 1.0, 0.2], [0.9, 0.1, 0.0],
+    # a score of 0 where the label is 1/2 and a score of 1 where it is 1/2 (row 1): the clamp,
+    # not BCE's own log clip at -100, decides those terms
+    out.video_scores = torch.tensor([[1.0, 0.0, 0.5], [0.0, 1.0, 0.0], [0.9, 0.1, 0.0],
                                      [0.0, 0.0, 1.0]], dtype=F64)
     cfg = LossConfig(cola_snico_weight=0.5, cola_temperature=0.2)
     loss, parts = cola_loss(out, LABELS, cfg)
