@@ -85,9 +85,11 @@ SCOPES: dict[str, Scope] = {
     "data": Scope(("ftcl/data/annotations.py", "ftcl/data/checks.py", "ftcl/data/dataset.py",
                    "ftcl/data/features.py", "ftcl/data/pairs.py", "ftcl/data/sampling.py"),
                   ("tests/data", "tests/config/test_checks.py"),
-                  skip=("ftcl.data.annotations.x_build_synanet_extract__*",),
-                  note="build_synanet_extract is left out: a one-off tool that wrote the packaged "
-                       "SynANet extract from the full ActivityNet files, which are not shipped; "
+                  skip=("ftcl.data.annotations.x_build_synanet_extract__*",
+                        "ftcl.data.annotations.x__synanet_candidates__*"),
+                  note="build_synanet_extract (and its helper _synanet_candidates) is left out: a "
+                       "one-off tool that wrote the packaged SynANet extract from the full "
+                       "ActivityNet files, which are not shipped; "
                        "tests/config/test_checks.py holds the house's tests of the data checks"),
     "config": Scope(("ftcl/config/*.py",), ("tests/config",), copy=("results/quick",),
                     skip=("ftcl.config.presets.x__lambdas__*", "ftcl.config.presets.x__plugin__*",
