@@ -176,3 +176,44 @@ def test_statistics_of_one_and_several_values():
         {"mean": 5.0, "std": math.sqrt(13.0), "min": 2.0, "max": 9.0})
     one = statistics._stats([3])
     assert (one["mean"], one["min"], one["max"]) == (3.0, 3.0, 3.0) and math.isnan(one["std"])
+
+
+def test_statistics_of_two_values_and_no_warning_for_one():
+    import warnings
+
+    two = statistics._stats([1, 4])
+    assert two == pytest.approx({"mean": 2.5, "std": math.sqrt(4.5), "min": 1.0, "max": 4.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns for ddof=1 on one value
+        assert math.isnan(statistics._stats([7.0])["std"])
+
+
+def test_aggregate_layout_and_values(tmp_path):
+    maps = [0.3 - 0.01 * i for i in range(7)]
+    paths = [write(tmp_path, record(seed=s, map=[m + 0.1 * s for m in maps],
+                                    average_map=sum(maps) / 7 + 0.1 * s), f"r{s}.json")
+             for s in (2, 0, 1)]
+    agg = statistics.aggregate(tables.load_records(paths))
+    assert list(agg.columns) == ["dataset", "profile", "method", "metric", "tiou", "mean", "std",
+                                 "min", "max", "n_seeds", "seeds", "average_range"]
+    assert agg["metric"].tolist() == [f"mAP@{t:g}" for t in T7] + ["avg", "cls"]
+    assert agg["tiou"].tolist()[:7] == T7 and agg["tiou"][7:].isna().all()
+    assert set(agg["average_range"]) == {"0.1-0.7"} and set(agg["seeds"]) == {"0,1,2"}
+    first = agg.iloc[0]
+    assert (first["mean"], first["min"], first["max"], first["n_seeds"]) == pytest.approx(
+        (40.0, 30.0, 50.0, 3))
+    assert first["std"] == pytest.approx(10.0)
+
+
+def test_aggregate_refuses_records_of_one_method_with_other_thresholds(tmp_path):
+    a = write(tmp_path, record(), "a.json")
+    b = write(tmp_path, record(seed=1), "b.json")
+    c = write(tmp_path, record(seed=2, tiou_thresholds=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65]),
+              "c.json")
+    d = write(tmp_path, record(seed=3, tiou_thresholds=T7[:6], map=[0.3] * 6, average_map=0.3),
+              "d.json")
+    for odd in (c, d):  # a third record differs in a value, or in the number of thresholds
+        with pytest.raises(ValueError, match=rf"^run records {re.escape(str(a))} and "
+                                             rf"{re.escape(str(odd))} \(acmnet on synthumos14\) "
+                                             r"use different tIoU thresholds$"):
+            statistics.aggregate(tables.load_records([a, b, odd]))
