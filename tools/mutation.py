@@ -164,9 +164,9 @@ def _mutmut_env() -> dict[str, str]:
 
 
 def run_scope(name: str, scope: Scope, jobs: int, nice: int, source: Path = ROOT,
-              label: str = "after") -> dict:
+              label: str = "after", tag: str = "") -> dict:
     """Run mutmut on one scope of the checkout ``source`` in a scratch copy; return its entry."""
-    work = SCRATCH / f"{label}-{name}"
+    work = SCRATCH / f"{label}{tag}-{name}"
     _copy_checkout(scope, work, source)
     mutmut = Path(sys.executable).with_name("mutmut")
     cmd = [str(mutmut), "run", "--max-children", str(jobs), *scope.functions]
@@ -603,6 +603,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the checkout to mutate (default this one; e.g. a worktree of an "
                              "older commit for the 'before' run)")
     parser.add_argument("--nice", type=int, default=15, help="niceness of mutmut (0: none)")
+    parser.add_argument("--tag", default="",
+                        help="suffix of the scratch folders, so that two runs of one scope (and "
+                             "label) can go on side by side")
     parser.add_argument("--report-only", action="store_true",
                         help="re-apply tools/mutation_equivalents.yaml and rewrite REPORT.md")
     parser.add_argument("--list", action="store_true", help="print the scopes and exit")
@@ -622,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.scope or list(SCOPES):
             print(f"mutation: scope {name} ...", flush=True)
             e = run_scope(name, SCOPES[name], args.jobs, args.nice, args.root.resolve(),
-                          args.label)
+                          args.label, args.tag)
             c = e["counts"]
             print(f"mutation: {name}: {c['mutants']} mutants, {c['killed']} killed, "
                   f"{c['survived'] + c['no_tests']} not killed ({c['equivalent']} equivalent), "
