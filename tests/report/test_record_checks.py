@@ -212,8 +212,9 @@ def test_aggregate_refuses_records_of_one_method_with_other_thresholds(tmp_path)
               "c.json")
     d = write(tmp_path, record(seed=3, tiou_thresholds=T7[:6], map=[0.3] * 6, average_map=0.3),
               "d.json")
-    for odd in (c, d):  # a third record differs in a value, or in the number of thresholds
-        with pytest.raises(ValueError, match=rf"^run records {re.escape(str(a))} and "
-                                             rf"{re.escape(str(odd))} \(acmnet on synthumos14\) "
-                                             r"use different tIoU thresholds$"):
-            statistics.aggregate(tables.load_records([a, b, odd]))
+    for odd in (c, d):  # the second or the third record differs in a value, or in the count
+        for group in ([a, odd], [a, b, odd]):
+            with pytest.raises(ValueError, match=rf"^run records {re.escape(str(a))} and "
+                                                 rf"{re.escape(str(odd))} \(acmnet on "
+                                                 r"synthumos14\) use different tIoU thresholds$"):
+                statistics.aggregate(tables.load_records(group))
