@@ -7,6 +7,7 @@ need lives here, as a fixture, never in a test module another one imports.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -44,9 +45,11 @@ def tiny_spec():
 
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory, tiny_spec):
-    """The tiny SynANet, generated once per test session (read-only for the tests)."""
-    return prepare_dataset("synanet", "quick", cache_dir=tmp_path_factory.mktemp("data"),
-                           spec=tiny_spec)
+    """The tiny SynANet, generated once per test session (read-only for the tests); in the
+    folder ``$FTCL_TEST_DATA_CACHE`` when set (``make mutation`` sets it: its thousands of short
+    test sessions then generate it once)."""
+    cache = os.environ.get("FTCL_TEST_DATA_CACHE") or tmp_path_factory.mktemp("data")
+    return prepare_dataset("synanet", "quick", cache_dir=cache, spec=tiny_spec)
 
 
 @pytest.fixture(scope="session")

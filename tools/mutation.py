@@ -156,11 +156,13 @@ def _pyproject(scope: Scope, source: Path) -> str:
     )
 
 
-def _mutmut_env() -> dict[str, str]:
-    # One thread per library: the worker processes are forked, and 2 shared cores.
+def _mutmut_env(work: Path) -> dict[str, str]:
+    # One thread per library: the worker processes are forked, and 2 shared cores. The tests'
+    # tiny data set is generated once per scope, not once per mutant (tests/conftest.py).
     single = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                "NUMBA_NUM_THREADS")}
-    return {**os.environ, **single, "PYTHONDONTWRITEBYTECODE": "1"}
+    return {**os.environ, **single, "PYTHONDONTWRITEBYTECODE": "1",
+            "FTCL_TEST_DATA_CACHE": str(work / "test-data")}
 
 
 def run_scope(name: str, scope: Scope, jobs: int, nice: int, source: Path = ROOT,
@@ -176,7 +178,7 @@ def run_scope(name: str, scope: Scope, jobs: int, nice: int, source: Path = ROOT
     start, cpu0 = time.perf_counter(), _children_cpu()
     for attempt in range(3):  # a fork refused by a machine short of processes is retried
         with open(log, "w", encoding="utf-8") as fh:
-            rc = subprocess.run(cmd, cwd=work, env=_mutmut_env(), stdout=fh,
+            rc = subprocess.run(cmd, cwd=work, env=_mutmut_env(work), stdout=fh,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
         if rc == 0 or "Resource temporarily unavailable" not in log.read_text(errors="replace"):
             break

@@ -48,21 +48,22 @@ def test_unreadable_cache_is_a_rescan_not_an_error(data, tmp_path):
     assert scan_features(data.test, blocked)["scanned"] == len(data.test)
 
 
-def test_scan_names_the_video_with_nan_rows(data, tmp_path):
+def test_scan_names_the_video_with_nan_rows(data, tiny_spec, tmp_path):
+    import shutil
+
     import numpy as np
 
+    from ftcl.data import VideoDataset
+
+    root = shutil.copytree(data.root, tmp_path / "copy")  # the shared tiny data stay intact
     vid = data.test.video_ids[1]
-    path = data.root / "test" / f"{vid}.npy"
+    path = root / "test" / f"{vid}.npy"
     arr = np.load(path)
-    original = arr.copy()
-    try:
-        arr[2] = np.nan
-        np.save(path, arr)
-        with pytest.raises(ValueError, match=rf"^video {re.escape(repr(vid))}: .* has NaN/inf in "
-                                             r"1 rows \(first: \[2\]\)"):
-            scan_features(data.test, tmp_path)
-    finally:
-        np.save(path, original)  # the tiny data set is shared by the session
+    arr[2] = np.nan
+    np.save(path, arr)
+    with pytest.raises(ValueError, match=rf"^video {re.escape(repr(vid))}: .* has NaN/inf in "
+                                         r"1 rows \(first: \[2\]\)"):
+        scan_features(VideoDataset(root, "test", tiny_spec), tmp_path)
 
 
 def test_ground_truth_without_a_class_is_named(data):
