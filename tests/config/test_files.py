@@ -112,3 +112,25 @@ def test_output_folder_must_be_writable_and_searchable(tmp_path, monkeypatch):
                                          r"writable$"):
         check_output_dir(tmp_path)
     assert asked == [os.W_OK | os.X_OK]
+
+
+_READ_YAML_IN_ASCII_LOCALE = r"""
+import sys
+from ftcl.config import load_overrides
+assert load_overrides(sys.argv[1]) == {"run_name": "caf\u00e9"}
+"""
+
+
+def test_yaml_is_read_as_utf8_whatever_the_locale(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "run.yaml"
+    path.write_text("run_name: caf\u00e9\n", encoding="utf-8")
+    assert load_overrides(path) == {"run_name": "caf\u00e9"}  # here, and under an ASCII locale:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "LC_ALL": "C", "LANG": "C",
+           "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    proc = subprocess.run([sys.executable, "-c", _READ_YAML_IN_ASCII_LOCALE, str(path)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
