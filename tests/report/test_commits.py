@@ -39,6 +39,8 @@ def test_one_clean_commit_or_none_passes(commits):
     (("abc", "abc+dirty"), r"2 commit state\(s\) \(abc, abc\+dirty\); dirty or unknown: "
                            r"abc\+dirty: "),
     (("abc", ...), r"2 commit state\(s\) \(abc, unknown\); dirty or unknown: unknown: "),
+    (("abc+dirty", None, "def"), r"3 commit state\(s\) \(abc\+dirty, def, unknown\); dirty or "
+                                 r"unknown: abc\+dirty, unknown: tables"),
 ])
 def test_several_dirty_or_unknown_commits_are_refused(commits, message):
     with pytest.raises(ValueError, match=message) as err:

@@ -166,7 +166,9 @@ def test_one_data_version_per_synthetic_data_set():
     with pytest.raises(ValueError, match=r"^run records of synanet, synthumos14 come from several "
                                          r"data versions \(\{'synthumos14': \[1, 2\], 'synanet': "
                                          r"\[1, 2\]\}\): v1 and v2 of the synthetic benchmark "
-                                         r"never share a table"):
+                                         r"never share a table; move the older records out of "
+                                         r"the runs folder \(or re-run the batch into a fresh "
+                                         r"one\)$"):
         tables.check_single_data_version(_versions(("synthumos14", 2), ("synthumos14", 1),
                                                    ("synanet", 2), ("synanet", 1)))
 
