@@ -91,3 +91,37 @@ def test_t_quantile_needs_one_degree_of_freedom():
     assert stats.t_quantile(0.975, 2) == pytest.approx(T975_2)
     with pytest.raises(ValueError, match="t quantile needs df >= 1, got 0"):
         stats.t_quantile(0.975, 0)
+
+
+def _runs(method, values):
+    from types import SimpleNamespace
+
+    return [SimpleNamespace(method=method, dataset="synthumos14", seed=s, average_percent=v)
+            for s, v in enumerate(values)]
+
+
+def test_comparisons_beyond_the_paper_say_resolved_or_unresolved():
+    from ftcl.report import tables
+
+    base = _runs("ftcl", [40.0, 41.0, 42.0])
+    up = _runs("control-meanpool", [41.0, 42.1, 42.9])  # +1, +1.1, +0.9
+    mixed = _runs("control-meanpool", [41.0, 40.0, 42.5])  # +1, -1, +0.5
+    args = ("table3", "control-meanpool", "label", "ftcl", "synthumos14", True, (0.1, 0.7))
+    resolved = tables._comparison(args[0], base + up, *args[1:])
+    assert resolved["verdict"] == "resolved" and resolved["paper_delta"] is None
+    assert resolved["beyond_paper"] and resolved["excludes_zero"]
+    assert resolved["differences"] == pytest.approx([1.0, 1.1, 0.9])
+    assert tables._comparison(args[0], base + mixed, *args[1:])["verdict"] == "unresolved"
+
+
+def test_a_paper_comparison_takes_the_papers_delta():
+    from ftcl.report import paper, tables
+
+    acm = _runs("acmnet", [40.0, 41.0, 42.0])
+    ftcl = _runs("ftcl", [41.0, 42.1, 42.9])
+    comp = tables._comparison("table1", acm + ftcl, "ftcl", "FTCL", "acmnet", "synthumos14",
+                              False, (0.1, 0.7))
+    delta = paper.paper_delta("table1", "ftcl", "acmnet", (0.1, 0.7))
+    assert delta is not None and delta > 0
+    assert comp["paper_delta"] == delta and comp["verdict"] == "supported"
+    assert comp["interval"] == "paired t, 95 %" and comp["n"] == 3
