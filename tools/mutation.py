@@ -319,20 +319,35 @@ def _key(function: str, change: dict) -> tuple:
     return (_tail(function), change["before"], change["after"], change.get("occurrence", 1))
 
 
-def _summarise(name: str, scope: Scope, mutants: list[dict], wall: float) -> dict:
+def _summarise(name: str, scope: Scope, mutants: list[dict], wall: float,
+               partial: bool = False) -> dict:
     _number_twins(mutants)
-    survivors = [m for m in mutants if m["status"] not in KILLED]
-    classify(survivors, load_equivalents())
     unfinished = [m["name"] for m in mutants if m["status"] in NOT_RUN]
-    if unfinished:
+    if unfinished and not partial:
         raise RuntimeError(f"scope {name!r}: {len(unfinished)} mutants were not run "
                            f"(e.g. {unfinished[:3]}); see {SCRATCH / name / 'mutmut.log'}")
-    return {"scope": name, "mutate": list(scope.mutate), "functions": list(scope.functions),
-            "skip": list(scope.skip),
-            "tests": list(scope.tests), "note": scope.note, "wall_time_s": round(wall, 1),
-            "counts": counts(sum(m["status"] in KILLED for m in mutants),
-                             sum(m["status"] == "timeout" for m in mutants), survivors),
-            "survivors": survivors}
+    run = [m for m in mutants if m["status"] not in NOT_RUN]
+    survivors = [m for m in run if m["status"] not in KILLED]
+    classify(survivors, load_equivalents())
+    entry = {"scope": name, "mutate": list(scope.mutate), "functions": list(scope.functions),
+             "skip": list(scope.skip),
+             "tests": list(scope.tests), "note": scope.note, "wall_time_s": round(wall, 1),
+             "counts": counts(sum(m["status"] in KILLED for m in run),
+                              sum(m["status"] == "timeout" for m in run), survivors),
+             "survivors": survivors}
+    if unfinished:  # an interrupted run: the counts cover the mutants that were run
+        entry["partial"] = {"run": len(run), "of": len(mutants)}
+    return entry
+
+
+def collect_scope(name: str, scope: Scope, source: Path = ROOT, label: str = "after",
+                  tag: str = "") -> dict:
+    """The entry of a scope from its scratch folder as it stands (a run stopped before its end:
+    only the mutants it ran are counted, and the entry says how many of how many)."""
+    work = SCRATCH / f"{label}{tag}-{name}"
+    entry = _summarise(name, scope, _collect(work, scope), math.nan, partial=True)
+    return {**entry, "tests": _tests(scope, source), "cpu_time_s": math.nan,
+            "provenance": {**provenance(source), "workers": 1}}
 
 
 def counts(killed: int, timeout: int, survivors: list[dict]) -> dict[str, int | float | None]:
@@ -463,8 +478,10 @@ def report_markdown(after: dict, before: dict | None) -> str:
     for name, s in scopes.items():
         c = s["counts"]
         b = (before or {}).get("scopes", {}).get(name)
+        part = s.get("partial")
         table.rows.append([
-            f"`{name}`", ", ".join(f"`{m}`" for m in s["mutate"]), str(c["mutants"]),
+            f"`{name}`" + (f" (partial: {part['run']} of {part['of']} run)" if part else ""),
+            ", ".join(f"`{m}`" for m in s["mutate"]), str(c["mutants"]),
             str(c["killed"]), str(c["survived"] + c["no_tests"]), str(c["equivalent"]),
             str(c["left"]), str(c["unexplained"]),
             _pct(b["counts"]["score"]) if b else "-", _pct(c["score"]),
@@ -608,6 +625,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tag", default="",
                         help="suffix of the scratch folders, so that two runs of one scope (and "
                              "label) can go on side by side")
+    parser.add_argument("--collect", action="store_true",
+                        help="do not run: record the scopes' scratch folders as they stand (a "
+                             "run stopped early counts the mutants it ran, marked partial)")
     parser.add_argument("--report-only", action="store_true",
                         help="re-apply tools/mutation_equivalents.yaml and rewrite REPORT.md")
     parser.add_argument("--list", action="store_true", help="print the scopes and exit")
@@ -622,7 +642,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.todo:
         print(todo_entries(args.label))
         return 0
-    if not args.report_only:
+    if args.collect:
+        for name in args.scope or []:
+            update_results(args.label, [collect_scope(name, SCOPES[name], args.root.resolve(),
+                                                      args.label, args.tag)])
+    elif not args.report_only:
         entries = []
         for name in args.scope or list(SCOPES):
             print(f"mutation: scope {name} ...", flush=True)
