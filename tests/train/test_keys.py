@@ -163,18 +163,26 @@ def _head(trainer):
 
 
 def test_ftcl_head_trains_in_stage2_only(trainer):
-    trainer = trainer("ftcl")
+    trainer = trainer("ftcl", **{"train.stage2_schedule": "cosine", "train.weight_decay": 1e-3})
+    cfg = trainer.cfg.train
+    group = trainer.optimizer.param_groups[0]  # stage 1: the backbone at train.lr
+    assert (group["lr"], group["weight_decay"]) == (cfg.lr, 1e-3)
     initial = _head(trainer)
     assert initial and all(v.abs().sum() > 0 for v in initial.values())
     assert trainer.run(stop_after=4)["status"] == "stopped"  # stage 1 done, stage 2 not begun
     after1 = _head(trainer)
     assert all(torch.equal(initial[k], after1[k]) for k in initial)  # stage 1: head untouched
-    head_params = {id(p) for p in trainer.objective.parameters()}
-    assert head_params <= {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
+    optimised = {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert {id(p) for p in trainer.objective.parameters()} <= optimised  # stage 2: the head ...
+    assert {id(p) for p in trainer.model.parameters()} <= optimised  # ... and the backbone
+    backbone = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
     trainer.run()
     after2 = _head(trainer)
     for k in initial:
         assert not torch.allclose(initial[k], after2[k]), f"FTCL head {k} did not train"
+    moved = [k for k, v in trainer.model.state_dict().items()
+             if v.is_floating_point() and not torch.equal(backbone[k], v)]
+    assert moved, "the backbone did not train in stage 2"
 
 
 def test_a_tie_keeps_the_earlier_checkpoint(trainer, tmp_path, monkeypatch):
@@ -189,8 +197,18 @@ def test_a_tie_keeps_the_earlier_checkpoint(trainer, tmp_path, monkeypatch):
         return metrics, proposals
 
     monkeypatch.setattr(trainer_module, "evaluate_model", scripted)
+    real_step = Trainer._step
+
+    def step(self, batch, use_objective):  # train as usual, report fixed losses
+        real_step(self, batch, use_objective)
+        return {"cls": 0.5, "loss": 1.5 + self.state.iteration % 2}
+
+    monkeypatch.setattr(Trainer, "_step", step)
     record = trainer("acmnet").run()
     assert [h["holdout"]["average_map"] for h in record["history"]] == [0.5, 0.7, 0.7, 0.6]
+    # the mean training losses since the previous evaluation (none before iteration 0)
+    assert "train" not in record["history"][0]
+    assert [h["train"] for h in record["history"][1:]] == [{"cls": 0.5, "loss": 2.0}] * 3
     assert [h["iteration"] for h in record["history"]] == [0, 2, 4, 6]
     assert record["selection"]["selected_iteration"] == 2
     best = load_checkpoint(tmp_path / "synanet-quick" / "acmnet" / "seed0" / "best.pt")
