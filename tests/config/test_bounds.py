@@ -35,7 +35,7 @@ BOUNDS = [
     ("train.stage2_lr", [1e-12, None], [0.0, -1.0], "must be positive or null"),
     ("train.eval_every", [1], [0], "must be >= 1"),
     ("train.holdout_fraction", [1e-9, 0.5, 0.999999], [0.0, 1.0, -0.1], "must be in (0, 1)"),
-    ("seed", [0], [-1], "must be >= 0"),
+    ("seed", [0, 2**32 - 1], [-1, 2**32], "must be an integer in [0, 4294967295] (2^32 - 1)"),
     ("data_version", [1, 2], [0, 3], "must be 1 or 2 (ftcl.data.knobs)"),
     ("train.data_on_device", ["auto", True, False], ["yes", "cuda"],
      "must be auto, true or false"),
