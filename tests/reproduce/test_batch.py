@@ -281,6 +281,8 @@ def test_a_failing_notebook_run_reports_its_error_and_keeps_its_log(tmp_path, da
 
 
 def test_clean_tree_check(tmp_path, monkeypatch):
+    tmp_path = tmp_path / "runs"  # its records.sha256 would be looked up in tmp_path's parent
+    tmp_path.mkdir()
     run = plan("quick", seeds=[0], only=["acmnet"])[0]
     monkeypatch.setattr(batch, "git_commit", lambda repo=None: "abc+dirty")
     with pytest.raises(ValueError, match="abc\\+dirty.*commit first"):
