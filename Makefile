@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint bench bench-dp bench-train bench-data book reproduce reproduce-if-missing clean
+.PHONY: venv test lint mutation bench bench-dp bench-train bench-data book reproduce reproduce-if-missing clean
 
 # torch: the version the committed results were made with (2.13.0, CPU build). A machine without
 # an NVIDIA GPU takes PyTorch's CPU wheels (TORCH_INDEX): PyPI's Linux wheels pull several GB of
@@ -28,6 +28,14 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# --- Mutation testing of the core (tools/mutation.py; not part of `make test`) ---------------
+# One scope per core module, each with its own tests; writes results/mutation/{after.json,
+# REPORT.md}. One scope: make mutation SCOPE=io. More workers: MUTATION_FLAGS="--jobs 2".
+SCOPE ?=
+MUTATION_FLAGS ?=
+mutation: $(STAMP)
+	$(BIN)/python tools/mutation.py $(if $(SCOPE),$(foreach s,$(SCOPE),--scope $(s))) $(MUTATION_FLAGS)
 
 bench: bench-dp bench-train bench-data
 

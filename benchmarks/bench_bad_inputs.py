@@ -3,6 +3,14 @@
 Usage::
 
     python benchmarks/bench_bad_inputs.py [--out bad_inputs.md] [--snippets 6]
+    python benchmarks/bench_bad_inputs.py --issue19 [1 2 ... 10] [--out faults.md]
+
+With ``--issue19`` it runs instead the fault cases of issue 19 (``benchmarks/faults.py``: a run
+that learned nothing, SIGTERM and Ctrl-C, two batches on one folder, tampered records, thread
+counts, disk full and read-only folders, bad annotations and feature files, bad numbers and
+encodings, checkpoints evaluated against the wrong data), some in real subprocesses with real
+signals and resource limits; it prints one row per case (exit status, the telling line, what
+was lost or published).
 
 Each case runs ``ftcl train`` (or ``ftcl evaluate``) in this process through
 :func:`ftcl.cli.main`, on a real-layout THUMOS14 folder (``tests/config/test_checks.py``'s
@@ -163,7 +171,11 @@ def main_bench(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=None, help="also write the table (markdown) here")
     p.add_argument("--snippets", type=int, default=6, help="rows of each feature file")
+    p.add_argument("--issue19", type=int, nargs="*", default=None, metavar="POINT",
+                   help="run the fault cases of issue 19 (all ten, or these points)")
     args = p.parse_args(argv)
+    if args.issue19 is not None:
+        return issue19_main(args)
     import torch
 
     torch.set_num_threads(1)
@@ -328,6 +340,22 @@ def main_bench(argv=None) -> int:
     print(table)
     if args.out:
         Path(args.out).write_text(table + "\n", encoding="utf-8")
+    return 0
+
+
+def issue19_main(args) -> int:
+    """``--issue19``: the fault cases of :mod:`faults` on the same fixture."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import faults
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        clean = write_thumos14_fixture(work / "clean", n_snippets=args.snippets)
+        rows = faults.issue19(work, clean, args.issue19 or range(1, 11))
+    text = faults.table(rows)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
     return 0
 
 

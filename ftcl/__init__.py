@@ -9,8 +9,9 @@ checks this layering, that there is no import circle, and the size limits::
     part        owns                                                  may import
     ----------  ----------------------------------------------------  -------------------------
     base        paths (every folder and file name, the checkout),      base
-                io (atomic writes, locks), seed, device, provenance,
-                project (the repository URL)
+                io (atomic writes, locks), interrupt (SIGINT and
+                SIGTERM stop a run cleanly), seed, device,
+                provenance, project (the repository URL)
     dp          the DP engine: FSD (Eq. 2-5), LCS (Eq. 6), soft-DTW,   nothing
                 Drop-DTW; the recursions as data; per-cell reference
     config      RunConfig and its sections, PROFILES, METHODS, every   base

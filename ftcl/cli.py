@@ -5,18 +5,34 @@ Every command is here: ``train`` (one run, with every artifact the batch leaves 
 :func:`ftcl.train.evaluate_checkpoint`) and ``reproduce`` (the batch of Tables 1-5:
 :func:`ftcl.reproduce.batch.reproduce`). Each is one :class:`Command` in :data:`COMMANDS` (name,
 help, an ``add_arguments`` function and a ``run`` function); :func:`register` adds or replaces
-one. Bad input (unknown config key, missing file, corrupt checkpoint...) ends with
-``ftcl: error: ...`` and exit status 2; Ctrl-C during training exits with 130 after saving a
-resumable checkpoint. The training stack (torch) is imported only when a command runs, so
-``--help`` and argument errors answer at once.
+one. The training stack (torch) is imported only when a command runs, so ``--help`` and
+argument errors answer at once.
+
+Every ending it anticipates is one line on stderr and an exit status, never a traceback:
+
+====  ================================================================================
+0     done
+1     a run of the batch failed, or a write failed while running (``ftcl: error: cannot
+      write PATH: no space left on device``, a read-only folder...), named
+2     bad input, named before any work: an unknown config key, a missing or malformed
+      file, a corrupt or mismatched checkpoint, a setting out of range
+3     the training diverged (:class:`ftcl.train.guard.TrainingDiverged`): no run record
+130   SIGINT (Ctrl-C); 143: SIGTERM. A training run saved a resumable checkpoint first
+      (running the same command again resumes from it); a batch stopped its runs so.
+====  ================================================================================
+
+A warning of ftcl (an annotation kept as the release keeps it, a checkpoint of another ftcl
+version) is one ``ftcl: warning: ...`` line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import textwrap
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,14 +42,16 @@ from .config import (
     DEFAULT_SEEDS,
     METHODS,
     check_device,
+    check_output_dir,
     load_overrides,
     make_config,
     name_run,
     parse_assignment,
     to_dict,
 )
+from .interrupt import signal_name, signals_interrupt
 from .io import atomic_write_json, atomic_write_text
-from .paths import RESULTS, RUN_RECORD, display_path, run_directory, work_dir
+from .paths import LAST, RESULTS, RUN_RECORD, display_path, run_directory, work_dir
 from .provenance import provenance
 
 
@@ -190,10 +208,14 @@ def _run_train(args: argparse.Namespace) -> int:
     try:
         record, stored, mechanism = run_and_record(cfg, _train_results(args),
                                                    resume=not args.restart)
-    except KeyboardInterrupt:
-        print(f"ftcl: interrupted; run the same command again to resume from "
-              f"{run_dir / 'last.pt'}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        last = run_dir / LAST
+        saved = ("run the same command again to resume" if last.is_file()
+                 else "no checkpoint was saved yet: the same command starts it again")
+        print(f"ftcl: {signal_name(signum)} received: {str(exc) or 'stopped'}; {saved}",
+              file=sys.stderr)
+        return 128 + signum
     print(f"{record['method']} on {record['dataset']}/{record['profile']}, seed {record['seed']}, "
           f"{record['iterations']} iterations on {record['device']} "
           f"({record['wall_time_s']['total']:.1f} s); test set, {record['selection']['reported']} "
@@ -232,6 +254,11 @@ def _add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     check_device(args.device, "--device")
+    for setting, path in (("--output", args.output), ("--predictions", args.predictions)):
+        if path:  # before the evaluation, not after it
+            if Path(path).is_dir():
+                raise ValueError(f"{setting} {path}: is a folder; give a file name")
+            check_output_dir(Path(path).parent, f"{setting} {path}: its folder")
     # start-up cost: the training stack (torch, numba) only once a checkpoint is read
     from .train import evaluate_checkpoint
 
@@ -375,12 +402,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_printer():
+    """A ``warnings.showwarning`` for one command: ftcl's warnings as one ``ftcl: warning:``
+    line, each text once (the same data set opened twice warns once); others as Python shows
+    them."""
+    shown: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if not category.__module__.startswith("ftcl."):
+            print(warnings.formatwarning(message, category, filename, lineno, line),
+                  file=file or sys.stderr, end="")
+        elif str(message) not in shown:
+            shown.add(str(message))
+            print(f"ftcl: warning: {message}", file=file or sys.stderr)
+    return show
+
+
+def _ending(exc: BaseException) -> int:
+    """One line for an exception that ends a command (see the module docstring); its status."""
+    if isinstance(exc, KeyboardInterrupt):
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"ftcl: {signal_name(signum)} received: {str(exc) or 'stopped'}", file=sys.stderr)
+        return 128 + signum
+    print(f"ftcl: error: {exc}", file=sys.stderr)
+    if isinstance(exc, (ValueError, FileNotFoundError)):
+        return 2
+    return getattr(exc, "exit_code", 1)  # TrainingDiverged: 3; a failed write (OSError): 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and run the command; return the exit status."""
+    """Parse ``argv`` and run the command; return the exit status (module docstring)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args._command.run(args)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"ftcl: error: {exc}", file=sys.stderr)
-        return 2
+    with signals_interrupt(), warnings.catch_warnings():
+        warnings.showwarning = _warning_printer()
+        try:
+            return args._command.run(args)
+        except (KeyboardInterrupt, ValueError, OSError) as exc:
+            return _ending(exc)
+        except Exception as exc:
+            if not hasattr(exc, "exit_code"):  # a bug: its traceback is what helps
+                raise
+            return _ending(exc)

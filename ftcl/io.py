@@ -8,43 +8,142 @@ A process killed mid-write (``kill -9``) cannot remove its temporary file. The w
 advisory lock (``flock``) on it while writing, so :func:`sweep_stale_temp` can tell a live write
 from a stale one: the lock is released by the operating system when its holder dies, and a temp
 file nobody locks is removed at the next start. :func:`folder_lock` is the same mechanism for a
-whole run folder: one live process at a time trains a run.
+whole run folder: one live process at a time trains a run (and, with its own lock file, one batch
+at a time uses a work or results folder).
+
+A write that fails (disk full, a file-size limit, a read-only or unwritable folder) raises
+:class:`WriteError`: one line naming the target and the cause; the temporary file is removed and
+the previous target, if any, is kept.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import json
 import os
+import platform
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# What a failed write means, by errno (the rest: the system's own text).
+_WRITE_CAUSES = {
+    errno.ENOSPC: "no space left on device (the disk is full)",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large (a file-size limit, e.g. ulimit -f, was reached)",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied (the folder is not writable)",
+    errno.EPERM: "operation not permitted",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EEXIST: "a part of the path is a file, not a folder",
+}
+
+
+class WriteError(OSError):
+    """A write that failed, named: ``cannot write <target>: <cause>`` (an ``OSError``)."""
+
+    @classmethod
+    def of(cls, target: str | os.PathLike, exc: OSError) -> WriteError:
+        if isinstance(exc, WriteError):
+            return exc
+        cause = _WRITE_CAUSES.get(exc.errno) or exc.strerror
+        if not cause:  # a short write (errno unset): the space or a size limit ran out
+            cause = f"{exc} (short write: the disk is full or a file-size limit was reached)"
+        return cls(exc.errno, f"cannot write {target}: {cause}")
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``target``; on success, rename it onto ``target``."""
+    """Yield a temporary path next to ``target``; on success, rename it onto ``target``.
+
+    Any ``OSError`` while creating, writing, syncing or renaming the file is raised as
+    :class:`WriteError` naming ``target``; the temporary file is removed either way.
+    """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise WriteError.of(target, exc) from exc
     _lock(fd, blocking=True)  # held until the end: marks the temp file as being written
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        with open(tmp_path, "rb+") as fh:
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp creates 0600 files; give the result the permissions a plain open() would.
-        os.chmod(tmp_path, 0o666 & ~_umask())
-        os.replace(tmp_path, target)
+        try:
+            yield tmp_path
+            with open(tmp_path, "rb+") as fh:
+                fh.flush()
+                os.fsync(fh.fileno())
+            # mkstemp creates 0600 files; give the result the permissions a plain open() would.
+            os.chmod(tmp_path, 0o666 & ~_umask())
+            os.replace(tmp_path, target)
+        except OSError as exc:
+            raise WriteError.of(target, exc) from exc
     finally:
         try:
             if tmp_path.exists():
                 tmp_path.unlink()
         finally:
             os.close(fd)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 (hex) of a file's bytes."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_checksums(path: str | os.PathLike) -> dict[str, str] | None:
+    """``{name: sha256}`` of a checksum file in ``sha256sum`` format (``<hex>  <name>`` lines);
+    None if there is no such file. Raises ``ValueError`` naming the file and line if a line is
+    malformed."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    out = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or not name:
+            raise ValueError(f"{path}:{n}: not a '<sha256>  <name>' line: {line!r}")
+        out[name] = digest
+    return out
+
+
+def update_checksums(path: str | os.PathLike, changes: dict[str, str | None]) -> Path:
+    """Set (or with None remove) entries of the checksum file ``path``, atomically and under a
+    lock (writers of one results folder may run at once)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise WriteError.of(lock, exc) from exc
+    try:
+        _lock(fd, blocking=True)
+        entries = read_checksums(path) or {}
+        for name, digest in changes.items():
+            if digest is None:
+                entries.pop(name, None)
+            else:
+                entries[name] = digest
+        text = "".join(f"{entries[name]}  {name}\n" for name in sorted(entries))
+        return atomic_write_text(path, text)
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:
@@ -66,11 +165,19 @@ def atomic_write_json(target: str | os.PathLike, obj: Any, indent: int = 2) -> P
 
 
 def atomic_torch_save(target: str | os.PathLike, obj: Any) -> Path:
-    """``torch.save`` to ``target`` atomically (checkpoints)."""
+    """``torch.save`` to ``target`` atomically (checkpoints).
+
+    Serialised in memory first, then written as plain bytes: a full disk is then reported by
+    the operating system (:class:`WriteError`, "no space left on device") instead of by torch's
+    zip writer ("unexpected pos ...").
+    """
     import torch
 
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_path(target) as tmp:
-        torch.save(obj, tmp)
+        with open(tmp, "wb") as fh:
+            fh.write(buffer.getbuffer())
     return Path(target)
 
 
@@ -149,29 +256,56 @@ class FolderLocked(ValueError):
     """Another live process holds the lock of a folder (:func:`folder_lock`)."""
 
 
-@contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike, what: str = "folder") -> Iterator[Path]:
-    """Hold an exclusive lock on ``<folder>/.lock`` for the duration of the block.
+def lock_holder(path: str | os.PathLike) -> str | None:
+    """``pid N on HOST, started at T`` of the live holder of the lock file ``path``, or None
+    (no such file, or nobody holds it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        if _lock(fd, blocking=False):
+            return None
+        return _describe_holder(fd)
+    finally:
+        os.close(fd)
 
-    Raises :class:`FolderLocked` (a ``ValueError``) naming the folder and the holder's process id
-    if another live process holds it. The operating system releases the lock when its holder
-    dies, however it dies (``kill -9`` included), so a stale lock file never blocks a restart.
-    Without ``fcntl`` (Windows) the block runs unlocked.
+
+def _describe_holder(fd: int) -> str:
+    try:
+        text = os.pread(fd, 256, 0).decode(errors="replace").split()
+    except OSError:
+        text = []
+    if len(text) >= 3:
+        return f"pid {text[0]} on {text[1]}, started at {text[2]}"
+    return f"pid {text[0]}" if text else "pid unknown"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, what: str = "folder", name: str = ".lock",
+                holder: str = "another live process") -> Iterator[Path]:
+    """Hold an exclusive lock on ``<folder>/<name>`` for the duration of the block.
+
+    Raises :class:`FolderLocked` (a ``ValueError``) naming the folder and the holder (``holder``
+    names what it is; its pid, host and start time are read from the file) if another live
+    process holds it. The operating system releases the lock when its holder dies, however it
+    dies (``kill -9`` included), so a stale lock file never blocks a restart. Without ``fcntl``
+    (Windows) the block runs unlocked.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / ".lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    path = folder / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise WriteError.of(path, exc) from exc
     try:
         if not _lock(fd, blocking=False):
-            try:
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            except OSError:
-                holder = "unknown"
-            raise FolderLocked(f"{what} {folder} is in use by another live process (pid "
-                               f"{holder}); wait for it to finish, or stop it, then run again")
+            raise FolderLocked(f"{what} {folder} is in use by {holder} ({_describe_holder(fd)}); "
+                               "wait for it to finish, or stop it, then run again")
+        started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, f"{os.getpid()} {platform.node() or 'localhost'} {started}\n".encode(), 0)
         yield path
     finally:
         os.close(fd)  # releases the lock; the file stays (removing it would race a new holder)

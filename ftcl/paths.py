@@ -12,6 +12,9 @@ this module imports nothing of ftcl, so every part may use it.
         superseded/                 records of an older configuration of the same run
         tables/                     Tables 1-5 (.csv, .md), claims.csv, protocol.json
         reproduce.json              the last batch: counts, wall time, provenance
+        records.sha256              the SHA-256 of each run record as it was written
+                                    (sha256sum format: ``sha256sum -c records.sha256``)
+        .batch.lock                 held by the batch that is using the folder
 
 **Cache** (``$FTCL_CACHE``, else ``~/.cache/ftcl``): the synthetic data sets, the feature-scan
 cache ``validated-features.json`` and the work dir ``reproduce/`` of checkpoints::
@@ -38,6 +41,9 @@ MECHANISM = "mechanism"
 SUPERSEDED = "superseded"
 TABLES = "tables"
 BATCH_SUMMARY = "reproduce.json"
+RECORD_HASHES = "records.sha256"
+#: Held (flock) by the batch using a results or work folder (:func:`ftcl.io.folder_lock`).
+BATCH_LOCK = ".batch.lock"
 PROTOCOL = "protocol.json"
 DOSE = "dose"  # the dose study (issue 21): <results>/<profile>/dose/{runs,mechanism,dose.csv}
 DOSE_TABLE = "dose.csv"
@@ -170,6 +176,18 @@ def dose_calibration_dir(results_dir: str | os.PathLike, profile: str) -> Path:
 
 def dose_table_file(results_dir: str | os.PathLike, profile: str) -> Path:
     return dose_dir(results_dir, profile) / DOSE_TABLE
+
+
+def record_hashes_file(results_dir: str | os.PathLike, profile: str) -> Path:
+    """``<results>/<profile>/records.sha256``: each run record's hash as it was written."""
+    return profile_dir(results_dir, profile) / RECORD_HASHES
+
+
+def record_hashes_of_record(record_path: str | os.PathLike) -> tuple[Path, str]:
+    """The ``records.sha256`` of a run record ``.../runs/<run_id>.json`` and the record's name
+    in it (``runs/<run_id>.json``)."""
+    p = Path(record_path)
+    return p.parent.parent / RECORD_HASHES, f"{p.parent.name}/{p.name}"
 
 
 def record_file(results_dir: str | os.PathLike, profile: str, run_id: str) -> Path:

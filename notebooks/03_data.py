@@ -167,7 +167,7 @@ pd.Series(dataclasses.asdict(knobs), name="value").to_frame()
 # other; context margins resemble the action they surround.
 
 # %% tags=["hide-input"]
-video = example_video if example_video in train.video_ids else train.video_ids[0]
+video = train.pick(example_video, "example_video")
 first_action = 0
 if spec.synthetic:
     labels = load_snippet_labels(root, "train", video)

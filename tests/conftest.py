@@ -7,6 +7,7 @@ need lives here, as a fixture, never in a test module another one imports.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -44,9 +45,11 @@ def tiny_spec():
 
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory, tiny_spec):
-    """The tiny SynANet, generated once per test session (read-only for the tests)."""
-    return prepare_dataset("synanet", "quick", cache_dir=tmp_path_factory.mktemp("data"),
-                           spec=tiny_spec)
+    """The tiny SynANet, generated once per test session (read-only for the tests); in the
+    folder ``$FTCL_TEST_DATA_CACHE`` when set (``make mutation`` sets it: its thousands of short
+    test sessions then generate it once)."""
+    cache = os.environ.get("FTCL_TEST_DATA_CACHE") or tmp_path_factory.mktemp("data")
+    return prepare_dataset("synanet", "quick", cache_dir=cache, spec=tiny_spec)
 
 
 @pytest.fixture(scope="session")
@@ -137,3 +140,15 @@ def thumos_like():
 def tiny():
     """The constants above, for tests that need them as values."""
     return SimpleNamespace(overrides=dict(TINY), thumos_like_dim=THUMOS_LIKE_D)
+
+
+@pytest.fixture(scope="session")
+def train_run_dir():
+    """``train_run_dir(argv)``: the run folder ``ftcl train argv`` trains in (named after the
+    run id)."""
+    from ftcl import cli
+    from ftcl.paths import run_directory
+
+    def run_dir(argv) -> Path:
+        return run_directory(cli.build_config(cli.build_parser().parse_args(argv)))
+    return run_dir

@@ -26,8 +26,8 @@ MAX_LOCAL_IMPORTS = 10
 LOCAL_IMPORT_REASONS = ("optional", "start-up")
 
 # The package map's layers (ftcl/__init__.py): a part may import itself and the parts listed.
-BASE = ("ftcl", "ftcl.paths", "ftcl.io", "ftcl.seed", "ftcl.device", "ftcl.provenance",
-        "ftcl.project")
+BASE = ("ftcl", "ftcl.paths", "ftcl.io", "ftcl.interrupt", "ftcl.seed", "ftcl.device",
+        "ftcl.provenance", "ftcl.project")
 ORDER = ("base", "dp", "config", "evaluation", "data", "models", "losses", "train", "report",
          "analysis", "reproduce", "book", "cli", "main")
 ALLOWED = {

@@ -264,7 +264,8 @@ def test_train_refuses_a_run_folder_a_live_process_holds(tiny_cli, tmp_path, cap
         assert holder.stdout.readline().strip() == "locked"
         assert main(tiny_cli()) == 2
         err = capsys.readouterr().err
-        assert f"run folder {run_dir} is in use by another live process (pid {holder.pid})" in err
+        assert (f"run folder {run_dir} is in use by another live process (pid {holder.pid} on "
+                in err)
         assert not (run_dir / "last.pt").exists()
     finally:
         holder.kill()
@@ -276,6 +277,10 @@ def test_train_refuses_a_run_folder_a_live_process_holds(tiny_cli, tmp_path, cap
     (["--device", "tpu"], "--device='tpu' is not a device name"),
     (["--set", "train.lr=inf"], "'train.lr'=inf: must be a finite number"),
     (["--set", "train.weight_decay=-1"], "'train.weight_decay'=-1.0: must be >= 0"),
+    # issue 19, point 5: bounded by the cores (100000 crashed torch, 5000 stalled it)
+    (["--threads", "100000"], "--threads=100000: must be between 1 and the"),
+    (["--jobs", "100000"], "--jobs=100000: must be between 1 and the"),
+    (["--set", "train.num_threads=5000"], "train.num_threads=5000: must be between 1 and the"),
 ])
 def test_reproduce_refuses_bad_settings_before_any_worker(argv, message, tmp_path, capsys):
     assert main(["reproduce", *argv, "--results", str(tmp_path / "r"), "--dry-run"]) == 2
@@ -288,3 +293,127 @@ def test_reproduce_refuses_a_results_folder_that_is_a_file(tmp_path, capsys):
     assert main(["reproduce", "--only", "acmnet", "--seeds", "0", "--results",
                  str(tmp_path / "r")]) == 2
     assert f"--results {tmp_path / 'r'}: exists and is not a folder" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ issue 19, point 6
+
+
+def test_a_full_disk_mid_run_is_one_line_and_the_run_resumes(tiny_cli, train_run_dir,
+                                                            monkeypatch, capsys):
+    """ENOSPC at the second write of last.pt (stage 2, iteration 6): exit 1, one line naming the
+    file; the last.pt of iteration 3 is intact, no temporary file, and the run resumes."""
+    import contextlib
+    import errno
+
+    from ftcl import io
+    from ftcl.train import load_checkpoint
+
+    real, saves = io.atomic_path, {"n": 0}
+
+    @contextlib.contextmanager
+    def disk_full_at_second_last_pt(target):
+        with real(target) as tmp:
+            yield tmp
+            if Path(target).name == "last.pt":
+                saves["n"] += 1
+                if saves["n"] == 2:  # the file is written: the sync finds the disk full
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(io, "atomic_path", disk_full_at_second_last_pt)
+    argv = tiny_cli()
+    run_dir = train_run_dir(argv)
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"ftcl: error: cannot write {run_dir / 'last.pt'}: no space left on "
+                       "device (the disk is full)")
+    assert not any("Traceback" in line for line in err)
+    assert load_checkpoint(run_dir / "last.pt")["state"]["iteration"] == 3
+    assert not list(run_dir.glob(".*.tmp")) and not (run_dir / "record.json").exists()
+    monkeypatch.setattr(io, "atomic_path", real)
+    assert main(argv) == 0
+    assert "ftcl: resuming from stage 2 iteration 3" in capsys.readouterr().out
+
+
+def _read_only(folder: Path, monkeypatch) -> None:
+    """Make ``folder`` read-only: by its permissions, and for root (whom permissions do not
+    stop) by what ``os.access`` answers for it (simulated)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o555)
+    if os.geteuid() == 0:
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == folder
+                            else real(p, mode, **kw))
+
+
+def test_a_read_only_cache_is_named_before_generating(tmp_path, monkeypatch, capsys):
+    cache = tmp_path / "ro-cache"
+    _read_only(cache, monkeypatch)
+    argv = ["train", "--dataset", "synanet", "--method", "acmnet", "--device", "cpu",
+            "--out-dir", str(tmp_path / "runs"), "--results", str(tmp_path / "results"),
+            "--cache-dir", str(cache)]
+    try:
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith(f"ftcl: error: synthetic data cache {cache}: not writable")
+        assert list(cache.iterdir()) == []  # nothing half-generated
+        blocker = tmp_path / "a_file"
+        blocker.write_text("x")
+        argv[argv.index("--cache-dir") + 1] = str(blocker / "cache")
+        assert main(argv) == 2
+        assert f"synthetic data cache {blocker / 'cache'}: cannot create it" in \
+            capsys.readouterr().err
+    finally:
+        cache.chmod(0o755)
+
+
+def test_evaluate_checks_its_output_folder_before_evaluating(tiny_cli, train_run_dir,
+                                                            tmp_path, monkeypatch, capsys):
+    argv = tiny_cli()
+    assert main(argv) == 0
+    best = train_run_dir(argv) / "best.pt"
+    capsys.readouterr()
+    ro = tmp_path / "ro"
+    _read_only(ro, monkeypatch)
+    try:
+        assert main(["evaluate", str(best), "--device", "cpu", "--output",
+                     str(ro / "m.json")]) == 2
+        out = capsys.readouterr()
+        assert out.err.strip() == (f"ftcl: error: --output {ro / 'm.json'}: its folder {ro}: "
+                                   "the folder is not writable")
+        assert "mAP" not in out.out  # refused before evaluating
+    finally:
+        ro.chmod(0o755)
+
+
+@pytest.mark.slow
+def test_ftcl_train_on_a_full_tmpfs(tmp_path, tiny):
+    """A real full disk: ``ftcl train --out-dir`` on a 64 kB tmpfs in a private mount
+    namespace (``unshare -rm``; skipped where the system does not allow it)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from ftcl.data import prepare_dataset
+
+    if not shutil.which("unshare") or subprocess.run(
+            ["unshare", "-rm", "true"], capture_output=True).returncode != 0:
+        pytest.skip("no unprivileged mount namespace here")
+    cache = tmp_path / "cache"
+    prepare_dataset("synanet", "quick", cache_dir=cache)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    sets = " ".join(f"--set={k}={v}" for k, v in tiny.overrides.items() if k != "device")
+    script = (f"mount -t tmpfs -o size=64k tmpfs {disk} || exit 99; "
+              f"{sys.executable} -m ftcl train --dataset synanet --method acmnet --device cpu "
+              f"--no-progress --out-dir {disk}/runs --results {disk}/results --cache-dir {cache} "
+              f"{sets}; rc=$?; echo temp files: $(find {disk} -name '*.tmp' | wc -l); exit $rc")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(["unshare", "-rm", "sh", "-c", script], env=env, capture_output=True,
+                         text=True, timeout=300)
+    if out.returncode == 99:
+        pytest.skip("tmpfs cannot be mounted here")
+    assert out.returncode == 1, out.stdout + out.stderr
+    line = next(ln for ln in out.stderr.splitlines() if ln.startswith("ftcl: error:"))
+    assert f"cannot write {disk}/" in line and line.endswith("no space left on device (the "
+                                                              "disk is full)")
+    assert "Traceback" not in out.stderr and "temp files: 0" in out.stdout

@@ -103,3 +103,76 @@ def test_folder_lock_refuses_a_second_holder_until_the_first_dies(tmp_path):
         proc.wait(timeout=60)
     with folder_lock(folder, "run folder") as lock:  # the OS released it
         assert lock == folder / ".lock"
+
+
+# ------------------------------------------------------------------------------ issue 19, point 6:
+# a full disk, a file-size limit, an unwritable folder: one line naming the file and the cause,
+# the previous file kept, no temporary file left
+
+_SIZE_LIMITED = """
+import resource, signal, sys
+import torch
+from ftcl.io import WriteError, atomic_torch_save
+target = sys.argv[1]
+atomic_torch_save(target, {"v": torch.zeros(10)})  # the previous checkpoint (~1 kB)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit a write fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+try:
+    atomic_torch_save(target, {"v": torch.zeros(1_000_000)})  # 4 MB
+except WriteError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.skipif(__import__("sys").platform == "win32", reason="POSIX resource limits")
+def test_a_file_size_limit_is_named_and_the_previous_checkpoint_kept(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import torch
+
+    target = tmp_path / "last.pt"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", _SIZE_LIMITED, str(target)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"cannot write {target}: "), out.stdout
+    assert "file too large" in out.stdout or "short write" in out.stdout
+    assert torch.load(target, weights_only=True)["v"].shape == (10,)  # the previous one
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temporary file
+
+
+def test_a_full_disk_is_named_and_the_previous_file_kept(tmp_path, monkeypatch):
+    """ENOSPC simulated at the write call (the sync of the written file)."""
+    import errno
+    import os
+
+    from ftcl.io import WriteError, atomic_torch_save
+
+    target = tmp_path / "best.pt"
+    atomic_write_text(target, "previous")
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    for write in (lambda: atomic_write_json(target, {"a": 1}),
+                  lambda: atomic_torch_save(target, {"a": 1})):
+        with pytest.raises(WriteError) as err:
+            write()
+        assert str(err.value) == (f"cannot write {target}: no space left on device (the disk "
+                                  "is full)")
+        assert err.value.errno == errno.ENOSPC
+        assert target.read_text() == "previous"
+        assert [p.name for p in tmp_path.iterdir()] == ["best.pt"]
+
+
+def test_an_unwritable_folder_is_named(tmp_path):
+    from ftcl.io import WriteError
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(WriteError, match=f"cannot write {blocker / 'out.json'}: a part of the "
+                                         "path is a file, not a folder"):
+        atomic_write_json(blocker / "out.json", {})

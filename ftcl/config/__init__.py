@@ -24,6 +24,8 @@ from .build import (
     to_dict,
 )
 from .checks import (
+    MAX_SEED,
+    MAX_SKIPPED_FRACTION,
     check_choice,
     check_device,
     check_lengths,
@@ -31,7 +33,10 @@ from .checks import (
     check_output_dir,
     check_run_name,
     check_settings,
+    check_threads,
     check_values,
+    too_many_skipped,
+    usable_cores,
 )
 from .identity import (
     LATER_KEYS,
@@ -65,12 +70,12 @@ from .sections import (
     TrainConfig,
 )
 
-__all__ = ["DEFAULT_SEEDS", "DOSE_TABLE", "FTCL_AND_BASELINE", "LATER_KEYS", "ORACLES",
-           "LAMBDA_CHOICE", "LAMBDA_GRID", "LAMBDA_SOURCE",
-           "MEASURES", "METHODS", "PROFILES", "RESUMABLE_KEYS", "SECTIONS", "FTCLConfig",
+__all__ = ["DEFAULT_SEEDS", "DOSE_TABLE", "FTCL_AND_BASELINE", "LAMBDA_CHOICE", "LAMBDA_GRID",
+           "LAMBDA_SOURCE", "LATER_KEYS", "MAX_SEED", "MAX_SKIPPED_FRACTION", "MEASURES",
+           "METHODS", "ORACLES", "PROFILES", "RESUMABLE_KEYS", "SECTIONS", "FTCLConfig",
            "LossConfig", "Method", "ModelConfig", "RunConfig", "TrainConfig", "apply_overrides",
            "check_backbone", "check_choice", "check_device", "check_lengths",
-           "check_notebook_parameters", "check_output_dir",
-           "check_run_name", "check_settings", "check_values", "config_diff", "config_hash",
-           "flatten", "from_dict", "identity", "load_overrides", "make_config", "name_run",
-           "parse_assignment", "run_id", "to_dict"]
+           "check_notebook_parameters", "check_output_dir", "check_run_name", "check_settings",
+           "check_threads", "check_values", "config_diff", "config_hash", "flatten", "from_dict",
+           "identity", "load_overrides", "make_config", "name_run", "parse_assignment", "run_id",
+           "to_dict", "too_many_skipped", "usable_cores"]

@@ -37,6 +37,11 @@ def make_config(method: str = "ftcl", dataset: str = "synthumos14", profile: str
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {sorted(METHODS)}")
+    if overrides is not None and not isinstance(overrides, dict):
+        raise ValueError(f"overrides must be a mapping of config keys to values (e.g. "
+                         f"{{'train.iterations': 50}}), got a {type(overrides).__name__}: "
+                         f"{overrides!r:.80}; with papermill pass it as YAML: "
+                         "-y \"overrides: {train.iterations: 50}\" (-p passes a string)")
     if (dataset, profile) not in PROFILES:
         known = ", ".join(f"{d}/{p}" for d, p in PROFILES)
         raise ValueError(f"unknown dataset/profile {dataset}/{profile}; known: {known}")
@@ -150,6 +155,10 @@ def load_overrides(path: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(f"config file not found: {path}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise ValueError(f"config file {path} is not UTF-8 text (byte 0x{byte:02x} at position "
+                         f"{exc.start}): save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ValueError(f"config file {path} is not valid YAML: {exc}") from exc
     if data is None:

@@ -9,7 +9,9 @@ batch's driver refuses a bad ``--set`` before any worker starts.
 
 :func:`check_settings` adds what the configuration needs of this machine, before the trainer reads
 any data: the device is one torch knows and this machine has (``--device tpu`` / ``gpu`` /
-``cuda`` without CUDA), the output folder can be created and written (an ``--out-dir`` naming a
+``cuda`` without CUDA), the thread count is one this machine has cores for (:func:`check_threads`:
+``train.num_threads=100000`` crashes torch, 5000 stalls it; the batch checks its ``--jobs`` and
+``--threads`` the same way), the output folder can be created and written (an ``--out-dir`` naming a
 file is refused) and the run folder stays inside it. :func:`check_lengths` checks the FTCL
 proposals against the data's snippet count once the data is known.
 
@@ -44,6 +46,16 @@ from .sections import (
 )
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")
+# Seeds seed numpy, torch and Python alike; 2^32 - 1 is the largest every one of them accepts.
+MAX_SEED = 2**32 - 1
+#: The largest share of a stage's steps (or of a run's) a run may skip for a non-finite loss and
+#: still count: ftcl.train.guard fails a run past it, ftcl.report.records refuses its record.
+MAX_SKIPPED_FRACTION = 0.25
+
+
+def too_many_skipped(skipped: int, steps: int) -> bool:
+    """True if ``skipped`` of ``steps`` exceeds :data:`MAX_SKIPPED_FRACTION`."""
+    return steps > 0 and skipped > MAX_SKIPPED_FRACTION * steps
 
 # Range checks beyond ftcl.config.validate: (section, key) -> (test, what).
 _RANGES = {
@@ -118,7 +130,9 @@ def check_choices(cfg: RunConfig) -> None:
     check(t.sampling in SAMPLINGS, "train.sampling", f"must be one of {SAMPLINGS}")
     check(t.data_on_device in ("auto", True, False), "train.data_on_device",
           "must be auto, true or false")
-    check(cfg.seed >= 0, "seed", "must be >= 0")
+    check(0 <= cfg.seed <= MAX_SEED, "seed", f"must be an integer in [0, {MAX_SEED}] (2^32 - 1)")
+    check(cfg.data_seed is None or 0 <= cfg.data_seed <= MAX_SEED, "data_seed",
+          f"must be null or an integer in [0, {MAX_SEED}] (2^32 - 1)")
 
 
 def _check_dose_keys(f, check) -> None:
@@ -206,6 +220,25 @@ def check_device(name: Any, setting: str = "device") -> None:
         raise ValueError(f"{setting}={str(name)!r}: there is one CPU device; use cpu")
 
 
+def usable_cores() -> int:
+    """CPU cores this process may use (affinity-aware: a container's or ``taskset``'s share)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_threads(value: Any, setting: str = "train.num_threads") -> None:
+    """Raise ``ValueError`` unless ``value`` (None = the library default) is a count of threads
+    or processes between 1 and the cores this process may use (:func:`usable_cores`)."""
+    if value is None:
+        return
+    cores = usable_cores()
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= cores:
+        raise ValueError(f"{setting}={value!r}: must be between 1 and the {cores} CPU core(s) "
+                         "this process may use (os.sched_getaffinity)")
+
+
 def check_output_dir(path: str | os.PathLike, setting: str = "out_dir") -> Path:
     """Create ``path`` if needed; raise ``ValueError`` if it is a file, cannot be created or
     is not writable. Returns the path."""
@@ -242,6 +275,7 @@ def check_settings(cfg) -> None:
     Creates ``cfg.out_dir`` (the run would create it anyway).
     """
     check_values(cfg)
+    check_threads(cfg.train.num_threads)
     check_device(cfg.device)
     out = check_output_dir(cfg.out_dir)
     run_dir = run_directory(cfg).expanduser().resolve()

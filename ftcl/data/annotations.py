@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import warnings
 import zlib
 from importlib import resources
 from pathlib import Path
@@ -93,6 +94,51 @@ def read_split(path: str | os.PathLike) -> list[str]:
         dup = sorted({i for i in ids if ids.count(i) > 1})
         raise ValueError(f"{path}: duplicate video ids {dup[:5]}")
     return ids
+
+
+class AnnotationWarning(UserWarning):
+    """A ``gt.json`` annotation kept as the official evaluator keeps it, but worth knowing."""
+
+
+# Annotation cases that the official files contain (kept and warned about, see
+# :func:`annotation_issues`); ``end < start`` is an error instead.
+ISSUE_TEXT = {
+    "past_end": "end after their video's true end (kept, as the release does: a part past the "
+                "end can never be detected)",
+    "zero_length": "have zero length, start == end (kept, as the official evaluator keeps them)",
+    "duplicate": "repeat an earlier annotation of their video exactly, same label and segment "
+                 "(kept, as the official evaluator keeps them: each is one more instance to find)",
+}
+
+
+def annotation_issues(db: dict, videos, durations: dict[str, float]) -> dict[str, list[str]]:
+    """The annotations of ``videos`` (ids of ``db``) that fall under :data:`ISSUE_TEXT`, each
+    described as ``video 'id' annotation k [start, end]...``, by case."""
+    found: dict[str, list[str]] = {k: [] for k in ISSUE_TEXT}
+    for vid in videos:
+        seen: dict[tuple, int] = {}
+        for k, ann in enumerate(db[vid]["annotations"]):
+            s, e = (float(x) for x in ann["segment"])
+            where = f"video {vid!r} annotation {k} {ann['label']} [{s:g}, {e:g}]"
+            if e > durations[vid] + 1e-6:
+                found["past_end"].append(f"{where} > {durations[vid]:.2f} s")
+            if e == s:
+                found["zero_length"].append(where)
+            key = (ann["label"], s, e)
+            if key in seen:
+                found["duplicate"].append(f"{where} = annotation {seen[key]}")
+            seen.setdefault(key, k)
+    return found
+
+
+def warn_annotation_issues(path, split: str, found: dict[str, list[str]]) -> None:
+    """One :class:`AnnotationWarning` per case of :func:`annotation_issues` that occurs."""
+    for kind, items in found.items():
+        if items:
+            shown = "; ".join(items[:3]) + (f"; ... ({len(items) - 3} more)" if len(items) > 3
+                                            else "")
+            warnings.warn(f"{path} ({split} ground truth): {len(items)} annotation(s) "
+                          f"{ISSUE_TEXT[kind]}: {shown}", AnnotationWarning, stacklevel=3)
 
 
 @functools.cache

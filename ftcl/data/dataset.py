@@ -8,7 +8,11 @@ The same class reads the real I3D features and the synthetic ones (they share th
   empty or truncated) and has width D (header only);
 - every annotation label of the split (and of the ground truth it returns) is a class of the spec;
 - annotation segments with ``end < start`` are errors; zero-length ones (``end == start``, present
-  in the official ActivityNet 1.3 file) are kept, as the official evaluator does, and counted.
+  in the official ActivityNet 1.3 file), ones that end after the video's true end (THUMOS14: 30
+  segments of 5 videos) and exact duplicates (same label and segment: 5 in the SynANet extract
+  of ActivityNet 1.3) are kept, as the official evaluator keeps them, counted, and, for a
+  real-data folder, named in an :class:`~ftcl.data.annotations.AnnotationWarning` (video,
+  annotation index, segment).
 
 NaN/inf rows are detected when a video is loaded (``ValueError`` naming the rows); the
 trainer scans every file before training (:func:`ftcl.data.checks.check_data`). What it
@@ -29,7 +33,15 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from .annotations import GT_JSON, read_gt_json, read_split, thumos14_true_durations
+from ..paths import display_path
+from .annotations import (
+    GT_JSON,
+    annotation_issues,
+    read_gt_json,
+    read_split,
+    thumos14_true_durations,
+    warn_annotation_issues,
+)
 from .features import feature_path, feature_shape, load_features, split_path
 from .sampling import SAMPLING_MODES, sample_indices
 from .spec import DatasetSpec
@@ -126,7 +138,8 @@ class VideoDataset(Dataset):
                 )
             s, e = ann["segment"]
             if e < s:
-                raise ValueError(f"{self.gt_path}: video {vid!r} annotation {k} has end < start")
+                raise ValueError(f"{self.gt_path}: video {vid!r} annotation {k} has end < start "
+                                 f"({label} [{s:g}, {e:g}])")
             out.append(self._class_index[label])
         return out
 
@@ -166,13 +179,11 @@ class VideoDataset(Dataset):
             else list(self.video_ids)
         )
         listed = set(self.video_ids)
-        past_end = zero = 0
         for vid in gt_vids:
             self._video_labels(vid)  # validates labels and segments
-            for ann in self._db[vid]["annotations"]:
-                s, e = ann["segment"]
-                past_end += e > self._durations[vid] + 1e-6
-                zero += e == s
+        issues = annotation_issues(self._db, gt_vids, self._durations)
+        if not self.spec.synthetic:  # generated data keeps the release's cases on purpose
+            warn_annotation_issues(self.gt_path, self.split, issues)
         wrong = sum(
             abs(float(self._db[v].get("duration", self._durations[v])) - self._durations[v]) > 0.5
             for v in self.video_ids
@@ -183,8 +194,9 @@ class VideoDataset(Dataset):
             "ground_truth_videos": len(gt_vids),
             "ground_truth_instances": int(sum(len(self._db[v]["annotations"]) for v in gt_vids)),
             "ground_truth_videos_not_in_split": sorted(set(gt_vids) - listed),
-            "annotations_past_video_end": int(past_end),
-            "zero_length_annotations": int(zero),
+            "annotations_past_video_end": len(issues["past_end"]),
+            "zero_length_annotations": len(issues["zero_length"]),
+            "duplicate_annotations": len(issues["duplicate"]),
             "gt_json_durations_corrected": int(wrong)
             if self.spec.duration_source == "wtalc"
             else 0,
@@ -199,6 +211,20 @@ class VideoDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         """Select the random sampling of epoch ``epoch`` (no effect with uniform sampling)."""
         self.epoch = int(epoch)
+
+    def pick(self, video_id: str | None = None, parameter: str = "video_id") -> str:
+        """``video_id`` if this split lists it, the first video if None; else ``ValueError``
+        naming ``parameter`` (e.g. a notebook's ``example_video``), the split and valid ids."""
+        if video_id is None:
+            return self.video_ids[0]
+        if video_id not in self._lengths:
+            examples = ", ".join(repr(v) for v in self.video_ids[:3])
+            listed = display_path(split_path(self.root, self.split))
+            raise ValueError(f"{parameter}={video_id!r} is not a video of the {self.split} split "
+                             f"of {self.spec.name} ({listed}, "
+                             f"{len(self.video_ids)} videos, e.g. {examples}); pass one of them, "
+                             "or None for the first")
+        return video_id
 
     def n_snippets(self, video_id: str) -> int:
         """Stored length ``T_video`` of a video's feature file."""

@@ -41,22 +41,14 @@ def split_path(root: str | os.PathLike, split: str) -> Path:
 def feature_shape(path: str | os.PathLike, video_id: str, feature_dim: int) -> int:
     """Check a feature file's header (no data read); return its number of snippets.
 
-    Raises ``FileNotFoundError`` if missing, ``ValueError`` if it is empty (zero bytes), not a
-    ``.npy`` file, shorter than its header says (truncated), or not a 2-D float array of width
+    Raises ``FileNotFoundError`` if missing, ``ValueError`` (naming the video and the file) if it
+    is not a regular file (a folder, a FIFO, a device such as a link to ``/dev/zero``: never
+    opened), empty (zero bytes), a ``.npz`` archive, not a ``.npy`` file, shorter than its header
+    says (truncated) or longer (bytes after the array), or not a 2-D float array of width
     ``feature_dim`` with at least one row.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"feature file of video {video_id!r} not found: {path}")
-    if path.stat().st_size == 0:
-        raise ValueError(f"video {video_id!r}: {path} is empty (0 bytes)")
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:  # EOFError: shorter than a .npy header
-        raise ValueError(f"video {video_id!r}: cannot read {path} as .npy "
-                         f"({_reason(err)})") from err
-    shape, dtype = arr.shape, arr.dtype
-    del arr
+    shape, dtype = _npy_header(path, video_id)
     if len(shape) != 2 or shape[1] != feature_dim:
         raise ValueError(
             f"video {video_id!r}: {path} has shape {shape}, expected [T_video, {feature_dim}]"
@@ -66,6 +58,63 @@ def feature_shape(path: str | os.PathLike, video_id: str, feature_dim: int) -> i
     if not np.issubdtype(dtype, np.floating):
         raise ValueError(f"video {video_id!r}: {path} has dtype {dtype}, expected float32")
     return int(shape[0])
+
+
+def _file_kind(path: Path) -> str | None:
+    """What ``path`` is if it is not a regular file (``None`` if it is one)."""
+    import stat
+
+    mode = path.stat().st_mode
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+            else "a character device" if stat.S_ISCHR(mode) else "a block device"
+            if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a file")
+    if path.is_symlink():
+        kind = f"a link to {os.path.realpath(path)}, {kind}"
+    return kind
+
+
+def _npy_header(path: Path, video_id: str) -> tuple[tuple[int, ...], np.dtype]:
+    """``(shape, dtype)`` from the ``.npy`` header of ``path``, after checking that the file is
+    a regular file whose size is exactly header + data."""
+    if not path.exists():  # also a link to nothing
+        raise FileNotFoundError(f"feature file of video {video_id!r} not found: {path}")
+    kind = _file_kind(path)
+    if kind is not None:
+        raise ValueError(f"video {video_id!r}: {path} is {kind}, not a regular .npy file")
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"video {video_id!r}: {path} is empty (0 bytes)")
+    fmt = np.lib.format
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(0)
+        if head == b"PK\x03\x04":
+            raise ValueError(f"video {video_id!r}: {path} is a .npz archive (a zip of arrays, "
+                             "np.savez), not a .npy array: save the [T_video, D] array alone "
+                             "with np.save")
+        try:
+            version = fmt.read_magic(fh)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else \
+                fmt.read_array_header_2_0
+            shape, fortran, dtype = read(fh)
+        except (ValueError, OSError, EOFError) as err:  # EOFError: shorter than a header
+            raise ValueError(f"video {video_id!r}: cannot read {path} as .npy "
+                             f"({_reason(err)})") from err
+        data_start = fh.tell()
+    if dtype.hasobject:
+        raise ValueError(f"video {video_id!r}: cannot read {path} as .npy "
+                         f"({_reason(ValueError('pickled'))})")
+    expected = data_start + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if size < expected:
+        raise ValueError(f"video {video_id!r}: cannot read {path} as .npy (truncated: the "
+                         f"header says {expected} bytes, the file has {size})")
+    if size > expected:
+        raise ValueError(f"video {video_id!r}: {path} has {size - expected} bytes after its "
+                         f"{tuple(shape)} array (junk appended, or a different file written "
+                         "over it): rewrite it with np.save")
+    return tuple(int(n) for n in shape), dtype
 
 
 def _reason(err: BaseException) -> str:

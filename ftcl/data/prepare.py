@@ -71,7 +71,8 @@ def prepare_dataset(
     seed: int = 0,
     cache_dir: str | os.PathLike | None = None,
     spec: DatasetSpec | None = None,
-) -> Path:
+    generate: bool = True,
+) -> Path | None:
     """Return the root of a ready dataset.
 
     Parameters
@@ -86,6 +87,13 @@ def prepare_dataset(
         Synthetic datasets: where generated datasets live (default :func:`default_cache_dir`).
     spec : DatasetSpec, optional
         Use this spec instead of ``get_spec(name, profile)`` (e.g. with changed knobs).
+    generate : bool
+        False: do not generate a synthetic dataset that is not there yet, only check that the
+        cache folder could take it, and return None (``ftcl reproduce --dry-run``).
+
+    A cache folder that cannot be created or written (read-only, not a folder) is refused
+    before anything is generated (``ValueError`` naming it); a write that fails while
+    generating (a full disk) is a :class:`ftcl.io.WriteError` naming the file.
     """
     spec = spec if spec is not None else get_spec(name, profile)
     if not spec.synthetic:
@@ -100,7 +108,9 @@ def prepare_dataset(
     root = cache / dataset_key(spec, seed)
     if is_complete(root):
         return root
-    cache.mkdir(parents=True, exist_ok=True)
+    _check_cache_folder(cache, f"{spec.name} (seed {seed})")
+    if not generate:
+        return None
     staging = cache / f".{root.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         generate_synthetic(spec, staging, seed=seed)
@@ -114,6 +124,19 @@ def prepare_dataset(
     finally:
         remove_tree(staging)
     return root
+
+
+def _check_cache_folder(cache: Path, what: str) -> None:
+    """Raise ``ValueError`` naming ``cache`` if synthetic data cannot be generated into it."""
+    hint = "pass a writable --cache-dir (or set FTCL_CACHE)"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"synthetic data cache {cache}: cannot create it to generate {what} "
+                         f"({exc.strerror or exc}); {hint}") from None
+    if not os.access(cache, os.W_OK | os.X_OK):
+        raise ValueError(f"synthetic data cache {cache}: not writable (a read-only folder?), and "
+                         f"{what} is not generated there yet; {hint}")
 
 
 def spec_from_meta(root: str | os.PathLike) -> DatasetSpec:

@@ -1,16 +1,24 @@
 """Run records read back for the tables: validated, one per (dataset, profile, method, seed).
 
 A run record is the JSON the trainer returns (:func:`ftcl.train.record.run_record`), stored as
-``<results>/<profile>/runs/<run_id>.json``. :func:`load_record` reads one and refuses a corrupt or
-inconsistent file with an error naming it; :func:`load_records` refuses two records of one run;
-:func:`check_single_commit` and :func:`check_single_data_version` refuse record sets a table must
-not mix.
+``<results>/<profile>/runs/<run_id>.json`` with its SHA-256 in
+``<results>/<profile>/records.sha256`` (:func:`ftcl.train.record.store_record`).
+:func:`find_run_files` lists the records of a folder: files named like a run id or listed in
+``records.sha256``; anything else there (a ``notes.json``) is ignored and named in a
+:class:`RecordWarning`; a record whose bytes are not those recorded when it was written (edited
+by hand), or that the hash file does not list, is refused by name. :func:`load_record` reads one
+and refuses a corrupt or inconsistent file with an error naming it (also a run that skipped more
+than a quarter of its steps: it learned nothing); :func:`load_records` refuses two records of
+one run; :func:`check_single_commit` and :func:`check_single_data_version` refuse record sets a
+table must not mix.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +26,19 @@ from typing import Any
 
 import numpy as np
 
-from ..config import METHODS
+from ..config import MAX_SKIPPED_FRACTION, METHODS, too_many_skipped
 from ..data import get_spec
 from ..evaluation.metrics import average_map
-from ..paths import RESULTS, runs_dir
+from ..io import read_checksums, sha256_file
+from ..paths import RESULTS, record_hashes_of_record, runs_dir
+
+#: The file name of a run record: ``<run id>.json`` (:func:`ftcl.config.run_id`:
+#: ``<dataset>-<method>-seed<k>-<hash>``; older records and hand-made ones lack the hash).
+RUN_RECORD_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*-seed\d+(-[0-9a-f]{10})?\.json$")
+
+
+class RecordWarning(UserWarning):
+    """Something about the records of a results folder the reader should know (not an error)."""
 
 REQUIRED_FIELDS = ("status", "method", "dataset", "profile", "seed", "device", "tiou_thresholds",
                    "map", "average_map", "average_range", "classification_map", "provenance")
@@ -90,6 +107,10 @@ def load_record(path: str | Path) -> RunRecord:
         raise bad(f"missing field(s) {missing}")
     if data["status"] != "finished":
         raise bad(f"status is {data['status']!r}, not 'finished' (an interrupted run)")
+    skipped, steps = data.get("skipped_steps", 0), data.get("iterations", 0)
+    if _is_number(skipped) and _is_number(steps) and too_many_skipped(skipped, steps):
+        raise bad(f"{skipped} of its {steps} steps were skipped for a non-finite loss (more than "
+                  f"{MAX_SKIPPED_FRACTION:.0%}): the run learned nothing and does not count")
     method, dataset, profile = data["method"], data["dataset"], data["profile"]
     if method not in METHODS:
         raise bad(f"unknown method {method!r}; known: {sorted(METHODS)}")
@@ -139,10 +160,71 @@ def load_record(path: str | Path) -> RunRecord:
     )
 
 
+def _is_run_record(path: Path, listed: set[str]) -> bool:
+    """A run record: listed in the hash file, named like a run id, or a ``.json`` file that is
+    a JSON object with a record's ``status`` and ``method`` or is not valid JSON at all (a
+    truncated record is refused by name, not skipped). Valid JSON of another kind (a
+    ``notes.json``) is not a run record."""
+    if not path.is_file():
+        return False
+    if path.name in listed or RUN_RECORD_NAME.match(path.name):
+        return True
+    if path.suffix != ".json":
+        return False
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:  # corrupt or truncated (UnicodeDecodeError too)
+        return True
+    except OSError:
+        return False
+    return isinstance(data, dict) and "status" in data and "method" in data
+
+
 def find_run_files(results_dir: str | Path = RESULTS, profile: str = "quick") -> list[Path]:
-    """The run records ``<results_dir>/<profile>/runs/*.json`` (sorted; empty if none)."""
-    runs = runs_dir(results_dir, profile)
-    return sorted(runs.glob("*.json")) if runs.is_dir() else []
+    """The run records of ``<results_dir>/<profile>/runs/`` (sorted; empty if none), each
+    checked against ``records.sha256`` (:func:`run_files_in`)."""
+    return run_files_in(runs_dir(results_dir, profile))
+
+
+def run_files_in(runs: Path) -> list[Path]:
+    """The run records of a ``runs/`` folder (sorted; empty if none), each checked against the
+    ``records.sha256`` beside the folder (see the module docstring).
+
+    Files that are not run records are left out, named in one :class:`RecordWarning`; a folder
+    without ``records.sha256`` (records written before ftcl recorded hashes) is read with one
+    :class:`RecordWarning`. Raises ``ValueError`` naming a record that was changed after it was
+    written or that the hash file does not list.
+    """
+    runs = Path(runs)
+    if not runs.is_dir():
+        return []
+    hash_file = record_hashes_of_record(runs / "x.json")[0]
+    hashes = read_checksums(hash_file)
+    listed = {name.partition("/")[2] for name in hashes or {} if name.startswith(f"{runs.name}/")}
+    records, strays = [], []
+    for path in sorted(p for p in runs.iterdir() if not p.name.startswith(".")):
+        (records if _is_run_record(path, listed) else strays).append(path)
+    if strays:
+        warnings.warn(f"{runs}: ignored {len(strays)} file(s) that are not run records (no "
+                      f"run record inside, not named <run id>.json, not in {hash_file.name}): "
+                      f"{', '.join(p.name for p in strays)}", RecordWarning, stacklevel=2)
+    if hashes is None:
+        if records:
+            warnings.warn(f"{runs}: no {hash_file.name} beside it, so its {len(records)} run "
+                          "record(s) cannot be checked against what was written (records of "
+                          "an ftcl before issue 19)", RecordWarning, stacklevel=2)
+        return records
+    for path in records:
+        recorded = hashes.get(f"{runs.name}/{path.name}")
+        if recorded is None:
+            raise ValueError(f"run record {path} is not listed in {hash_file}: it was not "
+                             "written by the batch or `ftcl train` (copied in or made by "
+                             "hand?); remove it, or rerun its run to write it")
+        if sha256_file(path) != recorded:
+            raise ValueError(f"run record {path} was changed after it was written (its SHA-256 "
+                             f"is not the one in {hash_file}): restore it (e.g. git checkout), "
+                             "or delete it and rerun the batch to write it again")
+    return records
 
 
 def load_records(paths: Iterable[str | Path]) -> list[RunRecord]:

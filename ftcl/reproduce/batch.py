@@ -8,9 +8,13 @@
    hyper-parameter is a new run; a run whose record exists is skipped, so an interrupted batch
    resumes and a finished run is never repeated. Code changes do not change the id: start a fresh
    ``--results`` folder to re-run everything with new code).
-2. **Check** before any worker starts: every configuration (:func:`ftcl.config.check_values`, run
-   when the plan builds it), the device, the output folders, one clean commit
-   (:func:`check_clean_tree`), and each dataset once (:func:`ftcl.reproduce.plan.prepare_data`).
+2. **Check** before any worker starts (``--dry-run`` runs the same checks): every configuration
+   (:func:`ftcl.config.check_values`, run when the plan builds it), the device, ``--jobs`` and
+   ``--threads`` against this machine's cores (:func:`check_workers`), the output folders, one
+   clean commit (:func:`check_clean_tree`), and each dataset once
+   (:func:`ftcl.reproduce.plan.prepare_data`). Then the batch takes its lock on the results and
+   work folders (:func:`batch_locks`): a second batch on either says which batch (pid, host,
+   start time) holds it and exits.
 3. **Execute** each run as one papermill execution of ``notebooks/04_train.py`` on an executor
    (:mod:`ftcl.reproduce.executors`: a local process pool, or Ray). Runs of one *stage-1 group*
    share the trainer's cached stage-1 checkpoint, so the scheduler keeps at most one run of a
@@ -23,15 +27,24 @@
    for a failed run), ``reproduce.json`` (the last batch: counts, wall time, provenance), then
    Tables 1-5 (:func:`rebuild_tables`). Checkpoints and the synthetic data stay in the work dir
    and the data cache (:mod:`ftcl.paths`), out of ``results/``.
+
+Ctrl-C or SIGTERM: the driver alone takes the signal (workers leave it to it); it starts nothing
+more, asks each run in flight to stop as ``ftcl train`` does (save ``last.pt``, end the notebook;
+:meth:`~ftcl.reproduce.executors.LocalExecutor.stop`, :data:`STOP_GRACE_S`; a second Ctrl-C
+stops waiting), and says which runs finished, which were stopped (resumable) and which never
+started. The exit status is ``128 + signal``; the same command resumes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
 import time
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,9 +53,11 @@ from typing import Any, TextIO
 from tqdm.std import tqdm  # tqdm.auto warns (with machine paths) in a kernel w/o ipywidgets
 
 from ..analysis import protocol
-from ..config import check_device, check_output_dir
-from ..io import atomic_write_json, atomic_write_text, sweep_stale_temp
+from ..config import check_device, check_output_dir, check_threads, usable_cores
+from ..interrupt import signal_name
+from ..io import atomic_write_json, atomic_write_text, folder_lock, lock_holder, sweep_stale_temp
 from ..paths import (
+    BATCH_LOCK,
     DOSE,
     RESULTS,
     RUNS,
@@ -58,6 +73,7 @@ from ..paths import (
 from ..provenance import git_commit, provenance
 from ..report import dose as dose_report
 from ..report import tables
+from ..report.records import RecordWarning, run_files_in
 from .executors import RunTask, make_executor
 from .plan import (
     DEFAULT_SEEDS,
@@ -69,6 +85,9 @@ from .plan import (
 )
 from .run import store_run
 
+#: Seconds the driver waits, after Ctrl-C or SIGTERM, for the runs in flight to save and stop.
+STOP_GRACE_S = 60.0
+
 
 @dataclasses.dataclass
 class BatchReport:
@@ -79,6 +98,9 @@ class BatchReport:
     finished: int = 0
     failed: list[dict] = dataclasses.field(default_factory=list)  # run_id, error, log
     interrupted: bool = False
+    signal: str | None = None  # SIGINT / SIGTERM when interrupted
+    stopped: list[dict] = dataclasses.field(default_factory=list)  # run_id, how, log: resumable
+    not_started: list[str] = dataclasses.field(default_factory=list)  # run ids
     wall_s: float = 0.0
     executor: str = ""
 
@@ -89,9 +111,11 @@ class BatchReport:
     def summary(self) -> str:
         minutes, seconds = divmod(round(self.wall_s), 60)
         hours, minutes = divmod(minutes, 60)
-        state = "interrupted" if self.interrupted else "done"
+        state = f"interrupted by {self.signal}" if self.interrupted else "done"
+        stopped = (f", {len(self.stopped)} stopped (resumable), {len(self.not_started)} not "
+                   "started" if self.interrupted else "")
         return (f"reproduce {state}: {self.planned} runs planned, {self.skipped} already done, "
-                f"{self.finished} finished now, {len(self.failed)} failed; wall time "
+                f"{self.finished} finished now, {len(self.failed)} failed{stopped}; wall time "
                 f"{hours:d}:{minutes:02d}:{seconds:02d} ({self.wall_s:.1f} s)")
 
 
@@ -125,13 +149,18 @@ class _Scheduler:
             self.in_flight[run.run_id] = run
             self.busy[run.group] += 1
 
-    def finish(self, outcome: dict) -> str | None:
-        """Write what a finished run left; return a failure message (None if it succeeded)."""
+    def finish(self, outcome: dict, stopping: bool = False) -> str | None:
+        """Write what a finished run left; return a failure message (None if it succeeded).
+        ``stopping``: the batch asked the run to stop; if it did not finish, it was stopped."""
         run = self.in_flight.pop(outcome["run_id"])
         self.busy[run.group] -= 1
         log = log_file(self.results_dir, self.profile, run.run_id)
         if outcome.get("notebook"):
             atomic_write_text(log, outcome["notebook"])
+        if not outcome["ok"] and stopping:
+            how = outcome["error"] or "stopped"
+            self.report.stopped.append({"run_id": run.run_id, "how": how, "log": str(log)})
+            return f"STOPPED {run.run_id}: {how}"
         if not outcome["ok"]:
             where = log if outcome.get("notebook") else "no notebook came back"
             self.report.failed.append({"run_id": run.run_id, "error": outcome["error"],
@@ -171,12 +200,13 @@ def run_batch(runs: Sequence[PlannedRun], executor, results_dir: str | os.PathLi
 
     ``runs``: from :func:`ftcl.reproduce.plan.plan` (all of one profile), in execution order;
     ``executor``: from :func:`ftcl.reproduce.executors.make_executor` (or any object with
-    ``capacity``, ``submit``, ``poll``, ``cancel`` and ``close``), closed on return; records go
-    to ``<results_dir>/<profile>/runs/``; ``device``, ``cache_dir``, ``work_dir`` are passed to
-    every run (device as given: each worker resolves ``auto`` itself); ``notebook``: the training
-    notebook (default ``notebooks/04_train.py``); ``progress``: the overall bar, written with the
-    failures to ``stream`` (default ``sys.stderr``). Ctrl-C cancels what is running and returns
-    with ``interrupted=True``; run the same batch again to resume.
+    ``capacity``, ``submit``, ``poll``, ``cancel``, ``close`` and optionally ``stop``), closed
+    on return; records go to ``<results_dir>/<profile>/runs/``; ``device``, ``cache_dir``,
+    ``work_dir`` are passed to every run (device as given: each worker resolves ``auto``
+    itself); ``notebook``: the training notebook (default ``notebooks/04_train.py``);
+    ``progress``: the overall bar, written with the failures to ``stream`` (default
+    ``sys.stderr``). Ctrl-C or SIGTERM stops what is running (resumable) and returns with
+    ``interrupted=True``; run the same batch again to resume.
     """
     stream = stream if stream is not None else sys.stderr
     profiles = {r.profile for r in runs}
@@ -218,9 +248,10 @@ def run_batch(runs: Sequence[PlannedRun], executor, results_dir: str | os.PathLi
                     bar.write(message, file=stream)
                 bar.update(1)
                 status()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         report.interrupted = True
-        executor.cancel()
+        report.signal = signal_name(getattr(exc, "signum", signal.SIGINT))
+        _stop_in_flight(sched, executor, bar, stream)
     finally:
         executor.close()
         bar.close()
@@ -229,6 +260,61 @@ def run_batch(runs: Sequence[PlannedRun], executor, results_dir: str | os.PathLi
         **dataclasses.asdict(report), "wall_s": round(report.wall_s, 1),
         "runs": [r.run_id for r in runs], "provenance": provenance()})
     return report
+
+
+def _stop_in_flight(sched: _Scheduler, executor, bar, stream: TextIO) -> None:
+    """After Ctrl-C or SIGTERM: start nothing more, ask the runs in flight to stop (each saves
+    its last.pt) and write what they left; a second Ctrl-C stops waiting."""
+    executor.cancel()
+    sched.report.not_started = [r.run_id for r in sched.queue]
+    sched.queue.clear()
+    if sched.in_flight:
+        print(f"reproduce: stopping {len(sched.in_flight)} run(s) in flight (each saves a "
+              f"resumable checkpoint; up to {STOP_GRACE_S:.0f} s, Ctrl-C again to stop "
+              "waiting)", file=stream, flush=True)
+    stop = getattr(executor, "stop", None)  # an executor without it: cancel() only
+    with contextlib.suppress(KeyboardInterrupt):
+        for outcome in stop(STOP_GRACE_S) if stop is not None else []:
+            message = sched.finish(outcome, stopping=True)
+            if message:
+                bar.write(message, file=stream)
+    for run_id in list(sched.in_flight):  # never came back: killed
+        sched.report.stopped.append({"run_id": run_id, "how": "killed (no answer in time): "
+                                     "resumes from its last evaluation", "log": None})
+
+
+def batch_locks(results: str | os.PathLike, profile: str, work: str | os.PathLike | None,
+                local: bool) -> contextlib.ExitStack:
+    """The batch's locks on ``<results>/<profile>`` and (local executor) on the work folder:
+    a second batch on either is refused by name (``FolderLocked``: pid, host, start time)."""
+    stack = contextlib.ExitStack()
+    folders = [("results folder", profile_dir(results, profile))]
+    if local:
+        folders.append(("work folder", work_dir(work)))
+    try:
+        for what, folder in folders:
+            stack.enter_context(folder_lock(folder, what, BATCH_LOCK, "another batch"))
+    except BaseException:
+        stack.close()
+        raise
+    return stack
+
+
+def check_workers(executor: str, jobs: int | None, threads: int | None,
+                  runs: Sequence[PlannedRun] = ()) -> None:
+    """``--threads``, ``--jobs`` and a ``--set train.num_threads`` between 1 and the cores this
+    process may use (local executor), named with the limit; more runs x threads than cores is a
+    warning (the runs slow each other down)."""
+    if executor != "local":  # Ray sizes its tasks by the cluster's resources
+        return
+    check_threads(threads, "--threads")
+    check_threads(jobs, "--jobs")
+    if runs:
+        check_threads(runs[0].config.train.num_threads, "--set train.num_threads")
+    cores = usable_cores()
+    if jobs and threads and jobs * threads > cores:
+        warnings.warn(f"--jobs {jobs} x --threads {threads} = {jobs * threads} threads on "
+                      f"{cores} core(s): the runs will slow each other down", stacklevel=2)
 
 
 def rebuild_tables(results_dir: str | os.PathLike, profile: str, allow_mixed: bool = False
@@ -256,7 +342,10 @@ def check_clean_tree(todo: Sequence[PlannedRun], runs_folder: Path, allow_mixed:
                          "clean commit), or pass --allow-mixed")
     others = set()
     folders = [runs_folder, runs_folder.parent / DOSE / RUNS]  # the tables' and the dose study's
-    for path in [p for f in folders if f.is_dir() for p in sorted(f.glob("*.json"))]:
+    with warnings.catch_warnings():  # the tables name stray files and unverified records
+        warnings.simplefilter("ignore", RecordWarning)
+        records = [p for f in folders for p in run_files_in(f)]
+    for path in records:
         try:
             others.add(json.loads(path.read_text(encoding="utf-8"))["provenance"]["git_commit"])
         except (OSError, ValueError, KeyError, TypeError):
@@ -289,7 +378,7 @@ def reproduce(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS, *,
               allow_mixed: bool = False, progress: bool = True, study: str = "all") -> int:
     """``ftcl reproduce``: plan, check, run the batch, rebuild the tables (see the module
     docstring; the arguments are the command's options). Returns the exit status (1: a run
-    failed, 130: interrupted)."""
+    failed, 130/143: interrupted by SIGINT/SIGTERM)."""
     check_device(device, "--device")
     runs = plan(profile, seeds, parse_data_dirs(data_dirs), only, overrides or {},
                 with_dose=study in ("all", "dose"), with_tables=study in ("all", "tables"))
@@ -301,34 +390,51 @@ def reproduce(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS, *,
             "tables": "Tables 1-5", "dose": "the dose study"}[study]
     print(f"reproduce {profile}: {len(runs)} runs ({n_configs} configurations x "
           f"{len(seeds)} seeds) for {what} -> {root}", file=sys.stderr)
-    if dry_run:
-        print_plan(runs, results, profile)
-        return 0
+    check_workers(executor, jobs, threads, runs)
     check_output_dir(results, "--results")
     if work:
         check_output_dir(work, "--work-dir")
     todo = [r for r in runs if not r.done(results)]
     check_clean_tree(todo, runs_folder, allow_mixed)
-    if executor == "local" and todo:
-        prepare_data(todo, cache_dir)  # once here, not once per parallel worker
-    pool = make_executor(executor, device=device, jobs=jobs, threads=threads, address=address,
-                         max_retries=max_retries, runs_per_gpu=runs_per_gpu)
-    where = work_dir(work) if work or executor == "local" else (
-        "each worker's ~/.cache/ftcl/reproduce")
-    print(f"executor {pool.name}: {pool.capacity()} run(s) at once, "
-          f"{getattr(pool, 'threads', None) or 'default'} thread(s) each; "
-          f"checkpoints in {where}", file=sys.stderr)
-    report = run_batch(runs, pool, results, device=device, cache_dir=cache_dir, work_dir=work,
-                       notebook=notebook, progress=progress)
-    print(report.summary())
-    for failure in report.failed:
-        print(f"  failed: {failure['run_id']}: {failure['error']} (notebook: {failure['log']})")
-    if report.interrupted:
-        print("interrupted: run the same command again to resume", file=sys.stderr)
-        return 130
-    if write_tables and study != "dose":
-        written = rebuild_tables(results, profile, allow_mixed=allow_mixed)
-        print(f"tables: {len(written)} written to {tables_dir(results, profile)}")
-    if write_tables and n_dose:
-        print(f"dose study: {dose_report.write_table(results, profile)}")
+    if dry_run:
+        for what, folder in (("results", root), ("work", work_dir(work))):
+            holder = lock_holder(folder / BATCH_LOCK)
+            if holder:
+                print(f"note: a batch ({holder}) is using the {what} folder {folder}",
+                      file=sys.stderr)
+        if executor == "local" and todo:  # the data checks of a real batch
+            prepare_data(todo, cache_dir, generate=False)
+        print_plan(runs, results, profile)
+        return 0
+    with batch_locks(results, profile, work, executor == "local"):
+        if executor == "local" and todo:
+            prepare_data(todo, cache_dir)  # once here, not once per parallel worker
+        pool = make_executor(executor, device=device, jobs=jobs, threads=threads,
+                             address=address, max_retries=max_retries,
+                             runs_per_gpu=runs_per_gpu)
+        where = work_dir(work) if work or executor == "local" else (
+            "each worker's ~/.cache/ftcl/reproduce")
+        print(f"executor {pool.name}: {pool.capacity()} run(s) at once, "
+              f"{getattr(pool, 'threads', None) or 'default'} thread(s) each; "
+              f"checkpoints in {where}", file=sys.stderr)
+        report = run_batch(runs, pool, results, device=device, cache_dir=cache_dir,
+                           work_dir=work, notebook=notebook, progress=progress)
+        print(report.summary())
+        for failure in report.failed:
+            print(f"  failed: {failure['run_id']}: {failure['error']} (notebook: "
+                  f"{failure['log']})")
+        if report.interrupted:
+            for stopped in report.stopped:
+                print(f"  stopped: {stopped['run_id']}: {stopped['how']}")
+            if report.not_started:
+                print(f"  not started: {len(report.not_started)} run(s), e.g. "
+                      f"{', '.join(report.not_started[:3])}")
+            print(f"interrupted by {report.signal}: run the same command again to resume",
+                  file=sys.stderr)
+            return 128 + signal.Signals[report.signal].value
+        if write_tables and study != "dose":
+            written = rebuild_tables(results, profile, allow_mixed=allow_mixed)
+            print(f"tables: {len(written)} written to {tables_dir(results, profile)}")
+        if write_tables and n_dose:
+            print(f"dose study: {dose_report.write_table(results, profile)}")
     return 1 if report.failed else 0

@@ -34,10 +34,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..config import usable_cores
 from ..device import choose_device
 from ..io import atomic_path
 from ..paths import cache_dir, default_work_dir, resolve_in_work, scrub_paths, worker_files
-from .processes import descendants, die_with_parent, fate_sharing_kernel_manager, start_reaper
+from .processes import (
+    descendants,
+    fate_sharing_kernel_manager,
+    kernel_processes,
+    start_reaper,
+    start_worker,
+)
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                      "NUMBA_NUM_THREADS")
@@ -226,14 +233,6 @@ def failed_outcome(run_id: str, error: str) -> dict:
             "stderr": None, "stage1": None, "host": None, "pid": None, "wall_s": None}
 
 
-def usable_cores() -> int:
-    """CPU cores this process may use (affinity-aware)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 # ------------------------------------------------------------------------------ local
 
 
@@ -253,10 +252,11 @@ class LocalExecutor:
         if jobs < 1:
             raise ValueError(f"jobs={jobs}: need at least one worker")
         self.jobs, self.threads = jobs, threads
-        # Workers die with this process (die_with_parent), and their kernels with them.
+        # Workers die with this process (die_with_parent), and their kernels with them; a
+        # terminal's Ctrl-C is the driver's to handle (start_worker).
         self._pool = ProcessPoolExecutor(max_workers=jobs,
                                          mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=die_with_parent, initargs=(os.getpid(),))
+                                         initializer=start_worker, initargs=(os.getpid(),))
         self._futures: dict[Any, str] = {}
 
     def capacity(self) -> int:
@@ -281,8 +281,30 @@ class LocalExecutor:
         return outcomes
 
     def cancel(self) -> None:
-        for future in self._futures:
-            future.cancel()
+        """Cancel the runs that have not started (they are forgotten)."""
+        for future in [f for f in self._futures if f.cancel()]:
+            del self._futures[future]
+
+    def stop(self, grace: float) -> list[dict]:
+        """Stop the runs in flight the way ``ftcl train`` stops on SIGTERM: each kernel saves
+        its run's ``last.pt`` and ends its notebook (:mod:`ftcl.interrupt`); return their
+        outcomes. What has not come back after ``grace`` seconds is killed."""
+        import signal
+
+        for pid in kernel_processes(os.getpid()):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        outcomes, deadline = [], time.monotonic() + grace
+        while self._futures and time.monotonic() < deadline:
+            outcomes += self.poll(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+        if self._futures:
+            self._kill_workers()
+        return outcomes
+
+    def _kill_workers(self) -> None:
+        for process in list(getattr(self._pool, "_processes", {}).values()):
+            with contextlib.suppress(Exception):
+                process.kill()  # its kernel follows (PR_SET_PDEATHSIG)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -371,6 +393,12 @@ class RayExecutor:
         for ref in self._refs:
             with contextlib.suppress(Exception):
                 self._ray.cancel(ref, force=True)
+
+    def stop(self, grace: float) -> list[dict]:
+        """Ray tasks are cancelled (:meth:`cancel`); their last evaluation's ``last.pt`` stays
+        on their workers."""
+        self.cancel()
+        return []
 
     def close(self) -> None:
         self._ray.shutdown()

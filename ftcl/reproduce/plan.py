@@ -255,11 +255,14 @@ def notebook_parameters(run: PlannedRun, device: str = "auto", cache_dir: str | 
             "mechanism_methods": [run.method] if "dose" in run.studies else None}
 
 
-def prepare_data(runs: Sequence[PlannedRun], cache_dir: str | None = None) -> list[Path]:
+def prepare_data(runs: Sequence[PlannedRun], cache_dir: str | None = None,
+                 generate: bool = True) -> list[Path]:
     """Prepare each dataset of ``runs`` once (generate synthetic data, validate real folders).
 
     Each is checked as a run would check it (:func:`ftcl.data.check_data`: splits, ground
     truth, video pairs, finite features), so bad data fails here, before any worker starts.
+    ``generate=False`` (``--dry-run``): synthetic data not generated yet is not generated, only
+    its cache folder is checked.
     """
     roots, seen = [], set()
     for run in runs:
@@ -268,9 +271,12 @@ def prepare_data(runs: Sequence[PlannedRun], cache_dir: str | None = None) -> li
         if key not in seen:
             seen.add(key)
             spec = get_spec(cfg.dataset, cfg.profile, data_version=cfg.data_version)
-            roots.append(prepare_dataset(cfg.dataset, cfg.profile, data_dir=cfg.data_dir,
-                                         seed=cfg.data_seed or 0, cache_dir=cache_dir,
-                                         spec=spec))
+            root = prepare_dataset(cfg.dataset, cfg.profile, data_dir=cfg.data_dir,
+                                   seed=cfg.data_seed or 0, cache_dir=cache_dir, spec=spec,
+                                   generate=generate)
+            if root is None:
+                continue
+            roots.append(root)
             cfg = dataclasses.replace(cfg, cache_dir=cache_dir)
             check_data(load_data(cfg), cfg)
     return roots

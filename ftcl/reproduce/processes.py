@@ -82,6 +82,35 @@ def die_with_parent(parent_pid: int | None = None) -> None:
                      daemon=True).start()
 
 
+def _leave_to_the_driver(signum, frame) -> None:
+    """A pool worker's SIGINT/SIGTERM handler: nothing. The driver decides how its runs stop
+    (:meth:`ftcl.reproduce.executors.LocalExecutor.stop`); a Python handler, unlike ``SIG_IGN``,
+    is not inherited by the kernels a worker starts."""
+
+
+def start_worker(parent_pid: int) -> None:
+    """The local pool's worker initializer: :func:`die_with_parent`, and the terminal's Ctrl-C
+    (or a SIGTERM to the batch's process group) left to the driver, so that no worker dies
+    with a traceback and takes its kernel's unsaved progress with it."""
+    die_with_parent(parent_pid)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _leave_to_the_driver)
+
+
+def kernel_processes(pid: int) -> list[int]:
+    """The papermill kernels (``ipykernel``) among the descendants of ``pid`` (Linux; empty
+    elsewhere)."""
+    found = []
+    for child in descendants(pid):
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as fh:
+                if b"ipykernel" in fh.read():
+                    found.append(child)
+        except OSError:
+            continue
+    return found
+
+
 def _kernel_preexec() -> None:  # runs in the kernel process between fork and exec
     set_parent_death_signal()
 

@@ -17,9 +17,9 @@ from .checkpoints import (
     stage1_key,
 )
 from .data import RunData, holdout_split, load_data
-from .record import record_destination, run_record, store_record
+from .record import record_destination, run_record, seal_records, store_record
 from .trainer import Trainer, train
 
 __all__ = ["RunData", "Trainer", "checkpoint_contents", "evaluate_checkpoint", "holdout_split",
            "load_checkpoint", "load_data", "model_from_checkpoint", "record_destination",
-           "run_record", "stage1_key", "store_record", "train"]
+           "run_record", "seal_records", "stage1_key", "store_record", "train"]

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import warnings
 from pathlib import Path
 
 import torch
@@ -28,6 +29,10 @@ from .data import load_data
 
 CHECKPOINT_FORMAT = "ftcl-checkpoint"
 CHECKPOINT_VERSION = 1
+
+
+class CheckpointVersionWarning(UserWarning):
+    """A checkpoint written by another ftcl version than this one (read, but said)."""
 
 
 def stage1_key(cfg: RunConfig, device: torch.device, data_root: str | Path | None = None) -> str:
@@ -112,7 +117,8 @@ def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu"
 
 
 def check_against(ckpt: dict, cfg: RunConfig, spec, path: Path) -> None:
-    """Refuse a checkpoint made for another backbone, dataset width or configuration."""
+    """Refuse a checkpoint made for another backbone, dataset (name, width, classes) or
+    configuration; warn (:class:`CheckpointVersionWarning`) if another ftcl version wrote it."""
     if ckpt.get("backbone") != cfg.model.backbone:
         raise ValueError(f"checkpoint {path} holds a {ckpt.get('backbone')!r} model but the "
                          f"configuration asks for {cfg.model.backbone!r}")
@@ -121,6 +127,36 @@ def check_against(ckpt: dict, cfg: RunConfig, spec, path: Path) -> None:
             f"checkpoint {path} was trained on D={ckpt.get('feature_dim')}, "
             f"C={ckpt.get('num_classes')} but {cfg.dataset}/{cfg.profile} has "
             f"D={spec.feature_dim}, C={spec.num_classes}")
+    if ckpt.get("dataset", cfg.dataset) != cfg.dataset:  # stored since issue 19
+        raise ValueError(f"checkpoint {path} was trained on {ckpt['dataset']}, not on "
+                         f"{cfg.dataset}; evaluate it on the data it was trained on")
+    _check_classes(ckpt.get("classes"), spec, cfg, path)
+    written_by = ckpt.get("ftcl_version")
+    if written_by != __version__:
+        newer = _version(written_by) > _version(__version__)
+        warnings.warn(f"checkpoint {path} was written by ftcl {written_by}, this is ftcl "
+                      f"{__version__}" + (": a newer version may store settings this one reads "
+                                          "differently" if newer else ""),
+                      CheckpointVersionWarning, stacklevel=2)
+
+
+def _check_classes(classes, spec, cfg: RunConfig, path: Path) -> None:
+    """Refuse a checkpoint whose class names (in order: the CAS columns) are not the data's."""
+    if classes is None or list(classes) == list(spec.classes):
+        return
+    pairs = enumerate(zip(classes, spec.classes, strict=False))
+    first = next((i for i, (a, b) in pairs if a != b), min(len(classes), len(spec.classes)))
+    mine = classes[first] if first < len(classes) else "(none)"
+    theirs = spec.classes[first] if first < len(spec.classes) else "(none)"
+    raise ValueError(f"checkpoint {path}: its model's {len(classes)} classes are not the "
+                     f"{len(spec.classes)} classes of {cfg.dataset}/{cfg.profile} (class "
+                     f"{first}: {mine!r} in the checkpoint, {theirs!r} in the data): it was "
+                     "trained on other data; evaluate it on the data it was trained on")
+
+
+def _version(text) -> tuple[int, ...]:
+    """``"0.10.2"`` -> ``(0, 10, 2)``; unreadable parts count as 0."""
+    return tuple(int(part) if part.isdigit() else 0 for part in str(text).split(".")[:3])
 
 
 def checkpoint_contents(ckpt: dict) -> dict:
@@ -174,9 +210,13 @@ def evaluate_checkpoint(path: str | Path, split: str = "test", device: str | Non
     changes = {k: v for k, v in (("data_dir", data_dir), ("cache_dir", cache_dir))
                if v is not None}
     cfg = dataclasses.replace(cfg, **changes)
+    if ckpt.get("method", cfg.method) != cfg.method:
+        raise ValueError(f"checkpoint {path} says it holds method {ckpt['method']!r} but its "
+                         f"configuration is method {cfg.method!r}: the file was edited or mixed "
+                         "up; use the checkpoint a run wrote")
     data = load_data(cfg)
-    check_data(data, cfg)
     check_against(ckpt, cfg, data.spec, Path(path))
+    check_data(data, cfg)
     dataset = data.test if split == "test" else data.train
     metrics, proposals = evaluate_model(model, dataset, data.spec,
                                         batch_size=cfg.train.eval_batch_size)

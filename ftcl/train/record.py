@@ -3,8 +3,10 @@
 The trainer returns the run record (:func:`run_record`) and writes it as ``record.json`` in the
 run folder; a run of the batch or of ``ftcl train`` also stores it as
 ``<results>/<profile>/runs/<run_id>.json`` (:func:`store_record`, atomically; an older
-configuration of the same run moves to ``superseded/``). Its identity is
-:func:`ftcl.config.run_id`; :mod:`ftcl.report.records` reads it back for the tables.
+configuration of the same run moves to ``superseded/``) and records the file's SHA-256 in
+``<results>/<profile>/records.sha256``, so that the tables can tell a record as it was written
+from one edited by hand. Its identity is :func:`ftcl.config.run_id`; :mod:`ftcl.report.records`
+reads it back (and checks those hashes) for the tables.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from ..config import (
     run_id,
     to_dict,
 )
-from ..io import atomic_write_json
+from ..io import atomic_write_json, sha256_file, update_checksums
 from ..paths import (
     log_of_record,
     portable_path,
     record_file,
+    record_hashes_of_record,
     resolve_results_dir,
     superseded_of_record,
 )
@@ -132,9 +135,12 @@ def store_record(record: dict, path: str | os.PathLike, supersede: bool = True) 
 
     With ``supersede``, records in the same folder for the same dataset, profile, method and seed
     but another run id (an older configuration) move to ``../superseded/`` with their logs, so
-    the tables never see two records of one run.
+    the tables never see two records of one run; they leave ``records.sha256`` and the new
+    record's hash enters it (with ``supersede`` only: the results layout).
     """
     path = Path(path)
+    hashes, name = record_hashes_of_record(path)
+    changes: dict[str, str | None] = {}
     if supersede and path.parent.is_dir():
         moved = superseded_of_record(path)
         for other in sorted(path.parent.glob("*.json")):
@@ -147,7 +153,23 @@ def store_record(record: dict, path: str | os.PathLike, supersede: bool = True) 
             if isinstance(data, dict) and _run_key(data) == _run_key(record):
                 moved.mkdir(parents=True, exist_ok=True)
                 os.replace(other, moved / other.name)
+                changes[record_hashes_of_record(other)[1]] = None
                 log = log_of_record(other)
                 if log.is_file():
                     os.replace(log, moved / log.name)
-    return atomic_write_json(path, record)
+    written = atomic_write_json(path, record)
+    if supersede:
+        update_checksums(hashes, {**changes, name: sha256_file(written)})
+    return written
+
+
+def seal_records(paths) -> Path | None:
+    """Enter the hashes of run records ``paths`` (files of one ``runs/`` folder, as they are
+    now) in their ``records.sha256``: for records written before ftcl recorded hashes, once,
+    by whoever vouches that they are as the batch wrote them. Returns the hash file."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        return None
+    hashes = record_hashes_of_record(paths[0])[0]
+    return update_checksums(hashes, {record_hashes_of_record(p)[1]: sha256_file(p)
+                                     for p in paths})

@@ -20,17 +20,18 @@
 
 Checkpoints (``best.pt``, ``last.pt``) are written atomically. ``last.pt`` holds the full training
 state (weights, optimiser, RNG states, sampler epoch and position, history), saved at every
-evaluation and when interrupted (Ctrl-C finishes the current iteration, saves, and re-raises
-``KeyboardInterrupt``); running the same configuration again resumes from it and gives a
-bit-identical result to an uninterrupted run (same device and thread count).
+evaluation and when interrupted (Ctrl-C or SIGTERM finishes the current iteration, saves, and
+raises :class:`~ftcl.interrupt.Interrupted`, a ``KeyboardInterrupt``); running the same
+configuration again resumes from it (saying so) and gives a bit-identical result to an
+uninterrupted run (same device and thread count). A run whose loss or weights stop being finite
+fails with :class:`~ftcl.train.guard.TrainingDiverged` and writes no run record
+(:mod:`ftcl.train.guard`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +46,7 @@ from ..data import check_data
 from ..data.device_batches import resolve_data_on_device
 from ..device import choose_device
 from ..evaluation import evaluate_model
+from ..interrupt import Interrupted, StopRequest
 from ..io import (
     atomic_torch_save,
     atomic_write_json,
@@ -75,35 +77,9 @@ from .checkpoints import (
 )
 from .data import RunData, load_data, pair_batches, uniform_training_split
 from .diagnostics import tail_start, term_gradient_norms
+from .guard import DivergenceGuard
 from .record import run_record
 from .schedule import learning_rate
-
-# ------------------------------------------------------------------------------ Ctrl-C
-
-
-class _InterruptFlag:
-    """Turn the first Ctrl-C into a request to stop after the current iteration."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous = None
-
-    def _handler(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("\nftcl: interrupt received: finishing this iteration and saving a resumable "
-              "checkpoint (Ctrl-C again to abort at once)", flush=True)
-
-    def __enter__(self) -> _InterruptFlag:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
 
 # ------------------------------------------------------------------------------ the trainer
 
@@ -122,6 +98,11 @@ class _State:
     loss_sums: dict = dataclasses.field(default_factory=dict)
     loss_count: int = 0
     skipped_steps: int = 0
+    # non-finite losses of the current stage (ftcl.train.guard)
+    stage_skipped: int = 0
+    skip_run: int = 0
+    first_nonfinite: list | None = None  # [iteration, loss]
+    last_finite: list | None = None  # [iteration, loss]
     elapsed: dict = dataclasses.field(default_factory=lambda: {"stage1": 0.0, "stage2": 0.0,
                                                                "selection": 0.0})
     stage1: dict = dataclasses.field(default_factory=dict)
@@ -173,6 +154,7 @@ class Trainer:
         return {
             "format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, "kind": kind,
             "ftcl_version": __version__, "method": self.cfg.method,
+            "dataset": self.cfg.dataset, "profile": self.cfg.profile,
             "backbone": self.cfg.model.backbone, "feature_dim": spec.feature_dim,
             "num_classes": spec.num_classes, "classes": list(spec.classes),
             "config": to_dict(self.cfg), "model": self.model.state_dict(), **extra,
@@ -257,6 +239,7 @@ class Trainer:
     def _evaluate_selection(self) -> None:
         """Evaluate on the held-out videos (or just log, for ``selection="last"``)."""
         st, t0 = self.state, time.perf_counter()
+        self._guard(st.stage).weights(self.model, self.objective)
         entry: dict[str, Any] = {"iteration": st.iteration}
         if st.loss_count:
             entry["train"] = {k: v / st.loss_count for k, v in st.loss_sums.items()}
@@ -306,6 +289,7 @@ class Trainer:
         """
         st, cfg = self.state, self.cfg
         use_objective = stage == 2 and self.objective is not None
+        guard = self._guard(stage)
         label = cfg.method if stage == 2 else f"{cfg.model.backbone} (stage 1)"
         running: dict[str, float] = {}
         t_start, elapsed0 = time.perf_counter(), st.elapsed[f"stage{stage}"]
@@ -313,9 +297,9 @@ class Trainer:
         # tqdm.std, not tqdm.auto: under a Jupyter kernel without ipywidgets (papermill, the
         # book) tqdm.auto warns with the paths of the machine's environment. disable=None: the bar
         # shows on a terminal only, so executed notebooks (the batch's logs) carry no bar either.
-        with _InterruptFlag() as flag, tqdm(total=iterations, initial=st.iteration, desc=label,
-                                            disable=None if progress else True,
-                                            dynamic_ncols=True, leave=False) as bar:
+        with StopRequest() as stop, tqdm(total=iterations, initial=st.iteration, desc=label,
+                                         disable=None if progress else True,
+                                         dynamic_ncols=True, leave=False) as bar:
             batches = self._batches(stage)
             while st.iteration < iterations:
                 if stop_at is not None and offset + st.iteration >= stop_at:
@@ -327,6 +311,7 @@ class Trainer:
                         iterations, cfg.train.grad_share_tail):  # the shares of issue 21
                     st.tail_norms.append(self._term_norms())
                 st.position += 1
+                guard.step(parts["loss"])
                 for k, v in parts.items():
                     st.loss_sums[k] = st.loss_sums.get(k, 0.0) + v
                     running[k] = v if k not in running else 0.9 * running[k] + 0.1 * v
@@ -339,13 +324,22 @@ class Trainer:
                                    or st.iteration == iterations):
                     self._evaluate_selection()
                     self.save_last()
-                if flag.requested:
+                if stop.requested:
                     self.save_last()
-                    raise KeyboardInterrupt(
-                        f"training interrupted; resumable checkpoint: {self.run_dir / LAST}")
+                    raise Interrupted(
+                        f"stopped at stage {stage} iteration {st.iteration}; resumable "
+                        f"checkpoint: {self.run_dir / LAST}", stop.requested)
+        guard.end_of_stage()
         return True
 
+    def _guard(self, stage: int) -> DivergenceGuard:
+        """The divergence guard of ``stage`` (its learning rate named as a setting)."""
+        t = self.cfg.train
+        key = "train.stage2_lr" if stage == 2 and t.stage2_lr is not None else "train.lr"
+        return DivergenceGuard(self.state, learning_rate(t, stage, 0), key)
+
     def _finish_stage1(self) -> None:
+        self._guard(1).weights(self.model)  # never cache a broken stage 1
         info = {"iterations": self.cfg.train.pretrain_iterations, "key": self.stage1_path.stem,
                 "path": relative_to_work(self.stage1_path, self.cfg.out_dir), "reused": False,
                 "wall_time_s": self.state.elapsed["stage1"]}
@@ -384,6 +378,7 @@ class Trainer:
         st = self.state
         st.stage, st.iteration, st.epoch, st.position = 2, 0, 0, 0
         st.loss_sums, st.loss_count = {}, 0
+        st.stage_skipped, st.skip_run, st.first_nonfinite, st.last_finite = 0, 0, None, None
         seed_everything(derive_seed(self.cfg.seed, "stage", 2), self.cfg.train.deterministic)
         self.optimizer = self._optimizer(stage=2)
         if self.cfg.train.select_stage1:  # "iteration 0": the stage-1 checkpoint is a candidate
@@ -410,6 +405,8 @@ class Trainer:
             st = self.state
             if st.finished and record_path.exists():
                 return json.loads(record_path.read_text(encoding="utf-8"))
+            print(f"ftcl: resuming from stage {st.stage} iteration {st.iteration} "
+                  f"({self.run_dir / LAST})", flush=True)
         elif not resume and self.run_dir.exists():
             for name in (LAST, BEST, RUN_RECORD, PREDICTIONS):
                 (self.run_dir / name).unlink(missing_ok=True)

@@ -87,7 +87,40 @@ def _text(p):
     p.write_text("not an array")
 
 
+def _npz(p):
+    features = np.load(p)
+    with open(p, "wb") as fh:  # np.savez under the .npy name
+        np.savez(fh, features=features)
+
+
+def _fifo(p):
+    p.unlink()
+    os.mkfifo(p)  # would block a reader forever: must never be opened
+
+
+def _folder(p):
+    p.unlink()
+    p.mkdir()
+
+
+def _dev_zero(p):
+    p.unlink()
+    p.symlink_to("/dev/zero")  # endless zeros: must never be read
+
+
+def _junk(p):
+    with open(p, "ab") as fh:
+        fh.write(b"junk after the array" * 10)
+
+
 FILE_CASES = {
+    # issue 19, point 8: each named as what it is, with the file
+    ".npz as .npy": (_npz, "is a .npz archive (a zip of arrays, np.savez), not a .npy array"),
+    "a FIFO": (_fifo, "is a FIFO (named pipe), not a regular .npy file"),
+    "a folder": (_folder, "is a folder, not a regular .npy file"),
+    "a link to /dev/zero": (_dev_zero, "is a link to /dev/zero, a character device, not a "
+                                       "regular .npy file"),
+    "junk after the array": (_junk, "has 200 bytes after its (6, 2048) array (junk appended"),
     "zero bytes": (_zero_bytes, "is empty (0 bytes)"),
     "truncated data": (_truncate, "cannot read"),
     "truncated header": (_short_header, "cannot read"),
@@ -340,3 +373,68 @@ def test_check_choice_lists_the_choices():
     with pytest.raises(ValueError, match=r"figure_tau=0\.55 is not valid; choose one of 0\.0, "
                                          r"0\.5, 0\.92 \(papermill: -p figure_tau VALUE\)"):
         check_choice("figure_tau", 0.55, [0.0, 0.5, 0.92])
+
+
+# ------------------------------------------------------------------------------ issue 19, point 9
+
+
+def test_a_seed_beyond_2_32_is_named(tmp_path, capsys):
+    with pytest.raises(ValueError, match=r"config key 'seed': must be an integer in \[0, "
+                                         r"4294967295\]"):
+        make_config("acmnet", seed=10**20)
+    with pytest.raises(ValueError, match="config key 'data_seed'"):
+        make_config("acmnet", data_seed=2**32)
+    make_config("acmnet", seed=2**32 - 1)  # the largest seed numpy, torch and Python accept
+    assert main(["train", "--seed", str(10**20), "--out-dir", str(tmp_path)]) == 2
+    assert "ftcl: error: config key 'seed': must be an integer" in capsys.readouterr().err
+
+
+def test_a_config_file_that_is_not_utf8_is_named(tmp_path, capsys):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("train:\n  lr: 3.0e-4  # caf\u00e9\n".encode("latin-1"))
+    assert main(["train", "--config", str(path), "--out-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"ftcl: error: config file {path} is not UTF-8 text (byte 0xe9 at position "
+                   "26): save it as UTF-8")
+
+
+def test_overrides_that_are_not_a_mapping_are_named():
+    """papermill -p passes a string; the training notebook's make_config names it."""
+    with pytest.raises(ValueError, match=r"overrides must be a mapping.*got a str: "
+                                         r"'\{\"train.iterations\": 2\}'.*-y"):
+        make_config("acmnet", overrides='{"train.iterations": 2}')
+
+
+def test_a_bad_example_video_is_named(thumos_like, tmp_path):
+    from ftcl.data import VideoDataset, get_spec
+
+    root = thumos_like(tmp_path)
+    train = VideoDataset(root, "train", get_spec("thumos14").replace(feature_dim=8))
+    assert train.pick(None) == "video_validation_0000051"  # None: the first
+    assert train.pick("video_validation_0000413") == "video_validation_0000413"
+    with pytest.raises(ValueError) as err:
+        train.pick("no_such_video", "example_video")
+    assert str(err.value).startswith("example_video='no_such_video' is not a video of the "
+                                     "train split of thumos14")
+    assert "e.g. 'video_validation_0000051'" in str(err.value)
+
+
+def test_an_annotation_warning_is_one_line_of_the_command(root, tmp_path, capsys):
+    """Issue 19, point 7, through ``ftcl train``: a repeated annotation is kept, the run
+    trains, and the warning is one ``ftcl: warning:`` line naming the video and segment."""
+    gt = json.loads((root / "gt.json").read_text())
+    vid = (root / "split_train.txt").read_text().split()[0]
+    first = gt["database"][vid]["annotations"][0]
+    gt["database"][vid]["annotations"].append(dict(first))
+    (root / "gt.json").write_text(json.dumps(gt))
+    sets = [f"--set={k}={v}" for k, v in TINY.items()]
+    assert main(["train", "--dataset", "thumos14", "--data-dir", str(root), "--device", "cpu",
+                 "--out-dir", str(tmp_path / "runs"), "--results", str(tmp_path / "results"),
+                 *sets]) == 0
+    warned = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("ftcl: warn")]
+    k = len(gt["database"][vid]["annotations"]) - 1
+    assert len(warned) == 1 and warned[0].startswith(f"ftcl: warning: {root / 'gt.json'} "
+                                                     "(train ground truth): 1 annotation(s) "
+                                                     "repeat an earlier annotation")
+    assert f"video {vid!r} annotation {k} {first['label']}" in warned[0]
+    assert "= annotation 0" in warned[0]

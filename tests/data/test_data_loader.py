@@ -15,7 +15,7 @@ from ftcl.data import (
     thumos14_true_durations,
     validate_root,
 )
-from ftcl.data.annotations import thumos14_database, thumos14_split
+from ftcl.data.annotations import AnnotationWarning, thumos14_database, thumos14_split
 
 D = 8  # the feature width of conftest's thumos_like folder (THUMOS_LIKE_D)
 
@@ -45,16 +45,25 @@ def test_true_durations_replace_frames_over_30(thumos_like, tmp_path, spec):
     train = VideoDataset(root, "train", spec)
     assert train.duration("video_validation_0000413") == pytest.approx(718.052, abs=1e-3)
     assert train.report["gt_json_durations_corrected"] == 1
-    test = VideoDataset(root, "test", spec)
+    with pytest.warns(AnnotationWarning, match="end after their video's true end"):
+        test = VideoDataset(root, "test", spec)
     assert test.duration("video_test_0000950") == pytest.approx(1315.3933, abs=1e-3)
     # trusting gt.json instead is an explicit choice
-    plain = VideoDataset(root, "test", spec.replace(duration_source="gt.json"))
+    with pytest.warns(AnnotationWarning, match=r"> 1096.07 s"):
+        plain = VideoDataset(root, "test", spec.replace(duration_source="gt.json"))
     assert plain.duration("video_test_0000950") == pytest.approx(1096.0667, abs=1e-3)
 
 
 def test_ground_truth_keeps_left_out_videos_and_past_end_annotations(thumos_like, tmp_path, spec):
     root = thumos_like(tmp_path)
-    test = VideoDataset(root, "test", spec)
+    # issue 19, point 7: kept (as released), and named: gt.json, split, video, index, segment
+    with pytest.warns(AnnotationWarning) as caught:
+        test = VideoDataset(root, "test", spec)
+    (message,) = [str(w.message) for w in caught]
+    assert message.startswith(f"{root / 'gt.json'} (test ground truth): 2 annotation(s) end "
+                              "after their video's true end (kept, as the release does")
+    assert "video 'video_test_0000950' annotation 1 Diving [1300, 1320] > 1315.39 s" in message
+    assert "video 'video_test_0000270' annotation 0 Diving [187.3, 193.4] > 176.25 s" in message
     assert test.video_ids == ["video_test_0000950"]
     gt = test.ground_truth()  # the release evaluates against the whole test subset
     assert list(gt.columns) == ["video-id", "t-start", "t-end", "label"]
@@ -71,9 +80,33 @@ def test_zero_length_annotation_is_kept_and_counted(thumos_like, tmp_path, spec)
         tmp_path,
         video_validation_0000051=dict(annotations=[((67.5, 67.5), "Billiards")]),
     )
-    train = VideoDataset(root, "train", spec)
+    with pytest.warns(AnnotationWarning, match=r"1 annotation\(s\) have zero length.*video "
+                      r"'video_validation_0000051' annotation 0 Billiards \[67.5, 67.5\]"):
+        train = VideoDataset(root, "train", spec)
     assert train.report["zero_length_annotations"] == 1
     assert len(train.ground_truth()) == 3
+
+
+def test_an_exact_duplicate_annotation_is_kept_and_named(thumos_like, tmp_path, spec):
+    root = thumos_like(tmp_path, video_validation_0000051=dict(annotations=[
+        ((67.5, 75.9), "Billiards"), ((80.0, 82.0), "Billiards"), ((67.5, 75.9), "Billiards"),
+        ((67.5, 75.9), "CleanAndJerk")]))  # same segment, another label: not a duplicate
+    with pytest.warns(AnnotationWarning, match=r"1 annotation\(s\) repeat an earlier.*video "
+                      r"'video_validation_0000051' annotation 2 Billiards \[67.5, 75.9\] = "
+                      r"annotation 0"):
+        train = VideoDataset(root, "train", spec)
+    assert train.report["duplicate_annotations"] == 1
+    assert len(train.ground_truth()) == 6  # kept, as the official evaluator keeps it
+
+
+def test_generated_data_keeps_the_release_cases_without_warning(thumos_like, tmp_path, spec):
+    import warnings
+
+    root = thumos_like(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AnnotationWarning)
+        test = VideoDataset(root, "test", spec.replace(synthetic=True))
+    assert test.report["annotations_past_video_end"] == 2  # still counted
 
 
 @pytest.mark.parametrize(
@@ -87,7 +120,7 @@ def test_zero_length_annotation_is_kept_and_counted(thumos_like, tmp_path, spec)
         (
             dict(annotations=[((5.0, 2.0), "Billiards")]),
             ValueError,
-            r"video 'video_validation_0000051' annotation 0 has end < start",
+            r"video 'video_validation_0000051' annotation 0 has end < start \(Billiards \[5, 2\]\)",
         ),
         (
             dict(features=np.zeros((10, D + 1), np.float32)),

@@ -131,6 +131,32 @@ def test_localize_attention_branch_and_nms_pooling():
     np.testing.assert_allclose(out[["t-start", "t-end"]].to_numpy()[0], [3 * 0.64, 8 * 0.64])
 
 
+def release_classes(video_scores, threshold):
+    """The release's class selection, from its description (independent of ftcl.inference):
+    the classes whose video score is above the threshold, else the arg-max class."""
+    kept = [c for c, score in enumerate(video_scores) if score > threshold]
+    return kept or [max(range(len(video_scores)), key=lambda c: video_scores[c])]
+
+
+def release_nms(proposals, threshold, area_plus_one=False):
+    """Greedy hard NMS over ``[score, t_start, t_end]`` rows, one pair at a time (independent of
+    ftcl.inference): visit by descending score, keep a proposal unless its IoU with a kept one
+    is at least ``threshold``. Returns the kept rows' indices. Scores must be distinct."""
+    plus = 1.0 if area_plus_one else 0.0
+    kept = []
+    for i in sorted(range(len(proposals)), key=lambda k: -proposals[k][0]):
+        _, s1, e1 = proposals[i]
+        for j in kept:
+            _, s2, e2 = proposals[j]
+            inter = max(0.0, min(e1, e2) - max(s1, s2) + plus)
+            union = (e1 - s1 + plus) + (e2 - s2 + plus) - inter
+            if inter / union >= threshold:
+                break
+        else:
+            kept.append(i)
+    return kept
+
+
 def ref_release_pipeline(cas, att, vs, n_snippets, cfg):
     """A plain transcription of the release's THUMOS14 test loop for one video."""
     interpolate = pytest.importorskip("scipy.interpolate")
@@ -142,7 +168,7 @@ def ref_release_pipeline(cas, att, vs, n_snippets, cfg):
         return f(np.arange(0, a.shape[0], 1 / cfg.upsample))
 
     t = cas.shape[0]
-    cls = select_classes(vs, cfg.class_threshold)
+    cls = release_classes(vs, cfg.class_threshold)
     icas = up(cas[:, cls])
     iatt = up(np.repeat(att[:, None], len(cls), axis=1))
     t_factor = 16 * n_snippets / (25 * cfg.upsample * t)
@@ -167,14 +193,14 @@ def ref_release_pipeline(cas, att, vs, n_snippets, cfg):
                     )
     out = []
     for c, p in props.items():
-        p = np.array(p)
-        keep = nms_1d(p[:, 1], p[:, 2], p[:, 0], cfg.nms_threshold)
-        out += [(c, p[k, 1], p[k, 2], p[k, 0]) for k in keep]
+        keep = release_nms(p, cfg.nms_threshold, cfg.nms_area_plus_one)
+        out += [(c, p[k][1], p[k][2], p[k][0]) for k in keep]
     return sorted(out)
 
 
+@pytest.mark.parametrize("quirk", [False, True])
 @pytest.mark.parametrize("seed", range(3))
-def test_localize_video_equals_release_pipeline(seed):
+def test_localize_video_equals_release_pipeline(seed, quirk):
     rng = np.random.default_rng(seed)
     t, c = 60, 4
     kernel = np.ones(5) / 5
@@ -182,12 +208,16 @@ def test_localize_video_equals_release_pipeline(seed):
     cas = cas / cas.max()
     att = np.convolve(rng.random(t + 4), kernel, "valid")
     att = att / att.max()
-    vs = np.array([0.9, 0.1, 0.4, 0.2])
-    cfg = InferenceConfig(upsample=5, cas_thresholds=(0.3, 0.5), att_thresholds=(0.4, 0.6, 0.8))
-    ours = sorted(localize_video(cas, att, vs, 93, cfg))
-    ref = ref_release_pipeline(cas, att, vs, 93, cfg)
-    assert len(ours) == len(ref) > 3
-    np.testing.assert_allclose(np.array(ours), np.array(ref), atol=1e-9)
+    # two classes above the threshold; then none (the arg-max class, 2, is localized)
+    for vs in (np.array([0.9, 0.1, 0.4, 0.2]), np.array([0.1, 0.05, 0.2, 0.15])):
+        cfg = InferenceConfig(upsample=5, cas_thresholds=(0.3, 0.5),
+                              att_thresholds=(0.4, 0.6, 0.8), nms_area_plus_one=quirk,
+                              nms_threshold=0.9 if quirk else 0.55)
+        ours = sorted(localize_video(cas, att, vs, 93, cfg))
+        ref = ref_release_pipeline(cas, att, vs, 93, cfg)
+        assert len(ours) == len(ref) > 3
+        assert {r[0] for r in ref} == set(release_classes(vs, cfg.class_threshold))
+        np.testing.assert_allclose(np.array(ours), np.array(ref), atol=1e-9)
 
 
 def test_localize_accepts_tensors_and_checks_shapes():

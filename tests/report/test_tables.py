@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 
 from ftcl.config import METHODS
+from ftcl.io import sha256_file, update_checksums
+from ftcl.paths import record_hashes_of_record
 from ftcl.report import closing, figures, layout, paper, statistics, tables
 from ftcl.report import records as run_records
 from ftcl.report import text as report_text
@@ -59,6 +61,9 @@ def write(runs: Path, record: dict, name: str | None = None) -> Path:
     runs.mkdir(parents=True, exist_ok=True)
     path = runs / (name or f"{record['dataset']}-{record['method']}-seed{record['seed']}.json")
     path.write_text(json.dumps(record), encoding="utf-8")
+    if runs.name == "runs":  # the results layout: hashed as the batch writes it (train.record)
+        hashes, name = record_hashes_of_record(path)
+        update_checksums(hashes, {name: sha256_file(path)})
     return path
 
 
@@ -349,9 +354,16 @@ def test_load_table_reads_records_and_says_so(results, tmp_path, capsys):
 
 
 def test_corrupt_record_error_names_the_file(results):
-    bad = results / "quick" / "runs" / "broken-run.json"
+    """A record cut short after the batch wrote it is named by its hash; one that is not valid
+    JSON where no records.sha256 exists (an ftcl before issue 19) is named by the parser."""
+    bad = write(results / "quick" / "runs", make_record("acmnet", 9, falling(0.3)),
+                "broken-run.json")
     bad.write_text('{"status": "finished", "method": "acm', encoding="utf-8")
-    with pytest.raises(ValueError, match="broken-run.json.*not valid JSON"):
+    with pytest.raises(ValueError, match="broken-run.json was changed after it was written"):
+        tables.build_tables(results, "quick", write=False)
+    (results / "quick" / "records.sha256").unlink()
+    with pytest.warns(run_records.RecordWarning, match="no records.sha256"), \
+            pytest.raises(ValueError, match="broken-run.json.*not valid JSON"):
         tables.build_tables(results, "quick", write=False)
 
 
@@ -365,9 +377,11 @@ def test_corrupt_record_error_names_the_file(results):
     ({"map": [0.1] * 6}, "one value per tIoU threshold"),
     ({"map": [1.5] * 7}, "fractions"),
     ({"average_map": 0.99}, "inconsistent"),
+    ({"skipped_steps": 63}, r"63 of its 250 steps were skipped.*learned nothing"),  # > 62.5
 ])
 def test_invalid_record_errors(tmp_path, change, message):
     record = make_record("acmnet", 0, falling(0.3))
+    change = dict(change)  # the parameter itself stays intact for a second run in one process
     if "drop" in change:
         del record[change.pop("drop")]
     record.update(change)
@@ -477,6 +491,7 @@ def test_committed_tables_are_what_the_committed_records_give(tmp_path):
 
     committed = Path(__file__).resolve().parents[2] / "results" / "quick"
     shutil.copytree(committed / "runs", tmp_path / "quick" / "runs")
+    shutil.copyfile(committed / "records.sha256", tmp_path / "quick" / "records.sha256")
     tables.build_tables(tmp_path, "quick", write=True)
     protocol.protocol_summary(tmp_path, "quick", write=True)
     names = sorted(p.name for p in (committed / "tables").iterdir())

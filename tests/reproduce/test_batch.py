@@ -8,8 +8,13 @@ The scheduler is checked with a scripted executor (no training); the real runs u
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -107,6 +112,12 @@ def test_batch_writes_records_and_logs_then_skips_them(tmp_path, capsys):
         assert (tmp_path / "quick" / "logs" / f"{r.run_id}.ipynb").is_file()
     summary = json.loads((tmp_path / "quick" / "reproduce.json").read_text())
     assert summary["finished"] == len(runs) and summary["runs"] == [r.run_id for r in runs]
+    # issue 19, point 4: each record's SHA-256 as written, in sha256sum format
+    lines = (tmp_path / "quick" / "records.sha256").read_text().splitlines()
+    hashes = dict(reversed(line.split("  ")) for line in lines)
+    assert hashes == {f"runs/{f.name}": hashlib.sha256(f.read_bytes()).hexdigest()
+                      for f in (tmp_path / "quick" / "runs").glob("*.json")}
+    assert len(hashes) == len(runs)
     _check_one_run_per_cold_group(runs, ex)
     # leaders go first: the first submissions are the groups' plain backbones
     first = [s for s, *_ in ex.submitted[:4]]
@@ -189,7 +200,8 @@ def test_cli_dry_run_and_errors(tmp_path, capsys):
     done = plan("quick", seeds=[0], only=["acmnet"], with_dose=False)[0]
     (tmp_path / "quick" / "runs" / f"{done.run_id}.json").write_text("{}")
     code = main(["reproduce", "--dry-run", "--only", "acmnet", "ftcl", "--seeds", "0",
-                 "--results", str(tmp_path), "--study", "tables"])
+                 "--results", str(tmp_path), "--cache-dir", str(tmp_path / "cache"),
+                 "--allow-mixed", "--study", "tables"])  # a dry run checks a clean tree too
     out = capsys.readouterr()
     assert code == 0
     assert "4 runs (4 configurations x 1 seeds) for Tables 1-5 ->" in out.err
@@ -199,7 +211,8 @@ def test_cli_dry_run_and_errors(tmp_path, capsys):
     assert {row[0]: row[2] for row in lines}[done.run_id] == "done"
     # the dose study alone: its grid points of these methods, its own record folder
     assert main(["reproduce", "--dry-run", "--only", "acmnet", "ftcl", "--seeds", "0",
-                 "--results", str(tmp_path), "--study", "dose"]) == 0
+                 "--results", str(tmp_path), "--cache-dir", str(tmp_path / "cache"),
+                 "--allow-mixed", "--study", "dose"]) == 0
     out = capsys.readouterr()
     rows = [line.split() for line in out.out.splitlines()[1:]]
     assert {row[1] for row in rows} == {"dose"} and "for the dose study ->" in out.err
@@ -277,6 +290,8 @@ def test_a_failing_notebook_run_reports_its_error_and_keeps_its_log(tmp_path, da
 
 
 def test_clean_tree_check(tmp_path, monkeypatch):
+    tmp_path = tmp_path / "runs"  # its records.sha256 would be looked up in tmp_path's parent
+    tmp_path.mkdir()
     run = plan("quick", seeds=[0], only=["acmnet"])[0]
     monkeypatch.setattr(batch, "git_commit", lambda repo=None: "abc+dirty")
     with pytest.raises(ValueError, match="abc\\+dirty.*commit first"):
@@ -284,7 +299,149 @@ def test_clean_tree_check(tmp_path, monkeypatch):
     batch.check_clean_tree([run], tmp_path, allow_mixed=True)
     monkeypatch.setattr(batch, "git_commit", lambda repo=None: "abc")
     batch.check_clean_tree([run], tmp_path, allow_mixed=False)
-    (tmp_path / "old.json").write_text(json.dumps({"provenance": {"git_commit": "old"}}))
+    (tmp_path / "notes.json").write_text("{}")  # not a run record: ignored
+    batch.check_clean_tree([run], tmp_path, allow_mixed=False)
+    (tmp_path / "synanet-acmnet-seed0-0123456789.json").write_text(
+        json.dumps({"provenance": {"git_commit": "old"}}))
     with pytest.raises(ValueError, match="other commit states \\(old\\)"):
         batch.check_clean_tree([run], tmp_path, allow_mixed=False)
     batch.check_clean_tree([], tmp_path, allow_mixed=False)  # nothing to run: no check
+
+
+# ------------------------------------------------------------------------------ issue 19
+
+
+def _batch_command(results, work, cache, *extra, sets=TINY):
+    cmd = [sys.executable, "-m", "ftcl", "reproduce", "--device", "cpu", "--threads", "1",
+           "--results", str(results), "--work-dir", str(work), "--cache-dir", str(cache),
+           "--no-progress", "--no-tables", "--allow-mixed", "--study", "tables", *extra]
+    return cmd + [f"--set={k}={v}" for k, v in sets.items()]
+
+
+def _start(cmd):
+    """A batch in its own process group, as a terminal starts it (Ctrl-C reaches the group)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+
+
+def _wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def both_datasets(data_cache):
+    """The data cache with SynANet and SynTHUMOS14 'quick' (seed 0)."""
+    from ftcl.data import prepare_dataset
+
+    prepare_dataset("synthumos14", "quick", cache_dir=data_cache)
+    return data_cache
+
+
+def test_a_second_batch_on_the_same_folders_is_refused_by_name(tmp_path, data_cache):
+    """Point 3: two real batches on one results and work folder."""
+    from ftcl.io import lock_holder
+
+    results, work = tmp_path / "results", tmp_path / "work"
+    cmd = _batch_command(results, work, data_cache, "--only", "acmnet", "--seeds", "0",
+                         sets={**TINY, "train.pretrain_iterations": 100000})
+    first = _start(cmd)
+    try:
+        lock = results / "quick" / ".batch.lock"
+        _wait_for(lambda: lock_holder(lock) is not None or first.poll() is not None, 120,
+                  "the first batch's lock")
+        assert first.poll() is None, first.communicate()[0]
+        t0 = time.monotonic()
+        second = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        assert second.returncode == 2 and time.monotonic() - t0 < 120
+        line = second.stderr.strip().splitlines()[-1]
+        assert line.startswith(f"ftcl: error: results folder {results / 'quick'} is in use by "
+                               f"another batch (pid {first.pid} on "), second.stderr
+        assert "started at" in line and "Traceback" not in second.stderr
+        dry = subprocess.run([*cmd, "--dry-run"], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        assert dry.returncode == 0 and f"note: a batch (pid {first.pid} on" in dry.stderr
+        assert first.poll() is None  # the first batch is untouched
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.communicate(timeout=60)
+    assert lock_holder(results / "quick" / ".batch.lock") is None  # released by the OS
+    assert not list((results / "quick" / "runs").glob("*.json"))  # nothing half-published
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_a_real_batch_stops_its_runs_resumably(tmp_path, both_datasets):
+    """Point 2: Ctrl-C (SIGINT to the batch's process group) while two runs train: no
+    traceback, each run saves last.pt where it stopped, the summary names finished, stopped
+    and not-started runs, exit 130."""
+    from ftcl.train import load_checkpoint
+
+    results, work = tmp_path / "results", tmp_path / "work"
+    long = {**TINY, "train.iterations": 100000}  # stage 2 never ends; last.pt every 2 steps
+    cmd = _batch_command(results, work, both_datasets, "--only", "acmnet", "ftcl", "--seeds",
+                         "0", "--jobs", "2", sets=long)
+    planned = plan("quick", seeds=[0], only=["acmnet", "ftcl"], overrides=long)
+    leaders = [r for r in planned if r.method == "acmnet"]
+    lasts = [work / f"{r.dataset}-quick" / r.run_id / "seed0" / "last.pt" for r in leaders]
+    batch_proc = _start(cmd)
+    try:
+        _wait_for(lambda: all(p.is_file() for p in lasts) or batch_proc.poll() is not None,
+                  300, "both runs in stage 2")
+        time.sleep(2)
+        os.killpg(batch_proc.pid, signal.SIGINT)
+        out, _ = batch_proc.communicate(timeout=180)
+    finally:
+        if batch_proc.poll() is None:
+            os.killpg(batch_proc.pid, signal.SIGKILL)
+    assert batch_proc.returncode == 130, out
+    assert "Traceback" not in out and "Error" not in out.replace("Interrupted", ""), out
+    assert ("reproduce interrupted by SIGINT: 4 runs planned, 0 already done, 0 finished now, "
+            "0 failed, 2 stopped (resumable), 2 not started") in out
+    for run, last in zip(leaders, lasts, strict=True):
+        line = next(ln for ln in out.splitlines() if ln.startswith(f"  stopped: {run.run_id}"))
+        assert "Interrupted: stopped at stage 2 iteration " in line, line
+        iteration = int(line.split("iteration ")[1].split(";")[0])
+        state = load_checkpoint(last)["state"]  # saved where it stopped, not at an evaluation
+        assert (state["stage"], state["iteration"], state["finished"]) == (2, iteration, False)
+        assert (results / "quick" / "logs" / f"{run.run_id}.ipynb").is_file()
+    assert not list((results / "quick" / "runs").glob("*.json"))
+    assert "not started: 2 run(s)" in out
+
+
+@pytest.mark.slow
+def test_a_diverged_run_is_reported_failed_and_not_published(tmp_path, data_cache):
+    """Point 1: in the batch, a run whose loss diverges is FAILED with the trainer's line."""
+    from ftcl.reproduce.executors import LocalExecutor
+
+    run = next(r for r in plan("quick", seeds=[0], only=["acmnet"],
+                               overrides={**TINY, "train.lr": 1e30}) if r.dataset == "synanet")
+    results = tmp_path / "results"
+    report = run_batch([run], LocalExecutor(jobs=1, threads=1), results, device="cpu",
+                       cache_dir=str(data_cache), work_dir=str(tmp_path / "work"),
+                       progress=False)
+    assert report.finished == 0 and [f["run_id"] for f in report.failed] == [run.run_id]
+    assert report.failed[0]["error"].startswith(
+        "TrainingDiverged: training diverged in stage 1 at iteration 2: loss nan")
+    assert not (results / "quick" / "runs" / f"{run.run_id}.json").exists()
+    assert (results / "quick" / "logs" / f"{run.run_id}.ipynb").is_file()
+
+
+def test_the_dry_run_runs_the_data_checks_of_a_real_batch(tmp_path, capsys):
+    """Point 5: ``--dry-run`` refuses what the batch would refuse, bad data included."""
+    from ftcl.data.fixtures import write_thumos14_fixture
+
+    root = write_thumos14_fixture(tmp_path / "thumos")
+    argv = ["reproduce", "--profile", "full", "--data-dir", f"thumos14={root}", "--only",
+            "acmnet", "--seeds", "0", "--results", str(tmp_path / "results"), "--allow-mixed",
+            "--cache-dir", str(tmp_path / "cache"), "--study", "tables", "--dry-run"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    feature = root / "test" / f"{(root / 'split_test.txt').read_text().split()[0]}.npy"
+    feature.write_bytes(b"")
+    assert main(argv) == 2
+    assert f"ftcl: error: video {feature.stem!r}: {feature} is empty (0 bytes)" in \
+        capsys.readouterr().err

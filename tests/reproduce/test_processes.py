@@ -16,7 +16,7 @@ import pytest
 
 psutil = pytest.importorskip("psutil")
 
-from ftcl.reproduce.processes import die_with_parent, set_parent_death_signal  # noqa: E402
+from ftcl.reproduce.processes import set_parent_death_signal  # noqa: E402
 
 GRACE_S = 5.0  # the issue's bound: nothing of a killed batch is alive after 5 s
 TINY = {"model.embed_dim": 8, "ftcl.proj_dim": 8, "ftcl.fsd_len": 2, "ftcl.lcs_len": 4,
@@ -135,7 +135,7 @@ def _batch(tmp_path, *extra):
            "--jobs", "2", "--threads", "1", "--device", "cpu", "--results",
            str(tmp_path / "results"), "--work-dir", str(tmp_path / "work"), "--no-tables",
            "--allow-mixed",  # the checkout may hold uncommitted changes while testing
-           "--no-progress", *extra]
+           "--no-progress", "--study", "tables", *extra]
     for key, value in TINY.items():
         cmd += ["--set", f"{key}={value}"]
     return subprocess.Popen(cmd, env=_env(), start_new_session=True,
@@ -232,15 +232,39 @@ def test_restarted_batch_never_trains_a_run_a_live_process_trains(tmp_path):
 
 
 def test_pool_workers_are_armed(tmp_path):
-    """The local pool starts its workers with :func:`die_with_parent`."""
+    """The local pool starts its workers with :func:`start_worker` (:func:`die_with_parent`,
+    and the terminal's Ctrl-C left to the driver)."""
     from ftcl.reproduce.executors import LocalExecutor
+    from ftcl.reproduce.processes import start_worker
 
     ex = LocalExecutor(jobs=1)
     try:
-        assert ex._pool._initializer is die_with_parent
+        assert ex._pool._initializer is start_worker
         assert ex._pool._initargs == (os.getpid(),)
     finally:
         ex.close()
+
+
+_WORKER = """
+import os, signal, subprocess, sys
+from ftcl.reproduce.processes import start_worker
+start_worker(os.getppid())
+os.kill(os.getpid(), signal.SIGINT)  # a terminal's Ctrl-C reaching the whole group
+os.kill(os.getpid(), signal.SIGTERM)
+child = subprocess.run([sys.executable, "-c", "import signal; "
+                        "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"],
+                       capture_output=True, text=True)
+print("alive", child.stdout.strip(), flush=True)
+"""
+
+
+def test_a_worker_leaves_ctrl_c_to_the_driver_but_not_to_its_kernels():
+    """Issue 19, point 2: a pool worker survives SIGINT and SIGTERM (no traceback of its own;
+    the driver stops its run), and the processes it starts get the default handlers back."""
+    out = subprocess.run([sys.executable, "-c", _WORKER], env=_env(), capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "alive True", out.stderr
+    assert "Traceback" not in out.stderr
 
 
 

@@ -1,0 +1,171 @@
+"""Every configuration check at its edge (accepted) and just beyond it (refused, naming the key).
+
+ftcl.config.checks: check_choices (the schema's ranges and choices), check_ranges (weights,
+decays, margins), check_finite, check_values (all of them, run when a configuration is built)
+and check_lengths (the FTCL proposals must fit in T snippets).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+
+import pytest
+
+from ftcl import config
+from ftcl.config import sections
+from ftcl.config.checks import check_choices, check_finite, check_ranges
+
+# key, accepted values (the edge first), refused values, the message
+BOUNDS = [
+    ("model.embed_dim", [1, None], [0, -3], "must be positive or null"),
+    ("model.dropout", [0.0, 0.999], [1.0, -0.01], "must be in [0, 1)"),
+    ("model.topk_divisors", [(1, 1, 1)], [(1, 0, 1), (-1, 3, 3)], "must be positive"),
+    ("ftcl.fsd_len", [1], [0], "must be >= 1"),
+    ("ftcl.lcs_len", [1], [0], "must be >= 1"),
+    ("ftcl.proj_dim", [2, 4], [0, 3, -2], "must be even and >= 2"),
+    ("ftcl.gamma", [1e-9], [0.0, -1.0], "must be positive"),
+    ("ftcl.dtw_gamma", [1e-9], [0.0, -1.0], "must be positive"),
+    ("ftcl.drop_quantile", [0.0, 1.0, 0.5], [1.0001, -0.0001], "must be in [0, 1]"),
+    ("train.lr", [1e-12], [0.0, -1e-4], "must be positive"),
+    ("train.batch_size", [2], [1, 0], "must be >= 2"),
+    ("train.pretrain_iterations", [0], [-1], "must be >= 0"),
+    ("train.iterations", [0], [-1], "must be >= 0"),
+    ("train.stage2_lr", [1e-12, None], [0.0, -1.0], "must be positive or null"),
+    ("train.eval_every", [1], [0], "must be >= 1"),
+    ("train.holdout_fraction", [1e-9, 0.5, 0.999999], [0.0, 1.0, -0.1], "must be in (0, 1)"),
+    ("seed", [0, 2**32 - 1], [-1, 2**32], "must be an integer in [0, 4294967295] (2^32 - 1)"),
+    ("data_version", [1, 2], [0, 3], "must be 1 or 2 (ftcl.data.knobs)"),
+    ("train.data_on_device", ["auto", True, False], ["yes", "cuda"],
+     "must be auto, true or false"),
+]
+
+CHOICES = [
+    ("model.backbone", sections.BACKBONE_NAMES),
+    ("ftcl.action_measure", sections.MEASURES),
+    ("ftcl.pair_measure", sections.MEASURES),
+    ("ftcl.loss_form", sections.LOSS_FORMS),
+    ("ftcl.activation", sections.ACTIVATIONS),
+    ("ftcl.lcs_threshold_form", sections.LCS_THRESHOLD_FORMS),
+    ("ftcl.background", sections.BACKGROUNDS),
+    ("ftcl.term_scale", sections.TERM_SCALES),
+    ("train.stage2_schedule", sections.STAGE2_SCHEDULES),
+    ("train.selection", sections.SELECTIONS),
+    ("train.sampling", sections.SAMPLINGS),
+]
+
+# check_ranges beyond check_choices: key, accepted (edge first), refused, message
+EXTRA_RANGES = [
+    ("train.weight_decay", [0.0], [-1e-9], "must be >= 0"),
+    ("train.eval_batch_size", [1], [0], "must be >= 1"),
+    ("train.num_threads", [1, None], [0], "must be >= 1 or null"),
+    ("ftcl.lambda_fsd", [0.0], [-1e-9], "must be >= 0"),
+    ("ftcl.lambda_lcs", [0.0], [-1e-9], "must be >= 0"),
+    ("ftcl.fsd_margin", [0.0], [-1e-9], "must be >= 0"),
+    ("ftcl.cc_weight", [0.0], [-1e-9], "must be >= 0"),
+    ("loss.wtalc_lambda", [0.0, 1.0], [-1e-9, 1.000001], "must be in [0, 1]"),
+    ("loss.cola_temperature", [1e-9], [0.0, -1.0], "must be positive"),
+]
+
+
+def with_value(key: str, value, cfg: config.RunConfig | None = None) -> config.RunConfig:
+    """``cfg`` (the default ftcl/quick configuration) with ``key`` set, without validating."""
+    cfg = cfg or config.make_config()
+    section, _, name = key.rpartition(".")
+    if not section:
+        return dataclasses.replace(cfg, **{name: value})
+    part = dataclasses.replace(getattr(cfg, section), **{name: value})
+    return dataclasses.replace(cfg, **{section: part})
+
+
+def _refused(key: str, what: str) -> str:
+    return rf"^config key '{re.escape(key)}': {re.escape(what)}"
+
+
+@pytest.mark.parametrize("key, good, bad, what", BOUNDS, ids=[b[0] for b in BOUNDS])
+def test_validate_bounds(key, good, bad, what):
+    for value in good:
+        check_choices(with_value(key, value))
+        config.check_values(with_value(key, value))
+    for value in bad:
+        with pytest.raises(ValueError, match=_refused(key, what)):
+            check_choices(with_value(key, value))
+        with pytest.raises(ValueError, match=_refused(key, what)):
+            config.check_values(with_value(key, value))
+
+
+@pytest.mark.parametrize("key, choices", CHOICES, ids=[c[0] for c in CHOICES])
+def test_validate_choices(key, choices):
+    for value in choices:
+        check_choices(with_value(key, value))
+    with pytest.raises(ValueError, match=_refused(key, f"must be one of {choices}")):
+        check_choices(with_value(key, "bogus"))
+
+
+def test_unknown_method_is_refused():
+    with pytest.raises(ValueError, match=_refused("method", "unknown method; choose one of")):
+        check_choices(with_value("method", "ftcl-typo"))
+
+
+def test_stage1_only_needs_a_selection_that_can_use_it():
+    only1 = with_value("train.iterations", 0)
+    check_choices(only1)  # select_stage1 is on by default
+    check_choices(with_value("train.selection", "last", with_value("train.select_stage1",
+                                                                     False, only1)))
+    with pytest.raises(ValueError, match=_refused(
+            "train.iterations", "0 (stage 1 only) needs train.select_stage1 or "
+            "train.selection='last'")):
+        check_choices(with_value("train.select_stage1", False, only1))
+    check_choices(with_value("train.select_stage1", False))  # with stage 2: fine
+
+
+@pytest.mark.parametrize("key, good, bad, what", EXTRA_RANGES, ids=[r[0] for r in EXTRA_RANGES])
+def test_check_ranges_bounds(key, good, bad, what):
+    for value in good:
+        check_ranges(with_value(key, value))
+        config.check_values(with_value(key, value))
+    for value in bad:
+        message = rf"^config key '{re.escape(key)}'={re.escape(repr(value))}: {re.escape(what)}$"
+        with pytest.raises(ValueError, match=message):
+            check_ranges(with_value(key, value))
+        with pytest.raises(ValueError, match=message):
+            config.check_values(with_value(key, value))
+
+
+def test_check_values_checks_the_run_name():
+    with pytest.raises(ValueError, match=r"^run_name \(--name\) '\.\.': must be one plain"):
+        config.check_values(with_value("run_name", ".."))
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_non_finite_numbers_are_named(value):
+    cfg = with_value("ftcl.tau", value)
+    with pytest.raises(ValueError, match=rf"^config key 'ftcl.tau'={re.escape(repr(value))}: "
+                                         "must be a finite number$"):
+        check_finite(cfg)
+    with pytest.raises(ValueError, match="^config key 'ftcl.tau'="):
+        config.check_values(cfg)
+    check_finite(config.make_config())
+
+
+def test_check_lengths_at_the_edge():
+    cfg = config.make_config(overrides={"ftcl.fsd_len": 4, "ftcl.lcs_len": 9})
+    config.check_lengths(cfg, 9)  # 2 x 4 <= 9 and 9 <= 9
+    config.check_lengths(with_value("ftcl.lcs_len", 8, cfg), 8)  # 2 x 4 == 8
+    with pytest.raises(ValueError, match=r"^config key 'ftcl.fsd_len'=4: two proposals of "
+                                         r"fsd_len snippets need T >= 8, the data has T=7$"):
+        config.check_lengths(with_value("ftcl.lcs_len", 7, cfg), 7)
+    with pytest.raises(ValueError, match=r"^config key 'ftcl.lcs_len'=9 exceeds T=8$"):
+        config.check_lengths(cfg, 8)
+    plain = config.make_config("acmnet", overrides={"ftcl.fsd_len": 50, "ftcl.lcs_len": 50})
+    config.check_lengths(plain, 8)  # no FTCL term: no proposals to fit
+
+
+@pytest.mark.parametrize("measures", [("fsd", "none"), ("none", "lcs")])
+def test_check_lengths_applies_when_either_slot_is_on(measures):
+    cfg = config.make_config("acmnet", overrides={
+        "ftcl.action_measure": measures[0], "ftcl.pair_measure": measures[1],
+        "ftcl.fsd_len": 5, "ftcl.lcs_len": 11})
+    with pytest.raises(ValueError, match="config key 'ftcl.(fsd|lcs)_len'"):
+        config.check_lengths(cfg, 10)
