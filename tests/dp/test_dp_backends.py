@@ -152,3 +152,34 @@ def test_numba_returns_the_input_dtype(dtype):
     v, gw = dp.grid_dp_gradients(dp.FSD, dp.Semiring(10.0), (mu, g, h), row0, col0, LENGTHS,
                                  "numba")
     assert v.dtype == dtype and all(x.dtype == dtype for x in gw)
+
+
+# Recursions that share weight tensors: one state whose local score and diagonal edge read the
+# same tensor while two edges read another; two states with the same local score. The backward
+# pass must add up every use of a weight (no shipped recursion shares a tensor that way).
+SHARED = {
+    "edges": dp.Recursion("edges", ("a",), (dp.Edge(0, 0, 1, 1, weight=0),
+                                             dp.Edge(0, 0, 1, 0, weight=1),
+                                             dp.Edge(0, 0, 0, 1, weight=1)), (0,), 2, 0),
+    "locals": dp.Recursion("locals", ("a", "b"), (dp.Edge(0, 0, 1, 1), dp.Edge(0, 1, 1, 1),
+                                                   dp.Edge(1, 0, 0, 0), dp.Edge(1, 1, 1, 0)),
+                           (0, 0), 1, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHARED))
+@pytest.mark.parametrize("beta", [float("inf"), 2.0])
+def test_backends_agree_where_weights_are_shared(name, beta):
+    rec = SHARED[name]
+    w = (_rand(2, 3, 4, seed=7), _rand(2, 3, 4, seed=8))[:rec.n_weights]
+    s = len(rec.states)
+    row0, col0 = w[0].new_zeros(2, s, 5), w[0].new_zeros(2, s, 4)
+    semiring = dp.Semiring(beta)
+    results = {b: dp.grid_dp_gradients(rec, semiring, w, row0, col0, LENGTHS, b)
+               for b in ("numba", "wavefront")}
+    (v_n, g_n), (v_w, g_w) = results["numba"], results["wavefront"]
+    torch.testing.assert_close(v_w, v_n, rtol=1e-12, atol=1e-12)
+    for a, b in zip(g_w, g_n, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    # some cell's weight 0 is used twice on a path: its gradient exceeds one use's
+    assert g_n[0].max() > 1.0
