@@ -143,3 +143,83 @@ def test_folder_that_cannot_be_created_names_the_os_file(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=rf"^out_dir {re.escape(str(target))}: cannot create the "
                                          r"folder \(Read-only file system: /ro\)$"):
         check_output_dir(target)
+
+
+# ------------------------------------------------------------------ threads and cores
+
+
+@pytest.fixture
+def three_cores(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 2, 5}, raising=False)
+    return 3
+
+
+def test_usable_cores_counts_the_affinity_set(monkeypatch, three_cores):
+    import os
+
+    from ftcl.config import usable_cores
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)  # the affinity wins over the machine's
+    assert usable_cores() == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {7})
+    assert usable_cores() == 1
+
+
+@pytest.mark.parametrize("count, cores", [(6, 6), (1, 1), (None, 1)])
+def test_usable_cores_without_affinity_is_the_cpu_count(monkeypatch, count, cores):
+    """Not Linux: no os.sched_getaffinity; os.cpu_count() (None when unknown: 1 core)."""
+    import os
+
+    from ftcl.config import usable_cores
+
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: count)
+    assert usable_cores() == cores
+
+
+def test_thread_counts_from_one_to_the_cores(three_cores):
+    from ftcl.config import check_threads
+
+    for value in (None, 1, 3):
+        check_threads(value)  # no error
+    for value in (0, 4, -1, True, 2.0, "2"):
+        with pytest.raises(ValueError) as err:
+            check_threads(value)
+        assert str(err.value) == (f"train.num_threads={value!r}: must be between 1 and the 3 "
+                                  "CPU core(s) this process may use (os.sched_getaffinity)")
+    with pytest.raises(ValueError, match=r"^--jobs=9: must be between 1 and the 3 CPU core"):
+        check_threads(9, "--jobs")
+
+
+def test_settings_check_the_thread_count(tmp_path, three_cores):
+    cfg = make_config("acmnet", out_dir=str(tmp_path), overrides={"train.num_threads": 4})
+    with pytest.raises(ValueError, match=r"^train\.num_threads=4: must be between 1 and the 3 "):
+        check_settings(cfg)
+    check_settings(make_config("acmnet", out_dir=str(tmp_path), overrides={
+        "train.num_threads": None}))
+
+
+# ------------------------------------------------------------------ notebook parameters
+
+
+def test_each_notebook_parameter_is_named(tmp_path):
+    from ftcl.config import check_notebook_parameters
+
+    cases = [({"dataset": "ucf101"}, "notebook parameter dataset='ucf101' is not valid; choose "
+                                     "one of 'activitynet13', 'synanet', 'synthumos14', "
+                                     "'thumos14' (papermill: -p dataset VALUE)"),
+             ({"data_dir": str(tmp_path / "none")}, f"notebook parameter data_dir="
+                                                    f"{str(tmp_path / 'none')!r} is not an "
+                                                    "existing folder (None: the default)"),
+             ({"results_dir": 3}, "notebook parameter results_dir=3 is not an existing folder "
+                                  "(None: the default)")]
+    for params, message in cases:
+        with pytest.raises(ValueError) as err:
+            check_notebook_parameters(**params)
+        assert str(err.value) == message
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(ValueError, match=r"^notebook parameter data_dir="):
+        check_notebook_parameters(data_dir=str(tmp_path / "a_file"))
+    check_notebook_parameters(data_dir=tmp_path, results_dir=None)
