@@ -81,6 +81,19 @@ def test_ground_truth_without_a_class_is_named(data):
     check_ground_truth_classes(data.test)
 
 
+def test_ground_truth_missing_many_classes_names_the_first_three():
+    import pandas as pd
+
+    fake = SimpleNamespace(ground_truth=lambda: pd.DataFrame({"label": ["b"]}),
+                           classes=["a", "b", "c", "d", "e", "f"], gt_path="gt.json",
+                           split="train", subset="training", spec=SimpleNamespace(name="six"))
+    with pytest.raises(ValueError) as err:
+        check_ground_truth_classes(fake)
+    assert str(err.value) == ("gt.json: the train ground truth (subset 'training') has no "
+                              "instance of 5 of the 6 classes of six (e.g. ['a', 'c', 'd']); the "
+                              "mAP needs every class: is the file complete?")
+
+
 def test_videos_that_cannot_pair_are_named(data):
     one_class = [v for v, s in zip(data.train.video_ids, data.train.label_sets(), strict=True)
                  if s == data.train.label_sets()[0]]

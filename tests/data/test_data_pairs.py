@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ftcl.data import PairBatches, VideoDataset, get_spec
+from ftcl.data import PairBatches, VideoDataset, VideoSubset, get_spec
 from ftcl.data.annotations import thumos14_database, thumos14_split
 from ftcl.data.fixtures import write_tiny_dataset
 
@@ -107,3 +107,30 @@ def test_with_a_real_layout_dataset(tmp_path):
 def test_needs_both_kinds():
     with pytest.raises(ValueError, match="positive"):
         PairBatches(LabelOnly([frozenset({0}), frozenset({1})]))
+
+
+class Named(LabelOnly):
+    """LabelOnly with video names and class names, like a VideoDataset."""
+
+    def __init__(self, label_sets):
+        super().__init__(label_sets)
+        self.video_ids = [f"v{i}" for i in range(len(label_sets))]
+        self.classes = ("a", "b", "c")
+
+
+def test_video_subset_keeps_names_classes_and_parent_items():
+    parent = Named([frozenset({0}), frozenset({1}), frozenset({0, 2}), frozenset({2})])
+    sub = VideoSubset(parent, ("v3", "v0", "v2"))
+    assert sub.video_ids == ["v3", "v0", "v2"] and sub.indices == [3, 0, 2]
+    assert sub.classes == ("a", "b", "c") and len(sub) == 3
+    assert sub.label_sets() == [frozenset({2}), frozenset({0}), frozenset({0, 2})]
+    assert sub[1]["features"][0, 0].item() == 0.0 and sub[0]["features"][0, 0].item() == 3.0
+    sub.set_epoch(4)
+    assert parent.epochs == [4]
+
+
+def test_video_subset_names_the_first_five_missing_videos():
+    parent = Named([frozenset({0})] * 2)
+    with pytest.raises(ValueError) as err:
+        VideoSubset(parent, ["v1", "x1", "x2", "v0", "x3", "x4", "x5", "x6"])
+    assert str(err.value) == "videos not in the dataset: ['x1', 'x2', 'x3', 'x4', 'x5']"

@@ -53,3 +53,47 @@ def test_gradients_default_to_the_auto_backend():
                                             "numba")
     torch.testing.assert_close(value, same)
     torch.testing.assert_close(grads, same_grads)
+
+
+def _grid(low=0.0, high=1.0, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return low + (high - low) * torch.rand(2, 3, 4, generator=gen, dtype=torch.float64)
+
+
+def _nan_at(x):
+    x = x.clone()
+    x[1, 2, 3] = float("nan")
+    return x
+
+
+# each structure names the argument at fault, whichever one it is (full messages)
+NAMED = [
+    (lambda: dp.fsd(_grid(), _grid(), _nan_at(_grid())), "h contains NaN or inf (in its valid "
+                                                           "cells)"),
+    (lambda: dp.lcs(_nan_at(_grid())), "c contains NaN or inf (in its valid cells)"),
+    (lambda: dp.lcs(_grid().numpy()), "c must be a torch.Tensor, got ndarray"),
+    (lambda: dp.soft_dtw(_nan_at(_grid())), "cost contains NaN or inf (in its valid cells)"),
+    (lambda: dp.soft_dtw(_grid()[0]), "cost must have shape [B, M, N], got (3, 4)"),
+    (lambda: dp.drop_dtw(_nan_at(_grid()), _grid()[:, :, 0], _grid()[:, 0, :]),
+     "cost contains NaN or inf (in its valid cells)"),
+    (lambda: dp.drop_dtw(_grid(), _grid()[:, :, 0], _nan_at(_grid())[:, 2, :]),
+     "drop_z contains NaN or inf (in its valid cells)"),
+    (lambda: dp.drop_dtw(_grid()[0], _grid()[:, :, 0], _grid()[:, 0, :]),
+     "cost must have shape [B, M, N], got (3, 4)"),
+    (lambda: dp.drop_dtw(_grid(), [0.5] * 3, _grid()[:, 0, :]),
+     "drop_x must be a torch.Tensor, got list"),
+    (lambda: dp.drop_dtw(_grid(), _grid()[:, :, 0], (0.5,) * 4),
+     "drop_z must be a torch.Tensor, got tuple"),
+    (lambda: dp.soft_dtw(_grid(), gamma=float("inf")),
+     "gamma must be a finite temperature > 0 (None for hard DTW), got inf"),
+    (lambda: dp.drop_dtw(_grid(), _grid()[:, :, 0], _grid()[:, 0, :], float("inf")),
+     "gamma must be a finite temperature > 0 (None for hard DTW), got inf"),
+]
+
+
+@pytest.mark.parametrize("k", range(len(NAMED)))
+def test_messages_name_the_argument(k):
+    call, message = NAMED[k]
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value) == message

@@ -286,3 +286,17 @@ def test_equal_scores_keep_the_later_pooled_proposal():
     # + 0.25 x 0.5 = 0.75 too; IoU 3 / 4 >= 0.5: one is suppressed, the attention one is kept
     out = localize_video(cas, att, np.array([0.5]), 8, cfg)
     assert out == [(0, 1 * SECONDS, 5 * SECONDS, 0.75)]
+
+
+def test_equal_scores_of_two_branches_in_pooled_order_not_time_order():
+    """Pooled by threshold first (the CAS branch's, then the attention's), by time only within a
+    threshold: of two separate proposals with equal scores, the attention branch's (earlier in
+    time) is visited first by NMS, as the last pooled, and leads the output."""
+    cas = _video([0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0])
+    att = np.array([0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    cfg = InferenceConfig(cas_thresholds=(0.5,), att_thresholds=(0.5,), upsample=1,
+                          min_length=1, outer_margin=0.0, nms_threshold=0.5, att_weight=1.0,
+                          zero_below_threshold=False)
+    # CAS branch: [5, 6] on cas + att = 1; attention branch: [1, 2] on cas + att = 1
+    out = localize_video(cas, att, np.array([0.5]), 8, cfg)
+    assert out == [(0, 1 * SECONDS, 3 * SECONDS, 1.0), (0, 5 * SECONDS, 7 * SECONDS, 1.0)]

@@ -292,3 +292,24 @@ def test_paper_form_is_its_own_method():
         make_config("ftcl", overrides={"ftcl.lcs_threshold_form": "rescale"})
     with pytest.raises(ValueError, match="'train.iterations'"):
         make_config("acmnet", overrides={"train.iterations": 0, "train.select_stage1": False})
+
+
+def test_every_evaluation_uses_the_configured_batch_size(tiny_config, tiny_data, tmp_path,
+                                                         monkeypatch):
+    """train.eval_batch_size bounds the memory of every evaluation: the held-out ones that
+    select the model, the test-set history and the final test (evaluate_model's own default,
+    32, would pass the tiny runs' numbers unchanged, so the size itself is checked)."""
+    import ftcl.train.trainer as trainer_module
+
+    sizes = []
+    real = trainer_module.evaluate_model
+
+    def spy(model, dataset, spec, video_ids=None, batch_size=32, inference=None):
+        sizes.append((dataset.split if video_ids is None else "holdout", batch_size))
+        return real(model, dataset, spec, video_ids, batch_size, inference)
+
+    monkeypatch.setattr(trainer_module, "evaluate_model", spy)
+    cfg = tiny_config("acmnet", tmp_path, **{"train.eval_batch_size": 5})
+    train(cfg, data=tiny_data(cfg))
+    assert ("holdout", 5) in sizes and ("test", 5) in sizes
+    assert {size for _, size in sizes} == {5}
