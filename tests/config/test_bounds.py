@@ -36,7 +36,7 @@ BOUNDS = [
     ("train.eval_every", [1], [0], "must be >= 1"),
     ("train.holdout_fraction", [1e-9, 0.5, 0.999999], [0.0, 1.0, -0.1], "must be in (0, 1)"),
     ("seed", [0, 2**32 - 1], [-1, 2**32], "must be an integer in [0, 4294967295] (2^32 - 1)"),
-    ("data_version", [1, 2], [0, 3], "must be 1 or 2 (ftcl.data.knobs)"),
+    ("data_version", [1, 2, 3], [0, 4], "must be 1, 2 or 3 (ftcl.data.knobs)"),
     ("train.data_on_device", ["auto", True, False], ["yes", "cuda"],
      "must be auto, true or false"),
 ]
