@@ -63,9 +63,12 @@ class DoseRun:
 
 
 def _weights(term: str, scale: float) -> dict[str, float]:
+    """Both weights, explicitly: the scaled one(s) and, for a single term, the other (unused:
+    its term is off) pinned at BASE_LAMBDA, so that no arm's configuration, hence run id,
+    depends on ``LAMBDA_CHOICE``."""
     lam = BASE_LAMBDA * scale
-    return {**({"ftcl.lambda_fsd": lam} if term != "lcs" else {}),
-            **({"ftcl.lambda_lcs": lam} if term != "fsd" else {})}
+    return {"ftcl.lambda_fsd": lam if term != "lcs" else BASE_LAMBDA,
+            "ftcl.lambda_lcs": lam if term != "fsd" else BASE_LAMBDA}
 
 
 def dose_runs() -> list[DoseRun]:
