@@ -23,6 +23,7 @@ import numpy as np
 from ..config import dose
 from ..io import atomic_write_json, atomic_write_text
 from ..paths import DOSE_TABLE, MECHANISM, RUNS, dose_dir, dose_table_file
+from .records import run_files_in
 from .statistics import paired_difference
 
 PAPER_DELTA = 1.0  # Table 1 of the paper: FTCL - ACM-Net on THUMOS14 (reference only)
@@ -353,11 +354,14 @@ def short_answer(table) -> str:
 
 
 def load_study(results_dir, profile: str = "quick") -> tuple[list[dict], list[dict]]:
-    """The dose study's run records and mechanism records (``<results>/<profile>/dose/``)."""
+    """The dose study's run records (each checked against ``dose/records.sha256``,
+    :func:`ftcl.report.records.run_files_in`) and mechanism records
+    (``<results>/<profile>/dose/``)."""
     folder = dose_dir(results_dir, profile)
-    read = [[json.loads(p.read_text(encoding="utf-8"))
-             for p in sorted((folder / sub).glob("*.json"))] for sub in (RUNS, MECHANISM)]
-    return read[0], read[1]
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in run_files_in(folder / RUNS)]
+    mechanism = [json.loads(p.read_text(encoding="utf-8"))
+                 for p in sorted((folder / MECHANISM).glob("*.json"))]
+    return records, mechanism
 
 
 def write_table(results_dir, profile: str = "quick") -> Path:

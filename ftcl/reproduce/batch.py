@@ -175,7 +175,7 @@ class _Scheduler:
             "run_id": run.run_id, "log": f"logs/{log.name}", "executor": self.report.executor,
             "host": outcome.get("host"), "notebook_wall_s": outcome.get("wall_s")}}
         for path, supersede in run.record_files(self.results_dir):
-            store_run(record, path, supersede=supersede)
+            store_run(record, path, supersede=supersede, hashed=True)
         self.report.finished += 1
         if run.group is not None:
             self.warm.add(run.group)

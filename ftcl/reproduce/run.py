@@ -23,12 +23,13 @@ from ..paths import mechanism_of_record
 from ..train import record_destination, store_record, train
 
 
-def store_run(record: dict, path: str | os.PathLike, supersede: bool = True
-              ) -> tuple[Path, Path | None]:
+def store_run(record: dict, path: str | os.PathLike, supersede: bool = True,
+              hashed: bool | None = None) -> tuple[Path, Path | None]:
     """Write a finished run's record to ``path`` (``.../runs/<run_id>.json``,
-    :func:`ftcl.train.store_record`) and, if the run was measured, its mechanism record beside
-    it (``.../mechanism/<run_id>.json``). Returns both paths (None: no mechanism record)."""
-    written = store_record(record, path, supersede=supersede)
+    :func:`ftcl.train.store_record`, which ``supersede`` and ``hashed`` go to) and, if the run
+    was measured, its mechanism record beside it (``.../mechanism/<run_id>.json``). Returns both
+    paths (None: no mechanism record)."""
+    written = store_record(record, path, supersede=supersede, hashed=hashed)
     if not record.get("mechanism"):
         return written, None
     return written, mechanism.write_record(record["mechanism"], mechanism_of_record(written))

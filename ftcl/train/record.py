@@ -130,13 +130,15 @@ def _run_key(data: dict) -> tuple:
     return tuple(data.get(k) for k in ("dataset", "profile", "method", "seed"))
 
 
-def store_record(record: dict, path: str | os.PathLike, supersede: bool = True) -> Path:
+def store_record(record: dict, path: str | os.PathLike, supersede: bool = True,
+                 hashed: bool | None = None) -> Path:
     """Write a run record atomically to ``path`` (``.../runs/<run_id>.json``).
 
     With ``supersede``, records in the same folder for the same dataset, profile, method and seed
     but another run id (an older configuration) move to ``../superseded/`` with their logs, so
-    the tables never see two records of one run; they leave ``records.sha256`` and the new
-    record's hash enters it (with ``supersede`` only: the results layout).
+    the tables never see two records of one run; they leave ``records.sha256``. With ``hashed``
+    (default: ``supersede``; the batch's results layout, the dose study's ``dose/runs/``
+    included) the new record's hash enters the ``records.sha256`` beside its folder.
     """
     path = Path(path)
     hashes, name = record_hashes_of_record(path)
@@ -158,7 +160,7 @@ def store_record(record: dict, path: str | os.PathLike, supersede: bool = True) 
                 if log.is_file():
                     os.replace(log, moved / log.name)
     written = atomic_write_json(path, record)
-    if supersede:
+    if supersede if hashed is None else hashed:
         update_checksums(hashes, {**changes, name: sha256_file(written)})
     return written
 

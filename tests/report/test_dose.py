@@ -122,15 +122,18 @@ def test_write_table_reads_the_study_folder(results_dir):
     import json
 
     from ftcl.paths import dose_record_file, dose_table_file
+    from ftcl.train import store_record
 
     over = {"ftcl.lambda_fsd": 3.0, "ftcl.lambda_lcs": 3.0}
     records = [make_record("ftcl", s, 31.0 + s, 30.0, overrides=over) for s in (0, 1)]
     records += [make_record("acmnet", s, 30.0, 30.0) for s in (0, 1)]
-    for r in records:
+    for r in records:  # as the batch stores them: beside, not superseding; hashed
         r["provenance"], r["device"] = {"git_commit": "abc"}, "cpu"
-        path = dose_record_file(results_dir, "quick", r["run_id"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(r))
+        store_record(r, dose_record_file(results_dir, "quick", r["run_id"]), supersede=False,
+                     hashed=True)
+    hashes = (results_dir / "quick" / "dose" / "records.sha256").read_text().splitlines()
+    assert sorted(line.split()[1] for line in hashes) == sorted(
+        f"runs/{r['run_id']}.json" for r in records)
     (results_dir / "quick" / "dose" / "mechanism").mkdir()
     path = dose_report.write_table(results_dir, "quick")
     assert path == dose_table_file(results_dir, "quick")
@@ -139,6 +142,10 @@ def test_write_table_reads_the_study_folder(results_dir):
     assert table.loc[0, "delta_test"] == pytest.approx(1.5) and table.loc[0, "n_seeds"] == 2
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["commits"] == ["abc"] and meta["records"] == 4 and meta["devices"] == ["cpu"]
+    edited = dose_record_file(results_dir, "quick", records[0]["run_id"])  # changed afterwards
+    edited.write_text(edited.read_text() + "\n")
+    with pytest.raises(ValueError, match="was changed after it was written"):
+        dose_report.write_table(results_dir, "quick")
 
 
 def test_short_answer_counts_the_verdicts():
