@@ -66,9 +66,9 @@ class FTCLConfig:
     # "code": differences of mean scores (release); "paper": Eq. 4 hinge / Eq. 7 cross-entropy
     # (method "ftcl-paper-form").
     loss_form: str = "code"
-    # Eq. 8 weights. The FTCL methods of METHODS set them per backbone from LAMBDA_CHOICE (chosen on
-    # held-out videos from LAMBDA_GRID, for term_scale="normalised"); these class defaults are the
-    # release's THUMOS14 values, meant for term_scale="raw".
+    # Eq. 8 weights. The FTCL methods of METHODS set them per backbone from LAMBDA_CHOICE (the
+    # dose study's held-out rule over LAMBDA_GRID, for term_scale="normalised"); these class
+    # defaults are the release's THUMOS14 values, meant for term_scale="raw".
     lambda_fsd: float = 0.8
     lambda_lcs: float = 0.1
     # "normalised": FSD / its attainable maximum (ftcl.losses.contrast.fsd_bound), LCS / J,
