@@ -39,6 +39,17 @@ BOUNDS = [
     ("data_version", [1, 2, 3], [0, 4], "must be 1, 2 or 3 (ftcl.data.knobs)"),
     ("train.data_on_device", ["auto", True, False], ["yes", "cuda"],
      "must be auto, true or false"),
+    # the dose study's oracle and ladder keys (issue 21)
+    ("ftcl.oracle", list(sections.ORACLES), ["bogus", "oracle-phase"],
+     f"must be one of {sections.ORACLES}"),
+    ("ftcl.oracle_snippets", [1, 8], [0, -1], "must be >= 1"),
+    ("ftcl.oracle_temperature", [1e-9], [0.0, -0.1], "must be positive"),
+    ("ftcl.proposals", ["attention", "planted"], ["topk", ""], "must be attention or planted"),
+    ("ftcl.matches", ["dp", "planted"], ["oracle"], "must be dp or planted"),
+    ("ftcl.fsd_head", ["projection", "none"], ["linear"], "must be projection or none"),
+    ("ftcl.lcs_tau_rule", ["fixed", "quantile"], ["median"], "must be fixed or quantile"),
+    ("ftcl.lcs_tau_quantile", [1e-9, 0.5, 0.999999], [0.0, 1.0, -0.5],
+     "must be in (0, 1)"),
 ]
 
 CHOICES = [
@@ -169,3 +180,32 @@ def test_check_lengths_applies_when_either_slot_is_on(measures):
         "ftcl.fsd_len": 5, "ftcl.lcs_len": 11})
     with pytest.raises(ValueError, match="config key 'ftcl.(fsd|lcs)_len'"):
         config.check_lengths(cfg, 10)
+
+
+def test_planted_matches_apply_to_the_fsd_and_lcs_measures_only():
+    planted = with_value("ftcl.matches", "planted")
+    check_choices(planted)  # ftcl: fsd + lcs
+    check_choices(with_value("ftcl.pair_measure", "none", planted))
+    with pytest.raises(ValueError, match=_refused(
+            "ftcl.matches", "'planted' applies to the fsd and lcs measures only")):
+        check_choices(with_value("ftcl.pair_measure", "dtw", planted))
+    check_choices(with_value("ftcl.pair_measure", "dtw"))  # the DP's own matches: fine
+
+
+def test_one_stage_folds_stage_1_into_stage_2_once():
+    """train.one_stage (Eq. 8 as printed): stage 1's iterations move into stage 2, from scratch
+    at train.lr, constant, no stage-1 candidate; folding twice changes nothing."""
+    from ftcl.config.build import fold_one_stage
+
+    two = config.make_config("ftcl", "synthumos14", "quick")
+    assert fold_one_stage(two) is two  # one_stage off: untouched
+    one = with_value("train.one_stage", True, two)
+    folded = fold_one_stage(one)
+    t = folded.train
+    assert t.iterations == two.train.iterations + two.train.pretrain_iterations
+    assert (t.pretrain_iterations, t.stage2_lr, t.stage2_schedule, t.select_stage1) == (
+        0, None, "constant", False)
+    assert fold_one_stage(folded) == folded
+    assert (folded.model, folded.ftcl, folded.loss) == (two.model, two.ftcl, two.loss)
+    made = config.make_config("ftcl-one-stage", "synthumos14", "quick")
+    assert made.train.pretrain_iterations == 0 and made.train.iterations == t.iterations
