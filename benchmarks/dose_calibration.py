@@ -33,6 +33,7 @@ import numpy as np
 
 from ftcl.config import make_config
 from ftcl.io import atomic_write_json
+from ftcl.paths import portable_path
 from ftcl.provenance import provenance
 
 RESULTS = Path("results/quick/dose/calibration")
@@ -130,10 +131,19 @@ def _paired(x, y) -> dict:
     return {"mean": d.mean, "low": d.low, "high": d.high, "n": len(d.seeds)}
 
 
+def _portable(arg: str) -> str:
+    """A command-line argument as a published file may show it: no folder of this machine."""
+    if "=" in arg and arg.startswith("--"):
+        key, _, value = arg.partition("=")
+        return f"{key}={_portable(value)}"
+    return portable_path(arg) if os.path.isabs(arg) else arg
+
+
 def _write(name: str, summary: dict, args) -> Path:
     summary = {**summary, "provenance": provenance(device="cpu"),
                "seeds": list(args.seeds), "data_seed": "= seed",
-               "command": "python benchmarks/dose_calibration.py " + " ".join(sys.argv[1:])}
+               "command": "python benchmarks/dose_calibration.py " + " ".join(
+                   _portable(arg) for arg in sys.argv[1:])}
     path = atomic_write_json(Path(args.results) / f"{name}.json", summary)
     print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=1)[:5000])
     print(f"written: {path}")

@@ -28,6 +28,7 @@ import numpy as np
 
 from ftcl.config import LAMBDA_GRID, make_config
 from ftcl.io import atomic_write_json
+from ftcl.paths import portable_path
 
 # Stage-2 learning rates/schedules tried for ACM-Net (stage 1 stays at the quick profile's 2e-3).
 LR_CANDIDATES = [(2e-3, "constant"), (5e-4, "constant"), (2e-4, "constant"),
@@ -215,7 +216,7 @@ def study_purity(args) -> dict:
         out[n] = {k: _mean_sd([r[k] for r in rows]) for k in rows[0]
                   if k.startswith(("action", "background", "all_snippets"))}
     return {"study": "action purity of the proposals, last checkpoints (test split)",
-            "runs": str(args.out), "seeds": list(args.seeds), "purity": out}
+            "runs": portable_path(args.out), "seeds": list(args.seeds), "purity": out}
 
 
 def main(argv=None) -> int:
