@@ -39,11 +39,17 @@ def test_grid_meets_the_issue():
 
 
 def test_classify_reads_form_term_and_scale_from_the_configuration():
-    rec = make_record("ftcl-wo-fsd", 0, 30, 30, overrides={"ftcl.loss_form": "paper",
-                                                           "ftcl.lambda_lcs": 0.3 * 10.0})
+    rec = make_record("ftcl-wo-fsd", 0, 30, 30, overrides={  # the switched-off FSD pinned
+        "ftcl.loss_form": "paper", "ftcl.lambda_lcs": 0.3 * 10.0, "ftcl.lambda_fsd": 0.3})
     assert dose_report.classify(rec) == ("paper", "lcs", 10.0)
+    rec["config"]["ftcl"]["lambda_fsd"] = 0.5  # another configuration than the grid's
+    assert dose_report.classify(rec) is None
     assert dose_report.classify(make_record("acmnet", 0, 30, 30)) == ("control", "acmnet", None)
-    assert dose_report.classify(make_record("ftcl", 0, 30, 30)) == ("code", "both", 1.0)
+    # FTCL at its default weight is the grid's scale 0.316: the rule's choice (LAMBDA_CHOICE)
+    assert dose_report.classify(make_record("ftcl", 0, 30, 30)) == ("code", "both", 0.316)
+    at_one = make_record("ftcl", 0, 30, 30, overrides={"ftcl.lambda_fsd": 0.3,
+                                                        "ftcl.lambda_lcs": 0.3})
+    assert dose_report.classify(at_one) == ("code", "both", 1.0)
     off_grid = make_record("ftcl", 0, 30, 30, overrides={"ftcl.lambda_fsd": 0.5,
                                                           "ftcl.lambda_lcs": 0.5})
     assert dose_report.classify(off_grid) is None
