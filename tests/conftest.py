@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from ftcl.config import make_config
 from ftcl.data import VideoDataset, get_spec, prepare_dataset
@@ -152,3 +153,15 @@ def train_run_dir():
     def run_dir(argv) -> Path:
         return run_directory(cli.build_config(cli.build_parser().parse_args(argv)))
     return run_dir
+
+
+@pytest.fixture
+def acm_batch():
+    """A batch of 8 random videos (24 snippets, 16-d) with one of 3 classes each, the pairs
+    a tiny ACM-Net + FTCL objective trains on: ``(features, labels)``."""
+    gen = torch.Generator().manual_seed(1)
+    feats = torch.randn(8, 24, 16, generator=gen)
+    labels = torch.zeros(8, 3)
+    labels[torch.arange(8), torch.tensor([0, 1, 2, 0, 0, 2, 1, 1])] = 1.0
+    return feats, labels
+

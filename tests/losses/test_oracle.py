@@ -109,14 +109,6 @@ def test_oracle_needs_planted_labels():
         make_config("acmnet", overrides={"ftcl.oracle": "nonsense"})
 
 
-def _acm_batch(cfg, n=4, t=24, d=16, classes=3):
-    gen = torch.Generator().manual_seed(1)
-    feats = torch.randn(2 * n, t, d, generator=gen)
-    labels = torch.zeros(2 * n, classes)
-    labels[torch.arange(2 * n), torch.tensor([0, 1, 2, 0, 0, 2, 1, 1])] = 1.0
-    return feats, labels
-
-
 def test_planted_proposals_take_planted_snippets_by_attention():
     from ftcl.losses.oracle import planted_proposals
 
@@ -166,7 +158,7 @@ def test_quantile_threshold_and_headless_fsd():
     assert torch.equal(objective.project(z), torch.cat([z, z], dim=-1))
 
 
-def test_ladder_rungs_are_cumulative_and_need_planted_labels():
+def test_ladder_rungs_are_cumulative_and_need_planted_labels(acm_batch):
     from ftcl.config import METHODS
 
     keys = [set(METHODS[f"ladder-{r}"].overrides) for r in "abcd"]
@@ -174,6 +166,6 @@ def test_ladder_rungs_are_cumulative_and_need_planted_labels():
     cfg = make_config("ladder-a", overrides={"model.embed_dim": 8, "ftcl.proj_dim": 8,
                                              "ftcl.fsd_len": 2, "ftcl.lcs_len": 4})
     model = build_backbone("acmnet", 16, 3, cfg.model)
-    feats, labels = _acm_batch(cfg)
+    feats, labels = acm_batch
     with pytest.raises(ValueError, match="planted snippet labels"):
         FTCLObjective(8, cfg.ftcl).terms(model(feats), labels)

@@ -20,22 +20,14 @@ from ftcl.train.diagnostics import average_shares, tail_start, term_gradient_nor
 MORE = {"train.iterations": 10, "train.eval_every": 5, "ftcl.oracle_snippets": 3}
 
 
-def _acm_batch(cfg, n=4, t=24, d=16, classes=3):
-    gen = torch.Generator().manual_seed(1)
-    feats = torch.randn(2 * n, t, d, generator=gen)
-    labels = torch.zeros(2 * n, classes)
-    labels[torch.arange(2 * n), torch.tensor([0, 1, 2, 0, 0, 2, 1, 1])] = 1.0
-    return feats, labels
-
-
-def test_shares_are_ratios_on_the_parameters_both_terms_reach():
+def test_shares_are_ratios_on_the_parameters_both_terms_reach(acm_batch):
     cfg = make_config("ftcl", overrides={"model.embed_dim": 8, "ftcl.proj_dim": 8,
                                          "ftcl.fsd_len": 2, "ftcl.lcs_len": 4,
                                          "model.dropout": 0.0})
     torch.manual_seed(0)
     model = build_backbone("acmnet", 16, 3, cfg.model)
     objective = FTCLObjective(8, cfg.ftcl)
-    feats, labels = _acm_batch(cfg)
+    feats, labels = acm_batch
     got = term_gradient_norms(model, objective, "acmnet", cfg.loss, feats, labels)
     # by hand: the FTCL terms reach the embedding convolution only
     from ftcl.losses.backbones import backbone_loss
