@@ -160,7 +160,7 @@ def store_record(record: dict, path: str | os.PathLike, supersede: bool = True,
                 if log.is_file():
                     os.replace(log, moved / log.name)
     written = atomic_write_json(path, record)
-    if supersede if hashed is None else hashed:
+    if (supersede if hashed is None else hashed):
         update_checksums(hashes, {**changes, name: sha256_file(written)})
     return written
 
