@@ -303,9 +303,11 @@ def write_record(mechanism: dict, path: str | Path) -> Path:
 
 
 def load_mechanism_records(results_dir: str | Path, profile: str = "quick") -> list[dict]:
-    """Every ``<results_dir>/<profile>/mechanism/*.json`` (validated: format and fields)."""
+    """Every ``<results_dir>/<profile>/mechanism/*.json`` (validated: format and fields, and one
+    record per (dataset, method, seed): a record left over from an earlier batch would be
+    averaged with the current one, so a second record of a run is an error naming both files)."""
     folder = mechanism_dir(results_dir, profile)
-    out = []
+    out, seen = [], {}
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -316,5 +318,10 @@ def load_mechanism_records(results_dir: str | Path, profile: str = "quick") -> l
         for key in ("method", "dataset", "seed", "measures"):
             if key not in data:
                 raise ValueError(f"mechanism record {path}: missing field {key!r}")
+        key = (data["dataset"], data["method"], data["seed"])
+        if key in seen:
+            raise ValueError(f"mechanism records {seen[key].name} and {path.name} in {folder} are "
+                             f"both {key}: remove the one whose run record is not in runs/")
+        seen[key] = path
         out.append(data)
     return out

@@ -111,6 +111,10 @@ def test_summary_pairs_by_seed(tmp_path):
     (folder / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="bad.json.*not a mechanism record"):
         mechanism.load_mechanism_records(tmp_path, "quick")
+    (folder / "bad.json").unlink()
+    (folder / "stale.json").write_text(json.dumps(recs[0]))  # the same run twice (an old batch)
+    with pytest.raises(ValueError, match=r"r0.json and stale.json .* both"):
+        mechanism.load_mechanism_records(tmp_path, "quick")
 
 
 def test_destination_next_to_the_run_record(tmp_path):
