@@ -6,7 +6,8 @@
 - the held-out split at a ``.5`` share (Python's ``round``: half to even), and its clamps;
 - the stage-2 learning-rate schedules by hand;
 - a tie in the held-out score keeps the earlier checkpoint;
-- the FTCL head's parameters change in stage 2 (and not in stage 1).
+- the FTCL head's parameters change in stage 2 (and not in stage 1); the stage-2 optimiser
+  starts at the schedule's iteration-0 rate.
 """
 
 from __future__ import annotations
@@ -163,6 +164,9 @@ def _head(trainer):
 
 
 def test_ftcl_head_trains_in_stage2_only(trainer):
+    """Stage 1 optimises the backbone at ``train.lr``; stage 2 the backbone and the FTCL head,
+    starting at the schedule's iteration-0 rate (cosine: the full stage-2 rate; iteration 1's
+    would be 0.5 * (1 + cos(pi / 6)) of it), also in ``last.pt`` when a run stops there."""
     trainer = trainer("ftcl", **{"train.stage2_schedule": "cosine", "train.weight_decay": 1e-3})
     cfg = trainer.cfg.train
     group = trainer.optimizer.param_groups[0]  # stage 1: the backbone at train.lr
@@ -175,6 +179,10 @@ def test_ftcl_head_trains_in_stage2_only(trainer):
     optimised = {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
     assert {id(p) for p in trainer.objective.parameters()} <= optimised  # stage 2: the head ...
     assert {id(p) for p in trainer.model.parameters()} <= optimised  # ... and the backbone
+    base = cfg.stage2_lr if cfg.stage2_lr is not None else cfg.lr
+    saved = load_checkpoint(trainer.run_dir / "last.pt")["optimizer"]["param_groups"]
+    for group in (*trainer.optimizer.param_groups, *saved):
+        assert (group["lr"], group["weight_decay"]) == (pytest.approx(base), 1e-3)
     backbone = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
     trainer.run()
     after2 = _head(trainer)
