@@ -103,10 +103,12 @@ SCOPES: dict[str, Scope] = {
                               "ftcl.train.checkpoints.x_stage1_key*",
                               "ftcl.train.trainer.x*Trainer*_optimizer__*",
                               "ftcl.train.trainer.x*Trainer*_evaluate_selection__*",
-                              "ftcl.train.trainer.x*Trainer*_start_stage2__*"),
+                              "ftcl.train.trainer.x*Trainer*_start_stage2__*",
+                              "ftcl.train.trainer.x*Trainer*_term_norms__*"),
                    note="the run keys and the model selection: held-out split, learning-rate "
                         "schedule and selection rule, stage-1 cache key, stage-2 optimiser (the "
-                        "FTCL head's parameters), held-out evaluation and the best checkpoint"),
+                        "FTCL head's parameters), held-out evaluation, the best checkpoint and the "
+                        "per-term gradient norms (the shares of issue 21)"),
 }
 
 # mutmut's exit-code classes, folded into the report's words.
