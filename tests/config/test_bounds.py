@@ -36,7 +36,10 @@ BOUNDS = [
     ("train.eval_every", [1], [0], "must be >= 1"),
     ("train.holdout_fraction", [1e-9, 0.5, 0.999999], [0.0, 1.0, -0.1], "must be in (0, 1)"),
     ("seed", [0, 2**32 - 1], [-1, 2**32], "must be an integer in [0, 4294967295] (2^32 - 1)"),
+    ("data_seed", [None, 0, 2**32 - 1], [-1, 2**32],
+     "must be null or an integer in [0, 4294967295] (2^32 - 1)"),
     ("data_version", [1, 2, 3], [0, 4], "must be 1, 2 or 3 (ftcl.data.knobs)"),
+    ("train.grad_share_tail", [0.0, 1.0, 0.1], [-1e-9, 1.000001, 1.5], "must be in [0, 1]"),
     ("train.data_on_device", ["auto", True, False], ["yes", "cuda"],
      "must be auto, true or false"),
     # the dose study's oracle and ladder keys (issue 21)
@@ -129,6 +132,16 @@ def test_stage1_only_needs_a_selection_that_can_use_it():
             "train.selection='last'")):
         check_choices(with_value("train.select_stage1", False, only1))
     check_choices(with_value("train.select_stage1", False))  # with stage 2: fine
+    check_choices(with_value("train.iterations", 1, with_value("train.select_stage1", False)))
+
+
+def test_the_lcs_threshold_form_applies_to_the_code_form_only():
+    paper = with_value("ftcl.loss_form", "paper")
+    check_choices(paper)  # with the default release-ftcl threshold
+    with pytest.raises(ValueError, match=_refused(
+            "ftcl.lcs_threshold_form", "applies to the code form only (ftcl.loss_form='code'); "
+            "the paper form compares the raw cosines with tau") + "$"):
+        check_choices(with_value("ftcl.lcs_threshold_form", "release-acmloss", paper))
 
 
 @pytest.mark.parametrize("key, good, bad, what", EXTRA_RANGES, ids=[r[0] for r in EXTRA_RANGES])
@@ -145,7 +158,9 @@ def test_check_ranges_bounds(key, good, bad, what):
 
 
 def test_check_values_checks_the_run_name():
-    with pytest.raises(ValueError, match=r"^run_name \(--name\) '\.\.': must be one plain"):
+    with pytest.raises(ValueError, match=re.escape(
+            "run_name (--name) '..': must be one plain folder name (no '/', '\\', '..', leading "
+            "'~' or surrounding spaces), so that the run folder stays inside the output folder")):
         config.check_values(with_value("run_name", ".."))
 
 
@@ -158,6 +173,30 @@ def test_non_finite_numbers_are_named(value):
     with pytest.raises(ValueError, match="^config key 'ftcl.tau'="):
         config.check_values(cfg)
     check_finite(config.make_config())
+
+
+def test_non_finite_numbers_inside_a_tuple_are_named():
+    """A configuration built directly (not through make_config) may hold any tuple."""
+    cfg = with_value("model.topk_divisors", (8, math.nan, 3))
+    for check in (check_finite, config.check_values):
+        with pytest.raises(ValueError, match=r"^config key 'model.topk_divisors'=nan: must be "
+                                             "a finite number$"):
+            check(cfg)
+
+
+def test_check_ranges_skips_what_a_configuration_lacks_and_checks_the_rest():
+    """Any object with the sections as attributes: a section (loss) or key (the first of the
+    table, train.weight_decay) it lacks is skipped, the keys after them still checked."""
+    from types import SimpleNamespace
+
+    cfg = config.make_config()
+    train = {f.name: getattr(cfg.train, f.name) for f in dataclasses.fields(cfg.train)}
+    del train["weight_decay"]
+    partial = SimpleNamespace(train=SimpleNamespace(**train), ftcl=cfg.ftcl)
+    check_ranges(partial)
+    partial.ftcl = dataclasses.replace(cfg.ftcl, lambda_lcs=-1.0)
+    with pytest.raises(ValueError, match=r"^config key 'ftcl.lambda_lcs'=-1.0: must be >= 0$"):
+        check_ranges(partial)
 
 
 def test_check_lengths_at_the_edge():
@@ -207,5 +246,7 @@ def test_one_stage_folds_stage_1_into_stage_2_once():
         0, None, "constant", False)
     assert fold_one_stage(folded) == folded
     assert (folded.model, folded.ftcl, folded.loss) == (two.model, two.ftcl, two.loss)
+    short = fold_one_stage(with_value("train.pretrain_iterations", 1, one)).train
+    assert (short.iterations, short.pretrain_iterations) == (two.train.iterations + 1, 0)
     made = config.make_config("ftcl-one-stage", "synthumos14", "quick")
     assert made.train.pretrain_iterations == 0 and made.train.iterations == t.iterations

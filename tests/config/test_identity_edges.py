@@ -45,3 +45,14 @@ def test_backbone_check_names_both():
             "backbone='acmnet' does not match method 'stpn', whose backbone is 'stpn' (leave "
             "backbone=None or pick a method of that backbone)")):
         check_backbone(cfg, "acmnet")
+
+
+def test_config_diff_counts_a_missing_later_key_at_its_earlier_value():
+    """A configuration stored before a LATER_KEYS key existed equals one holding its earlier
+    value, on either side, and differs from any other value."""
+    old = {"ftcl": {"tau": 0.5}, "train": {"lr": 1e-4}}
+    new = {"ftcl": {"tau": 0.5, "oracle": "none", "lambda_oracle": 1.0},
+           "train": {"lr": 1e-4, "one_stage": False}}
+    assert config_diff(old, new) == config_diff(new, old) == []
+    moved = {"ftcl": {"tau": 0.5, "oracle": "phase"}, "train": {"lr": 1e-4, "one_stage": True}}
+    assert config_diff(old, moved) == config_diff(moved, old) == ["ftcl.oracle", "train.one_stage"]
