@@ -7,13 +7,17 @@
 - ``backend="auto"`` on a CUDA device: the fused kernel where it compiles on that device, the
   wavefront where it does not or where numba has no CUDA target.
 - Input dtypes numpy lacks (bfloat16): the numba backend computes in float64 and returns the
-  input's dtype, for the value and for the gradients.
+  input's dtype, for the value and for the gradients; float16 boundary gradients are rounded once.
+- ``backend="auto"`` on the CPU without numba: the wavefront.
+- Backends agree where weights are shared, and on an infinite upstream gradient.
 """
 
 from __future__ import annotations
 
+import sys
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -183,3 +187,54 @@ def test_backends_agree_where_weights_are_shared(name, beta):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     # some cell's weight 0 is used twice on a path: its gradient exceeds one use's
     assert g_n[0].max() > 1.0
+
+
+def test_auto_on_cpu_falls_back_to_the_wavefront_without_numba(monkeypatch):
+    """``"auto"`` picks numba on the CPU only where numba imports (``None`` in sys.modules makes
+    ``import numba`` raise ImportError, as on an install without it)."""
+    monkeypatch.setitem(sys.modules, "numba", None)
+    assert engine._numba_available() is False
+    assert engine.resolve_backend("auto", torch.device("cpu")) == "wavefront"
+    assert engine.resolve_backend("numba", torch.device("cpu")) == "numba"  # asked for: kept
+
+
+def test_numba_rounds_the_boundary_gradients_once():
+    """The numba backend's gradients w.r.t. ``row0`` and ``col0`` are its float64 adjoints rounded
+    once to float16. FSD on one cell with zero boundaries: ``V = smax(row0[0], g + row0[1],
+    h + col0[1])`` (beta = 1), so the gradients are ``softmax(0, g, h)``. For these ``(g, h)``
+    the diagonal weight of pair 0 and the ``h`` weight of pair 1 lie just below a float16
+    rounding midpoint: a float64 -> float32 -> float16 cast (PyTorch's) lands on the midpoint and
+    rounds it up, one rounding (numpy's) keeps the lower neighbour."""
+    g = torch.tensor([-3.921875, -3.609375], dtype=torch.float16).view(2, 1, 1)
+    h = torch.tensor([2.1875, 1.0625], dtype=torch.float16).view(2, 1, 1)
+    row0 = torch.zeros(2, 1, 2, dtype=torch.float16, requires_grad=True)
+    col0 = torch.zeros(2, 1, 2, dtype=torch.float16, requires_grad=True)
+    value = dp.grid_dp(dp.FSD, dp.Semiring(1.0), (torch.zeros_like(g), g, h), row0, col0,
+                       torch.ones(2, 2, dtype=torch.int64), "numba")
+    g_row0, g_col0 = torch.autograd.grad(value.sum(), [row0, col0])
+    z = np.exp(np.array([[0.0, -3.921875, 2.1875], [0.0, -3.609375, 1.0625]]))
+    p = (z / z.sum(1, keepdims=True)).astype(np.float16)  # hand softmax, rounded once
+    assert g_row0.dtype == g_col0.dtype == torch.float16
+    assert g_row0[:, 0].tolist() == p[:, :2].tolist()
+    assert g_col0[:, 0].tolist() == [[0.0, p[0, 2]], [0.0, p[1, 2]]]
+
+
+def test_backends_agree_on_an_infinite_upstream_gradient():
+    """With the smooth semiring every cell is on some path with probability > 0: an infinite
+    upstream gradient makes every reachable cell's gradient inf, never NaN, in both backends (the
+    wavefront's backward touches only grid cells: a column-0 cell's adjoint times a 0 weight
+    would be NaN)."""
+    weights = [_rand(1, 3, 2, seed=k) for k in range(3)]
+    grads = {}
+    for backend in ("numba", "wavefront"):
+        leaves = [t.clone().requires_grad_() for t in weights]
+        row0 = torch.zeros(1, 1, 3, dtype=F64, requires_grad=True)
+        col0 = torch.zeros(1, 1, 4, dtype=F64, requires_grad=True)
+        value = dp.grid_dp(dp.FSD, dp.Semiring(2.0), leaves, row0, col0,
+                           torch.tensor([[3, 2]]), backend)
+        grads[backend] = torch.autograd.grad(value, [*leaves, row0, col0],
+                                             torch.full((1,), float("inf"), dtype=F64))
+    for a, b in zip(grads["wavefront"], grads["numba"], strict=True):
+        assert not a.isnan().any()
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert grads["numba"][-1].tolist() == [[[0.0, float("inf"), float("inf"), float("inf")]]]
