@@ -7,11 +7,12 @@
    configuration once per seed, identified by :func:`ftcl.config.run_id` (a changed
    hyper-parameter is a new run; a run whose record exists is skipped, so an interrupted batch
    resumes and a finished run is never repeated. Code changes do not change the id: start a fresh
-   ``--results`` folder to re-run everything with new code).
+   ``--results`` folder and an empty ``--work-dir`` to re-run everything with new code).
 2. **Check** before any worker starts (``--dry-run`` runs the same checks): every configuration
    (:func:`ftcl.config.check_values`, run when the plan builds it), the device, ``--jobs`` and
    ``--threads`` against this machine's cores (:func:`check_workers`), the output folders, one
-   clean commit (:func:`check_clean_tree`), and each dataset once
+   clean commit for the records and the work folder's finished runs (:func:`check_clean_tree`),
+   and each dataset once
    (:func:`ftcl.reproduce.plan.prepare_data`). Then the batch takes its lock on the results and
    work folders (:func:`batch_locks`): a second batch on either says which batch (pid, host,
    start time) holds it and exits.
@@ -330,27 +331,45 @@ def rebuild_tables(results_dir: str | os.PathLike, profile: str, allow_mixed: bo
     return sorted(tables_dir(results_dir, profile).glob("table*.md"))
 
 
-def check_clean_tree(todo: Sequence[PlannedRun], runs_folder: Path, allow_mixed: bool) -> None:
+def _commit_of(path: Path) -> str:
+    """The ``provenance.git_commit`` of a run record file ("unreadable" if it has none)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["provenance"]["git_commit"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unreadable"
+
+
+def check_work_folder(work: Path, here: str) -> None:
+    """Refuse a work folder holding finished runs of another commit state than ``here``: the
+    batch would take such a run (and its seed's cached stage 1) as done and store its old
+    record as if it had run at this commit."""
+    records = sorted(work.glob("*-*/*/seed*/record.json")) if work.is_dir() else []
+    others = sorted({_commit_of(p) for p in records} - {here})
+    if others:
+        raise ValueError(f"the work folder {work} holds finished runs of other commit states "
+                         f"({', '.join(others)}) than this checkout ({here}); they and their "
+                         "cached stage 1 would be reused as if run here: use an empty "
+                         "--work-dir, or pass --allow-mixed")
+
+
+def check_clean_tree(todo: Sequence[PlannedRun], runs_folder: Path, allow_mixed: bool,
+                     work: Path | None = None) -> None:
     """Refuse to start runs from a dirty checkout, or from another commit than the records
-    already in ``runs_folder`` (the tables are written from one clean commit), unless
-    ``allow_mixed``."""
+    already in ``runs_folder`` (the tables are written from one clean commit) or the finished
+    runs in the ``work`` folder (:func:`check_work_folder`), unless ``allow_mixed``."""
     if allow_mixed or not todo:
         return
     here = git_commit()
     if here.endswith("+dirty") or here == "unknown":
         raise ValueError(f"the checkout is {here}: commit first (tables are written from one "
                          "clean commit), or pass --allow-mixed")
-    others = set()
+    if work is not None:
+        check_work_folder(work, here)
     folders = [runs_folder, runs_folder.parent / DOSE / RUNS]  # the tables' and the dose study's
     with warnings.catch_warnings():  # the tables name stray files and unverified records
         warnings.simplefilter("ignore", RecordWarning)
         records = [p for f in folders for p in run_files_in(f)]
-    for path in records:
-        try:
-            others.add(json.loads(path.read_text(encoding="utf-8"))["provenance"]["git_commit"])
-        except (OSError, ValueError, KeyError, TypeError):
-            others.add("unreadable")
-    others.discard(here)
+    others = {_commit_of(path) for path in records} - {here}
     if others:
         listed = ", ".join(sorted(others))
         raise ValueError(f"{runs_folder} holds records of other commit states ({listed}) than "
@@ -395,7 +414,7 @@ def reproduce(profile: str = "quick", seeds: Sequence[int] = DEFAULT_SEEDS, *,
     if work:
         check_output_dir(work, "--work-dir")
     todo = [r for r in runs if not r.done(results)]
-    check_clean_tree(todo, runs_folder, allow_mixed)
+    check_clean_tree(todo, runs_folder, allow_mixed, work_dir(work))
     if dry_run:
         for what, folder in (("results", root), ("work", work_dir(work))):
             holder = lock_holder(folder / BATCH_LOCK)

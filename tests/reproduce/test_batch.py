@@ -308,6 +308,26 @@ def test_clean_tree_check(tmp_path, monkeypatch):
     batch.check_clean_tree([], tmp_path, allow_mixed=False)  # nothing to run: no check
 
 
+def test_a_work_folder_of_another_commit_is_refused(tmp_path, monkeypatch):
+    """A finished run left in the work folder by another commit would be taken as done (its old
+    record stored as if run now): the batch refuses the folder unless --allow-mixed."""
+    runs, work = tmp_path / "runs", tmp_path / "work"
+    runs.mkdir()
+    run = plan("quick", seeds=[0], only=["acmnet"])[0]
+    monkeypatch.setattr(batch, "git_commit", lambda repo=None: "abc")
+    batch.check_clean_tree([run], runs, allow_mixed=False, work=work)  # no work folder yet
+    folder = work / "synanet-quick" / run.run_id / "seed0"
+    folder.mkdir(parents=True)
+    (folder / "record.json").write_text(json.dumps({"provenance": {"git_commit": "abc"}}))
+    batch.check_clean_tree([run], runs, allow_mixed=False, work=work)  # this commit's: resumes
+    (folder / "record.json").write_text(json.dumps({"provenance": {"git_commit": "old"}}))
+    with pytest.raises(ValueError, match=r"work folder .* other commit states \(old\) than "
+                                         r"this checkout \(abc\).*empty --work-dir"):
+        batch.check_clean_tree([run], runs, allow_mixed=False, work=work)
+    batch.check_clean_tree([run], runs, allow_mixed=True, work=work)
+    batch.check_clean_tree([], runs, allow_mixed=False, work=work)  # nothing to run: no check
+
+
 # ------------------------------------------------------------------------------ issue 19
 
 
