@@ -31,6 +31,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -181,7 +182,8 @@ def run_scope(name: str, scope: Scope, jobs: int, nice: int, source: Path = ROOT
     for attempt in range(3):  # a fork refused by a machine short of processes is retried
         with open(log, "w", encoding="utf-8") as fh:
             rc = subprocess.run(cmd, cwd=work, env=_mutmut_env(work), stdout=fh,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                preexec_fn=_default_sigint).returncode
         if rc == 0 or "Resource temporarily unavailable" not in log.read_text(errors="replace"):
             break
         print(f"mutation: {name}: fork refused (attempt {attempt + 1}), starting over",
@@ -196,6 +198,13 @@ def run_scope(name: str, scope: Scope, jobs: int, nice: int, source: Path = ROOT
     entry = _summarise(name, scope, mutants, wall)
     return {**entry, "tests": _tests(scope, source), "cpu_time_s": round(cpu, 1),
             "provenance": {**provenance(source), "workers": jobs}}
+
+
+def _default_sigint() -> None:
+    """SIGINT back to its default in mutmut: a run started in the background (``cmd &``) inherits
+    it ignored, and then the trainer's Ctrl-C tests fail on every mutant, as a test failure of
+    the unmutated code that stops the scope."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _children_cpu() -> float:
