@@ -142,6 +142,32 @@ def test_data_version_of_synthetic_and_real_records(tmp_path):
     assert tables.load_record(write(tmp_path, real)).data_version is None
 
 
+def test_data_version_from_the_configuration(tmp_path):
+    """A record without a top-level data_version takes its configuration's, else 1."""
+    from_config = record(data_version=..., config={"data_version": 2})
+    assert tables.record_data_version(from_config) == 2
+    assert tables.load_record(write(tmp_path, from_config)).data_version == 2
+    assert tables.record_data_version({"config": {"seed": 3}}) == 1
+    assert tables.record_data_version({"data_version": 3, "config": {"data_version": 2}}) == 3
+
+
+def test_missing_step_counts_skip_the_skipped_steps_check(tmp_path):
+    """A record without 'skipped_steps' counts as none skipped, one without 'iterations' as
+    of unknown length: neither is refused for skipped steps (2 steps with 1 skipped would be)."""
+    assert tables.load_record(write(tmp_path, record(iterations=2))).seed == 0
+    assert tables.load_record(write(tmp_path, record(skipped_steps=1))).seed == 0
+    refused(tmp_path, record(iterations=2, skipped_steps=1),
+            r"1 of its 2 steps were skipped for a non-finite loss \(more than 25%\): the run "
+            r"learned nothing and does not count$")
+
+
+def test_the_average_may_differ_by_exactly_1e6(tmp_path):
+    """The stored average may be off the recomputed one by 1e-6 itself (0 against 1e-6)."""
+    zero = record(map=[0.0] * 7, average_map=1e-6)
+    assert tables.load_record(write(tmp_path, zero)).average_percent == 0.0
+    refused(tmp_path, record(map=[0.0] * 7, average_map=1.1e-6), r"'average_map'=1.1e-06 is not")
+
+
 def test_duplicate_seeds_name_both_files(tmp_path):
     a = write(tmp_path, record(), "a.json")
     b = write(tmp_path, record(), "b.json")
