@@ -172,6 +172,7 @@ def run_scope(name: str, scope: Scope, jobs: int, nice: int, source: Path = ROOT
               label: str = "after", tag: str = "") -> dict:
     """Run mutmut on one scope of the checkout ``source`` in a scratch copy; return its entry."""
     work = SCRATCH / f"{label}{tag}-{name}"
+    origin = provenance(source)  # the commit copied, not the one the source holds at the end
     _copy_checkout(scope, work, source)
     mutmut = Path(sys.executable).with_name("mutmut")
     cmd = [str(mutmut), "run", "--max-children", str(jobs), *scope.functions]
@@ -197,7 +198,7 @@ def run_scope(name: str, scope: Scope, jobs: int, nice: int, source: Path = ROOT
     mutants = _collect(work, scope)
     entry = _summarise(name, scope, mutants, wall)
     return {**entry, "tests": _tests(scope, source), "cpu_time_s": round(cpu, 1),
-            "provenance": {**provenance(source), "workers": jobs}}
+            "provenance": {**origin, "workers": jobs}}
 
 
 def _default_sigint() -> None:
