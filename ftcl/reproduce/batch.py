@@ -61,6 +61,7 @@ from ..paths import (
     BATCH_LOCK,
     DOSE,
     RESULTS,
+    RUN_RECORD,
     RUNS,
     batch_summary_file,
     log_file,
@@ -343,7 +344,8 @@ def check_work_folder(work: Path, here: str) -> None:
     """Refuse a work folder holding finished runs of another commit state than ``here``: the
     batch would take such a run (and its seed's cached stage 1) as done and store its old
     record as if it had run at this commit."""
-    records = sorted(work.glob("*-*/*/seed*/record.json")) if work.is_dir() else []
+    # finished runs as ftcl.paths.run_directory lays them out: <dataset>-<profile>/<run>/seed<k>
+    records = sorted(work.glob(f"*-*/*/seed*/{RUN_RECORD}")) if work.is_dir() else []
     others = sorted({_commit_of(p) for p in records} - {here})
     if others:
         raise ValueError(f"the work folder {work} holds finished runs of other commit states "
