@@ -116,6 +116,17 @@ def test_auto_on_a_cuda_device_without_numba_cuda(monkeypatch):
         engine.resolve_backend("cuda", torch.device("cpu"))
 
 
+@pytest.mark.parametrize("device", ["meta", "cpu"])
+def test_cuda_on_a_device_without_cuda_names_the_simulator(monkeypatch, device):
+    """The whole message: a CPU user is told how to get the simulator (numba's CUDA target
+    absent here, so that the CPU case does not depend on NUMBA_ENABLE_CUDASIM)."""
+    monkeypatch.setattr(engine, "_cuda_kernels", lambda: None)
+    with pytest.raises(ValueError) as info:
+        engine.resolve_backend("cuda", torch.device(device))
+    assert str(info.value) == (f"backend='cuda' needs CUDA tensors, got device {device} "
+                               "(CPU tensors only with NUMBA_ENABLE_CUDASIM=1)")
+
+
 def test_auto_on_cpu_is_numba_and_names_are_checked():
     assert engine.resolve_backend("auto", torch.device("cpu")) == "numba"
     assert engine.resolve_backend("auto", torch.device("meta")) == "wavefront"

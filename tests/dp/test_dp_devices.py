@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from ftcl import dp
-from ftcl.dp.structures import _valid_mask
+from ftcl.dp.structures import _prepare_grids, _valid_mask
 
 META = torch.device("meta")
 
@@ -59,3 +59,12 @@ def test_valid_masks_on_the_inputs_device():
     rows, cols = _valid_mask(torch.tensor([[2, 3], [1, 4]]), 3, 4, torch.device("cpu"))
     assert rows.tolist() == [[True, True, False], [True, False, False]]
     assert cols.tolist() == [[True, True, True, False], [True, True, True, True]]
+
+
+def test_prepare_grids_masks_on_the_grids_device():
+    """CPU lengths, meta grids: the masks and the cleaned grid are meta tensors."""
+    grid = torch.empty(2, 3, 4, device=META)
+    (cleaned,), lens, rows, cols = _prepare_grids([("c", grid)], torch.tensor([[2, 4], [3, 1]]))
+    assert (cleaned.device, cleaned.shape) == (META, (2, 3, 4))
+    assert (rows.device, rows.shape, cols.device, cols.shape) == (META, (2, 3), META, (2, 4))
+    assert lens.device == torch.device("cpu")

@@ -1,5 +1,6 @@
 """Edges of ftcl.dp's ``lengths``: padding on columns only or rows only, lengths at and beyond
-the grid's size. Values against the per-cell reference on the unpadded grids."""
+the grid's size, their dtype. Values against the per-cell reference on the unpadded grids; the
+cleaned grids and masks of ``_prepare_grids`` cell by cell against loops written here."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 
 from ftcl import dp
 from ftcl.dp import reference as ref
+from ftcl.dp.structures import _prepare_grids
 
 F64 = torch.float64
 M, N = 4, 5
@@ -102,3 +104,56 @@ def test_nan_in_a_valid_cell_of_a_column_padded_grid_is_refused():
     mu[0, 0, 0] = math.nan
     with pytest.raises(ValueError, match=r"^mu contains NaN or inf \(in its valid cells\)$"):
         dp.fsd(mu, g, h, lengths=torch.tensor([[M, N - 1], [M, N]]))
+
+
+@pytest.mark.parametrize("lengths", [
+    torch.tensor([[True, True], [True, True]]),
+    torch.tensor([[M + 0j, N + 0j], [M + 0j, N + 0j]]),
+    torch.tensor([[float(M), float(N)], [1.0, 1.0]]),
+], ids=["bool", "complex", "float"])
+def test_lengths_must_be_integers(lengths):
+    """Bool and complex are refused like float (their values would pass as 1 or as M, N)."""
+    mu, g, h = (_rand(2, M, N, seed=k) for k in range(3))
+    with pytest.raises(ValueError) as info:
+        dp.fsd(mu, g, h, lengths=lengths)
+    assert str(info.value) == f"lengths must be integers, got dtype {lengths.dtype}"
+
+
+def test_narrow_integer_lengths_are_widened():
+    """int8 lengths (1, 127): the wavefront reads the value at diagonal 1 + 127, past int8.
+
+    Hard DTW on a 1 x 127 grid of unit costs: the only path visits every cell, cost 127."""
+    cost = torch.ones(1, 1, 127, dtype=F64)
+    lengths = torch.tensor([[1, 127]], dtype=torch.int8)
+    got = dp.soft_dtw(cost, gamma=None, lengths=lengths, backend="wavefront")
+    assert got.tolist() == [127.0]
+
+
+def test_prepare_grids_zeroes_the_padding_cell_by_cell():
+    """Ragged int32 lengths, NaN in every padded cell: the cleaned grids hold the valid cells
+    and 0 elsewhere, the masks mark the valid rows / columns, the lengths come back int64."""
+    lengths = torch.tensor([[M, N - 2], [M - 1, N], [1, 1]], dtype=torch.int32)
+    grids = [_rand(3, M, N, seed=k) for k in range(2)]
+    poisoned, _ = _poison(grids, [], lengths)
+    (a, b), lens, rows, cols = _prepare_grids([("a", poisoned[0]), ("b", poisoned[1])], lengths)
+    assert (lens.dtype, lens.device, lens.tolist()) == (
+        torch.int64, torch.device("cpu"), lengths.tolist())
+    for k, (mb, nb) in enumerate(lengths.tolist()):
+        assert rows[k].tolist() == [i < mb for i in range(M)]
+        assert cols[k].tolist() == [j < nb for j in range(N)]
+        for got, grid in ((a, grids[0]), (b, grids[1])):
+            for i in range(M):
+                for j in range(N):
+                    want = grid[k, i, j].item() if i < mb and j < nb else 0.0
+                    assert got[k, i, j].item() == want
+
+
+@pytest.mark.parametrize("lengths", [None, [[M, N], [M, N]]], ids=["none", "full"])
+def test_prepare_grids_leaves_unpadded_grids_alone(lengths):
+    """No padded cell (no lengths, or every length at the grid size): no masks, no copies."""
+    mu, g = _rand(2, M, N, seed=0), _rand(2, M, N, seed=1)
+    lengths = None if lengths is None else torch.tensor(lengths)
+    (got_mu, got_g), lens, rows, cols = _prepare_grids([("mu", mu), ("g", g)], lengths)
+    assert got_mu is mu and got_g is g
+    assert rows is None and cols is None
+    assert (lens.dtype, lens.tolist()) == (torch.int64, [[M, N], [M, N]])

@@ -58,3 +58,15 @@ def test_sums_over_the_first_dimension():
         assert value.tolist() == value_rows.tolist()
         assert weights.T.tolist() == weights_rows.tolist()
         assert semiring.sum(X.T, 0).tolist() == value_rows.tolist()
+
+
+@pytest.mark.parametrize("beta", [0.0, -0.0, -1.0, -INF, math.nan])
+def test_beta_must_be_positive(beta):
+    """0 is refused as well as the negatives and NaN; the message shows the value given."""
+    with pytest.raises(ValueError) as info:
+        Semiring(beta)
+    assert str(info.value) == f"beta must be > 0 (inf for the hard max), got {beta!r}"
+
+
+def test_the_smallest_positive_beta_is_accepted():
+    assert Semiring(5e-324).beta == 5e-324 and not Semiring(5e-324).hard
