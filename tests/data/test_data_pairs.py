@@ -134,3 +134,26 @@ def test_video_subset_names_the_first_five_missing_videos():
     with pytest.raises(ValueError) as err:
         VideoSubset(parent, ["v1", "x1", "x2", "v0", "x3", "x4", "x5", "x6"])
     assert str(err.value) == "videos not in the dataset: ['x1', 'x2', 'x3', 'x4', 'x5']"
+
+
+class WithPlanted(LabelOnly):
+    """LabelOnly whose items also carry planted labels: video ``i``'s rows are all ``10 + i``."""
+
+    def __getitem__(self, i):
+        return {**super().__getitem__(i),
+                "planted": torch.full((self.t, 4), 10 + i, dtype=torch.int64)}
+
+
+def test_batches_stack_the_planted_labels_of_both_videos_of_each_pair():
+    # one positive pair (0, 1), negative candidates (0, 2) and (1, 2), one drawn: two pairs
+    ds = WithPlanted([frozenset({0}), frozenset({0}), frozenset({1})])
+    batches = list(PairBatches(ds, batch_size=2, seed=0))
+    assert len(batches) == 1
+    b = batches[0]
+    assert b["planted_a"].shape == b["planted_b"].shape == (2, 4, 4)
+    for side in "ab":
+        want = torch.stack([torch.full((4, 4), 10 + int(i)) for i in b[f"index_{side}"]])
+        assert torch.equal(b[f"planted_{side}"], want)
+    pairs = [sorted(p) for p in zip(b["index_a"].tolist(), b["index_b"].tolist(), strict=True)]
+    assert [0, 1] in pairs  # the positive pair
+    assert "planted_a" not in next(iter(PairBatches(LabelOnly(ds.sets), batch_size=2)))
