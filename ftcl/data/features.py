@@ -14,6 +14,7 @@ Synthetic datasets add ``phases/<split>/<video_id>.npy`` and ``meta.json``
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -106,7 +107,7 @@ def _npy_header(path: Path, video_id: str) -> tuple[tuple[int, ...], np.dtype]:
     if dtype.hasobject:
         raise ValueError(f"video {video_id!r}: cannot read {path} as .npy "
                          f"({_reason(ValueError('pickled'))})")
-    expected = data_start + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = data_start + math.prod(shape) * dtype.itemsize  # exact: no int64 overflow
     if size < expected:
         raise ValueError(f"video {video_id!r}: cannot read {path} as .npy (truncated: the "
                          f"header says {expected} bytes, the file has {size})")

@@ -3,12 +3,21 @@ annotation (NaN and Infinity segments included: Python's json reads both)."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import os
 import re
+import warnings
 
 import pytest
 
-from ftcl.data.annotations import read_gt_json, read_split
+from ftcl.data import annotations
+from ftcl.data.annotations import (
+    AnnotationWarning,
+    read_gt_json,
+    read_split,
+    warn_annotation_issues,
+)
 
 GOOD = {"label": "Diving", "segment": [1.5, 4.0]}
 
@@ -93,3 +102,50 @@ def test_split_file(tmp_path):
         read_split(path)
     with pytest.raises(FileNotFoundError, match="^split file not found: "):
         read_split(tmp_path / "split_train.txt")
+
+
+# ------------------------------------------------------------------------------ warnings
+
+
+PAST_END = ("end after their video's true end (kept, as the release does: a part past the end can "
+            "never be detected)")
+ZERO = "have zero length, start == end (kept, as the official evaluator keeps them)"
+
+
+def test_each_case_warns_once_with_its_first_three_items(tmp_path):
+    path = tmp_path / "gt.json"
+    found = {"past_end": ["p1", "p2", "p3", "p4"], "zero_length": ["z1", "z2", "z3"],
+             "duplicate": []}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_annotation_issues(path, "test", found)
+    assert [w.category for w in caught] == [AnnotationWarning, AnnotationWarning]
+    assert [str(w.message) for w in caught] == [
+        f"{path} (test ground truth): 4 annotation(s) {PAST_END}: p1; p2; p3; ... (1 more)",
+        f"{path} (test ground truth): 3 annotation(s) {ZERO}: z1; z2; z3",  # three: all shown
+    ]
+
+
+def test_the_warning_names_the_line_of_the_callers_caller(tmp_path, monkeypatch):
+    """stacklevel 3: the line that called the caller (VideoDataset's constructor, which calls
+    _make_report). The level is read from the call too: under mutmut trampoline frames sit
+    between the caller and warn_annotation_issues, so the line is checked only outside it."""
+    levels, real_warn = [], warnings.warn
+
+    def warn(*args, stacklevel=1, **kwargs):
+        levels.append(stacklevel)
+        real_warn(*args, stacklevel=stacklevel + 1, **kwargs)  # + this wrapper's frame
+
+    monkeypatch.setattr(annotations.warnings, "warn", warn)
+
+    def make_report():  # stands for VideoDataset._make_report
+        warn_annotation_issues(tmp_path / "gt.json", "train", {"zero_length": ["z1"]})
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = inspect.currentframe().f_lineno + 1
+        make_report()
+    assert levels == [3]
+    (w,) = caught
+    if "MUTANT_UNDER_TEST" not in os.environ:
+        assert (w.filename, w.lineno) == (__file__, line)
