@@ -174,3 +174,91 @@ def test_oracle_alone_has_only_the_oracle_key():
         FTCLObjective(5, cfg2).terms(out, labels, None)
     assert str(err.value) == ("ftcl.proposals / ftcl.matches = 'planted' need the planted "
                               "snippet labels of the batch (synthetic data only)")
+
+
+# ------------------------------------------------------------ issue 20: what the survivors missed
+
+
+def test_planted_mismatch_scores_minus_one_in_fsd():
+    """One snippet each, equal embeddings, the cell not a planted match: mu = -1 replaces the
+    cosine 1, g = 1, so FSD = -1 + (1/gamma) log(exp(0) + 2 exp(gamma g)) (Eq. 2, S(0, .) = 0)."""
+    cfg = make_config("ladder-c", overrides={"ftcl.term_scale": "raw", "ftcl.gamma": 10.0}).ftcl
+    x = torch.tensor([[[1.0, 0.0, 1.0, 0.0]]])  # [f_mu | f_g]
+    score, _ = sequence_score("fsd", x, x.clone(), cfg, torch.tensor([[[False]]]))
+    assert float(score) == pytest.approx(-1.0 + math.log(1.0 + 2.0 * math.exp(10.0)) / 10.0,
+                                         abs=1e-5)
+
+
+def test_planted_mismatch_scores_minus_one_in_lcs():
+    """Below tau = -1.5 every cell matches: a planted mismatch keeps the similarity -1 (still
+    above tau, so the one-cell LCS is -1), not the cosine 1."""
+    cfg = make_config("ladder-c", overrides={"ftcl.term_scale": "raw", "ftcl.tau": -1.5}).ftcl
+    x = torch.ones(1, 1, 3)
+    score, _ = sequence_score("lcs", x, x.clone(), cfg, torch.tensor([[[False]]]))
+    assert float(score) == pytest.approx(-1.0)
+
+
+def test_quantile_tau_rule_replaces_the_fixed_tau():
+    """Cosines 0.5 on the diagonal, 0 elsewhere: the median of the 9 (0) is tau, so the three
+    diagonal cells match (LCS 1.5), where the fixed tau 0.92 matches none."""
+    x = torch.eye(6)[:3].unsqueeze(0)
+    y = (0.5 * torch.eye(6)[:3] + math.sqrt(0.75) * torch.eye(6)[3:]).unsqueeze(0)
+    over = {"ftcl.term_scale": "raw", "ftcl.tau": 0.92}
+    quantile = make_config("ladder-d", overrides=over).ftcl
+    fixed = make_config("ladder-d", overrides={**over, "ftcl.lcs_tau_rule": "fixed"}).ftcl
+    assert float(sequence_score("lcs", x, y, quantile)[0]) == pytest.approx(1.5, abs=1e-5)
+    assert float(sequence_score("lcs", x, y, fixed)[0]) == pytest.approx(0.0)
+
+
+def test_terms_with_both_slots_off_need_no_planted_labels():
+    """With both measures and the oracle off, terms returns nothing, even under the planted
+    ladder keys, and so never asks for the planted labels."""
+    out, labels, _ = _batch()
+    cfg = make_config("ladder-c", overrides={"ftcl.action_measure": "none",
+                                             "ftcl.pair_measure": "none"}).ftcl
+    assert cfg.proposals == "planted" and cfg.matches == "planted"
+    assert FTCLObjective(5, cfg).terms(out, labels, None) == ({}, {})
+
+
+def test_planted_matches_cut_lcs_cells_in_terms():
+    """All embeddings equal (every cosine 1 > tau): only the planted matches limit LCS. Each
+    video has two planted action snippets (the LCS sequence, J=2). Pair 0 (positive) has phases
+    (0, 1) vs (1, 0) of class 0: the matches are the anti-diagonal, LCS 1 (without them 2);
+    pair 1 (negative) has class 0 vs class 1: no match, LCS 0 (without them 2). Code form:
+    L_LCS = mean(negatives) - mean(positives) = 0 - 1."""
+    region = torch.tensor([[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1], [1, 0, 0, 1]])
+    phase = torch.tensor([[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+    cls = torch.tensor([0, 0, 0, 1])[:, None].expand(4, 4)
+    planted = torch.stack([cls, phase, torch.zeros_like(cls), region], dim=-1).float()
+    att = torch.rand(4, 4, generator=torch.Generator().manual_seed(0))
+    out = ModelOutput(cas=torch.zeros(4, 4, 2), attention=att,
+                      video_scores=torch.zeros(4, 2), embeddings=torch.ones(4, 4, 3))
+    labels = torch.tensor([[1.0, 0], [1, 0], [1, 0], [0, 1]])
+    cfg = make_config("ladder-b", overrides={
+        "ftcl.action_measure": "none", "ftcl.fsd_len": 2, "ftcl.lcs_len": 2,
+        "ftcl.term_scale": "raw", "ftcl.lambda_lcs": 3.0, "ftcl.tau": 0.92}).ftcl
+    terms, parts = FTCLObjective(3, cfg).terms(out, labels, planted)
+    assert set(terms) == {"lcs"}
+    assert float(parts["lcs"]) == pytest.approx(-1.0, abs=1e-5)
+    assert float(terms["lcs"]) == pytest.approx(-3.0, abs=1e-5)
+
+
+def test_total_loss_hands_the_planted_labels_to_the_objective():
+    """Eq. 8 with the mask oracle: total - L_cls = lambda_oracle x BCE(attention, planted
+    action mask), the BCE written out here."""
+    from ftcl.config import LossConfig, ModelConfig
+    from ftcl.losses import total_loss
+    from ftcl.models import build_backbone
+
+    torch.manual_seed(0)
+    model = build_backbone("acmnet", 16, 2, ModelConfig(embed_dim=5)).eval()
+    _, labels, planted = _batch()
+    out = model(torch.randn(4, T, 16))
+    cfg = make_config("acmnet", overrides={"ftcl.oracle": "mask", "ftcl.lambda_oracle": 0.5,
+                                           "ftcl.action_measure": "none",
+                                           "ftcl.pair_measure": "none"}).ftcl
+    loss, parts = total_loss("acmnet", out, labels, LossConfig(), FTCLObjective(5, cfg), planted)
+    a, y = out.attention.detach().double(), (planted[..., 3] == 1).double()
+    bce = float(-(y * a.log() + (1 - y) * (1 - a).log()).mean())
+    assert float(parts["oracle"]) == pytest.approx(bce, rel=1e-5)
+    assert float(loss.detach() - parts["cls"]) == pytest.approx(0.5 * bce, rel=1e-4)

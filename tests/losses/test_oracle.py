@@ -169,3 +169,125 @@ def test_ladder_rungs_are_cumulative_and_need_planted_labels(acm_batch):
     feats, labels = acm_batch
     with pytest.raises(ValueError, match="planted snippet labels"):
         FTCLObjective(8, cfg.ftcl).terms(model(feats), labels)
+
+
+# ------------------------------------------------------------ issue 20: what the survivors missed
+
+
+def test_supervised_contrastive_with_a_positive_that_is_no_anchor():
+    """A row can be a positive without being an anchor: each anchor's softmax is over its own
+    row (logsumexp kept as a column), which only shows when a key group is not all anchors."""
+    gen = torch.Generator().manual_seed(1)
+    z = F.normalize(torch.randn(6, 4, generator=gen, dtype=torch.float64), dim=-1)
+    keys = torch.tensor([0, 0, 0, 1, 1, 2])
+    anchors = torch.tensor([True, True, False, False, True, True])
+    got = supervised_contrastive(z, keys, anchors, 0.5)
+    assert float(got) == pytest.approx(_supcon_reference(z, keys, anchors, 0.5), rel=1e-10)
+
+
+def test_oracle_tensors_follow_the_inputs_not_the_default_device():
+    """Every tensor the oracle functions make is put on their input's device: under another
+    default device (here "meta", which holds no values) CPU inputs still give CPU answers."""
+    from ftcl.losses.oracle import planted_keys
+
+    planted = _planted([[0, -1, 0, 0], [0, 0, -1, 0]], [[0, -1, 1, 1], [0, 1, -1, 0]],
+                       [[1, 0, 1, 1], [1, 1, 0, 1]])
+    is_action = planted[..., 3] == 1
+    emb = torch.randn(2, 4, 3, generator=torch.Generator().manual_seed(2))
+    z = F.normalize(emb[0], dim=-1)
+    keys, anchors = torch.tensor([0, 0, 1, 1]), torch.ones(4, dtype=torch.bool)
+    with torch.device("meta"):
+        index, valid = sample_snippets(is_action, 2)
+        got_keys = planted_keys(planted)
+        contrast = supervised_contrastive(z, keys, anchors, 0.1)
+        oracle = oracle_loss("phase", emb, torch.rand(2, 4, device="cpu"), planted, per_video=4)
+    assert index.device.type == valid.device.type == "cpu"
+    assert got_keys.device.type == "cpu"
+    assert (got_keys.flatten()[:, None] == got_keys.flatten()[None, :]).nonzero().tolist() == [
+        [0, 0], [0, 4], [0, 7], [1, 1], [2, 2], [2, 3], [2, 5], [3, 2], [3, 3], [3, 5],
+        [4, 0], [4, 4], [4, 7], [5, 2], [5, 3], [5, 5], [6, 6], [7, 0], [7, 4], [7, 7]]
+    assert float(contrast) == pytest.approx(_supcon_reference(z, keys, anchors, 0.1), rel=1e-5)
+    want = _tuple_key_reference(emb, planted, "phase", 0.1)
+    assert float(oracle) == pytest.approx(want, rel=1e-5)
+
+
+def test_sample_snippets_keeps_a_score_of_zero(monkeypatch):
+    """torch.rand can draw 0.0: such a snippet is still a valid pick (only the -1 filler of a
+    video with too few snippets of a kind is not)."""
+    monkeypatch.setattr(torch, "rand", lambda shape, device=None: torch.zeros(shape, device=device))
+    is_action = torch.tensor([[True, False, True]])
+    index, valid = sample_snippets(is_action, 2)
+    assert valid.tolist() == [[True, True, True, False]]
+    assert sorted(index[0, :2].tolist()) == [0, 2] and index[0, 2].item() == 1
+
+
+def test_oracle_loss_draws_eight_snippets_per_video_by_default():
+    """Identical embeddings and one key: each anchor's loss is log(N - 1) for N drawn snippets,
+    so the default draw of 8 of the 10 action snippets of each of 2 videos gives log(15)."""
+    planted = _planted([[0] * 10] * 2, [[1] * 10] * 2, [[1] * 10] * 2)
+    emb = torch.ones(2, 10, 3)
+    got = oracle_loss("phase", emb, torch.rand(2, 10), planted)
+    assert float(got) == pytest.approx(math.log(15.0), rel=1e-5)
+
+
+def _tuple_key_reference(emb, planted, name, temperature, eps=1e-8):
+    """SupCon over every snippet, keys as tuples ((class, phase) or (class,) for action
+    snippets, ("own", row) for the others), rows normalised by max(norm, eps)."""
+    flat = emb.reshape(-1, emb.shape[-1]).double()
+    z = flat / flat.norm(dim=-1, keepdim=True).clamp_min(eps)
+    lab = planted.reshape(-1, 4).tolist()
+    keys = [((r[0], r[1]) if name == "phase" else (r[0],)) if r[3] == 1 else ("own", i)
+            for i, r in enumerate(lab)]
+    return _supcon_reference(z, keys, [r[3] == 1 for r in lab], temperature)
+
+
+def test_oracle_phase_keys_never_collide():
+    """(class 64, phase 0) and (class 0, phase 1) are different keys, and no background snippet
+    shares a key with an action snippet (background rows 1-3 sit where small keys would land)."""
+    planted = _planted([[0, -1, -1, -1], [0, 0, 64, 0]], [[0, -1, -1, -1], [2, 2, 0, 1]],
+                       [[1, 0, 0, 0], [1, 1, 1, 1]])
+    emb = torch.randn(2, 4, 3, generator=torch.Generator().manual_seed(4))
+    got = oracle_loss("phase", emb, torch.rand(2, 4), planted, per_video=4, temperature=0.2)
+    assert float(got) == pytest.approx(_tuple_key_reference(emb, planted, "phase", 0.2), rel=1e-5)
+
+
+def test_oracle_normalises_with_eps_1e_8():
+    """Rows of norm below 1 are normalised to 1; a row of norm 1e-10 is divided by 1e-8."""
+    planted = _planted([[0, 0, 0], [0, 0, 0]], [[0, 0, 1], [0, 1, 1]], [[1, 1, 1], [1, 1, 1]])
+    emb = 0.3 * torch.randn(2, 3, 4, generator=torch.Generator().manual_seed(5))
+    emb[0, 1] = emb[0, 1] / emb[0, 1].norm() * 1e-10
+    got = oracle_loss("class", emb, torch.rand(2, 3), planted, per_video=3, temperature=0.5)
+    assert float(got) == pytest.approx(_tuple_key_reference(emb, planted, "class", 0.5), rel=1e-5)
+
+
+def test_planted_keys_are_long_and_never_collide():
+    """Keys are integers; (class 64, phase 0) differs from (class 0, phase 1); no background
+    snippet (flat positions 0, 1 and 5) shares a key with an action snippet, whatever its
+    (class, phase): same key exactly when both are action snippets of one (class, phase)."""
+    from ftcl.losses.oracle import planted_keys
+
+    classes, phases = [[-1, -1, 0, 0], [0, -1, 64, 0]], [[-1, -1, 0, 1], [1, -1, 0, 0]]
+    regions = [[0, 0, 1, 1], [1, 0, 1, 1]]
+    keys = planted_keys(_planted(classes, phases, regions))
+    assert keys.dtype == torch.long and keys.shape == (2, 4)
+    flat = keys.flatten().tolist()
+    tags = [(c, p) if r == 1 else ("own", i) for i, (c, p, r) in enumerate(zip(
+        sum(classes, []), sum(phases, []), sum(regions, []), strict=True))]
+    for i in range(8):
+        for j in range(8):
+            assert (flat[i] == flat[j]) == (tags[i] == tags[j]), (i, j)
+    assert all(flat[i] < 0 for i in (0, 1, 5))
+
+
+def test_planted_proposals_break_attention_ties_in_time_order():
+    """Equal attention everywhere (T=24, where torch's unstable sort reorders ties): the action
+    proposal and LCS sequence are the first planted action snippets in time, the background
+    proposal the first others."""
+    from ftcl.losses.oracle import planted_proposals
+
+    regions = torch.tensor([[1, 0] * 12, [0, 1] * 12])
+    planted = torch.stack([regions * 0, regions * 0, regions * 0, regions], dim=-1)
+    got = planted_proposals(torch.full((2, 24), 0.5), planted, fsd_len=4, lcs_len=6)
+    assert got["action"].tolist() == [[0, 2, 4, 6], [1, 3, 5, 7]]
+    assert got["background"].tolist() == [[1, 3, 5, 7], [0, 2, 4, 6]]
+    assert got["lcs"].tolist() == [[0, 2, 4, 6, 8, 10], [1, 3, 5, 7, 9, 11]]
