@@ -189,6 +189,20 @@ def test_proposal_indices_by_hand():
         proposal_indices(att, 2, background="lowest")
 
 
+def test_proposal_indices_keep_time_order_among_ties_at_t_24():
+    """At T=24 torch's CPU sort without ``stable=True`` reorders equal values (it does not at
+    T=8): the proposals must still be the earliest of the tied snippets."""
+    att = torch.full((1, 24), 0.5)
+    att[0, 20:] = 0.9
+    got = proposal_indices(att, 6, lcs_len=8)
+    assert got["action"].tolist() == [[0, 1, 20, 21, 22, 23]]
+    assert got["lcs"].tolist() == [[0, 1, 2, 3, 20, 21, 22, 23]]
+    # lowest attention: the last six of the 20 tied snippets in rank order, i.e. 14 .. 19
+    assert got["background"].tolist() == [[14, 15, 16, 17, 18, 19]]
+    release = proposal_indices(att, 6, background="release")
+    assert release["background"].tolist() == [[2, 3, 4, 5, 6, 7]]
+
+
 def test_paper_form_hinge_for_a_non_lcs_pair_measure():
     """Paper form, a pair measure without a probability: relu(margin - pos + neg) over all
     positive x negative pairs of the batch."""
