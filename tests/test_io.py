@@ -1,3 +1,4 @@
+import contextlib
 import json
 
 import pytest
@@ -176,3 +177,95 @@ def test_an_unwritable_folder_is_named(tmp_path):
     with pytest.raises(WriteError, match=f"cannot write {blocker / 'out.json'}: a part of the "
                                          "path is a file, not a folder"):
         atomic_write_json(blocker / "out.json", {})
+
+
+# ------------------------------------------------------------------------------ the holder of a
+# lock, as a dry run of a batch names it: the record folder_lock writes is "<pid> <host> <start>"
+
+@contextlib.contextmanager
+def _held_elsewhere(path, let_go_after=1.0):
+    """Hold the lock of ``path`` through another open file (as another process would), letting
+    go after ``let_go_after`` seconds at the latest: a reader that waited for it gets it then."""
+    import fcntl
+    import os
+    import threading
+
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    timer = threading.Timer(let_go_after, fcntl.flock, (fd, fcntl.LOCK_UN))
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()
+        os.close(fd)
+
+
+def test_lock_holder_names_the_pid_host_and_start_of_a_live_holder_at_once(tmp_path):
+    import time
+
+    from ftcl.io import lock_holder
+
+    lock = tmp_path / ".batch.lock"
+    lock.write_text("4242 node-a 2024-05-01T12:00:00+0200\n")
+    with _held_elsewhere(lock):
+        start = time.perf_counter()
+        assert lock_holder(lock) == "pid 4242 on node-a, started at 2024-05-01T12:00:00+0200"
+        assert time.perf_counter() - start < 0.5  # asked, not waited for
+        assert lock_holder(str(lock)) == "pid 4242 on node-a, started at 2024-05-01T12:00:00+0200"
+
+
+def test_lock_holder_of_the_record_folder_lock_writes(tmp_path):
+    import os
+    import platform
+    import re
+
+    from ftcl.io import folder_lock, lock_holder
+
+    with folder_lock(tmp_path / "results", name=".batch.lock") as lock:
+        host = re.escape(platform.node() or "localhost")
+        assert re.fullmatch(rf"pid {os.getpid()} on {host}, started at "
+                            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}", lock_holder(lock))
+    assert lock.exists() and lock_holder(lock) is None  # released; the file stays
+
+
+def test_lock_holder_is_none_without_a_file_or_a_holder(tmp_path):
+    from ftcl.io import lock_holder
+
+    assert lock_holder(tmp_path / ".batch.lock") is None
+    (tmp_path / ".batch.lock").write_text("4242 node-a 2024-05-01T12:00:00+0200\n")
+    assert lock_holder(tmp_path / ".batch.lock") is None  # a stale record, nobody holds it
+
+
+@pytest.mark.parametrize("record, described", [
+    (b"", "pid unknown"),
+    (b"4242\n", "pid 4242"),
+    (b"4242 node-a\n", "pid 4242"),
+    (b"4242 node-a 2024-05-01 extra words\n", "pid 4242 on node-a, started at 2024-05-01"),
+    (b"4242 n\xffde 2024\n", "pid 4242 on n\ufffdde, started at 2024"),  # not UTF-8
+    # only the first 256 bytes are read: the start time ends at byte 256, the "Z" is not read
+    (b"7 " + b"h" * 200 + b" " + b"T" * 53 + b"Z\n",
+     f"pid 7 on {'h' * 200}, started at {'T' * 53}"),
+])
+def test_lock_holder_of_a_short_or_odd_record(tmp_path, record, described):
+    from ftcl.io import lock_holder
+
+    lock = tmp_path / ".lock"
+    lock.write_bytes(record)
+    with _held_elsewhere(lock):
+        assert lock_holder(lock) == described
+
+
+def test_an_unreadable_record_is_pid_unknown(tmp_path):
+    import os
+
+    from ftcl import io as fio
+
+    lock = tmp_path / ".lock"
+    lock.write_text("4242 node-a 2024-05-01T12:00:00+0200\n")
+    fd = os.open(lock, os.O_WRONLY)  # reading it fails (EBADF)
+    try:
+        assert fio._describe_holder(fd) == "pid unknown"
+    finally:
+        os.close(fd)

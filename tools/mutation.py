@@ -97,7 +97,8 @@ SCOPES: dict[str, Scope] = {
                           "ftcl.config.presets.x__acm__*"),
                     note="the presets' helpers _lambdas, _plugin and _acm are left out: they run "
                          "once, at import, to build METHODS, before a mutant can be switched on"),
-    "io": Scope(("ftcl/io.py",), ("tests/test_io.py", "tests/test_io_atomic.py")),
+    "io": Scope(("ftcl/io.py",), ("tests/test_io.py", "tests/test_io_atomic.py",
+                                  "tests/test_io_checksums.py")),
     "train": Scope(("ftcl/train/checkpoints.py", "ftcl/train/data.py", "ftcl/train/schedule.py",
                     "ftcl/train/trainer.py"), ("tests/train",),
                    functions=("ftcl.train.data.x_holdout_split*", "ftcl.train.schedule.*",
