@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import re
+import types
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,14 @@ def test_cuda_device_numbers_at_and_beyond_the_count(two_gpus):
 def test_mps_where_torch_has_none(mps):
     _refused("mps", "device='mps' requested but MPS is not available here")
 
+
+def test_mps_where_torch_has_no_mps_backend(monkeypatch):
+    """A torch build without ``torch.backends.mps`` (older releases; ``torch.backends`` is stood
+    in by a namespace without it): refused with the same message, not an AttributeError."""
+    monkeypatch.setattr(torch, "backends", types.SimpleNamespace())
+    _refused("mps", "device='mps' requested but MPS is not available here")
+    _refused(torch.device("mps", 0), "train.device='mps:0' requested but MPS is not available "
+                                     "here", "train.device")
 
 def test_mps_where_torch_has_one(mps):
     mps["available"] = True

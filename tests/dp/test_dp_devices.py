@@ -13,11 +13,27 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
 
 from ftcl import dp
 from ftcl.dp.structures import _prepare_grids, _valid_mask
 
 META = torch.device("meta")
+
+
+class _DevicesMade(TorchFunctionMode):
+    """Records the device of every tensor a torch function returns while it is active."""
+
+    def __init__(self):
+        super().__init__()
+        self.types: set[str] = set()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for x in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(x, torch.Tensor):
+                self.types.add(x.device.type)
+        return out
 
 
 def _inputs(rec, dtype):
@@ -68,3 +84,34 @@ def test_prepare_grids_masks_on_the_grids_device():
     assert (cleaned.device, cleaned.shape) == (META, (2, 3, 4))
     assert (rows.device, rows.shape, cols.device, cols.shape) == (META, (2, 3), META, (2, 4))
     assert lens.device == torch.device("cpu")
+
+
+@pytest.mark.parametrize("rec", [dp.FSD, dp.DROP_DTW], ids=lambda r: r.name)
+def test_wavefront_makes_its_tensors_on_the_inputs_device_not_the_default_one(rec):
+    """CPU inputs under another default device (``meta``): every tensor the wavefront makes,
+    index tensors included, must still be a CPU tensor (no torch call returns a meta tensor), so
+    values and gradients come out on the CPU and equal the numba backend's (computed outside the
+    context). (A CPU tensor indexed with meta indices does not fail: it reads whatever memory it
+    finds, hence the record of every tensor made, not only the values.)"""
+    gen = torch.Generator().manual_seed(3)
+    b, m, n, s = 2, 3, 4, len(rec.states)
+    weights = [torch.randn(b, m, n, generator=gen, dtype=torch.float64).requires_grad_()
+               for _ in range(rec.n_weights)]
+    row0 = torch.randn(b, s, n + 1, generator=gen, dtype=torch.float64).requires_grad_()
+    col0 = torch.randn(b, s, m + 1, generator=gen, dtype=torch.float64).requires_grad_()
+    lengths = torch.tensor([[3, 4], [2, 3]])
+
+    def run(backend):
+        value = dp.grid_dp(rec, dp.Semiring(10.0), weights, row0, col0, lengths, backend)
+        grads = torch.autograd.grad(value.sum(), [*weights, row0, col0])
+        hard, g_hard = dp.grid_dp_gradients(rec, dp.Semiring(), weights, row0, col0, lengths,
+                                            backend)
+        return [value, *grads, hard, *g_hard]
+
+    want = run("numba")
+    with torch.device(META), _DevicesMade() as made:
+        got = run("wavefront")
+    assert made.types == {"cpu"}
+    assert [g.device.type for g in got] == ["cpu"] * len(want)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-12)

@@ -417,3 +417,25 @@ def test_shuffled_pairs_permute_the_pair_labels():
         _, parts = FTCLObjective(8, shuffled)(out, labels)
         values.add(round(parts["lcs"].item(), 12))
     assert len(values) > 1 and any(v != round(base["lcs"].item(), 12) for v in values)
+
+
+def test_shuffled_pairs_draw_the_permutation_on_the_labels_device_not_the_default_one():
+    """CPU inputs under another default device (``meta``, which holds no values): the shuffle's
+    permutation is still drawn on the CPU, from the CPU generator (its one draw), so the loss is
+    that of the unshuffled objective on the pairs' labels reordered by the same torch.randperm."""
+    cfg = FTCLConfig(pair_measure="meanpool", lcs_len=4)
+    shuffled = FTCLConfig(**{**cfg.__dict__, "shuffle_pairs": True})
+    out, labels = _pair_batch(n=4)
+    torch.manual_seed(0)
+    objective = FTCLObjective(8, shuffled)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        perm = torch.randperm(4)
+        drawn = torch.get_rng_state()  # the CPU generator after the one draw
+        _, want = FTCLObjective(8, cfg)(out, torch.cat([labels[:4][perm], labels[4:][perm]]))
+        torch.manual_seed(seed)
+        with torch.device("meta"):
+            _, got = objective(out, labels)
+        assert torch.equal(torch.get_rng_state(), drawn)  # a meta draw would leave it unused
+        assert got["lcs"].device.type == "cpu"
+        assert got["lcs"].item() == pytest.approx(want["lcs"].item(), rel=1e-6)

@@ -111,6 +111,21 @@ def test_cycle_consistency_by_hand():
     assert home.item() == pytest.approx(0.0, abs=1e-12)
 
 
+def test_cycle_consistency_makes_its_positions_on_the_inputs_device_not_the_default_one():
+    """CPU inputs under another default device (``meta``, which holds no values): the index
+    positions must still be a CPU tensor, so the loss is the CPU one (a perfect round trip: 0;
+    the identity alignment sent back evenly over 2 snippets:
+    ((1/2 - 0)^2 + (1/2 - 1)^2) / 2 / 2^2)."""
+    eye = torch.eye(3, dtype=F64)[None]
+    flat = torch.ones(1, 2, 3, dtype=F64)
+    with torch.device("meta"):
+        home = cycle_consistency(eye, eye * 10, eye * 10, temperature=0.01)
+        even = cycle_consistency(torch.eye(2, dtype=F64)[None], flat, flat)
+    assert home.device.type == even.device.type == "cpu"
+    assert home.item() == pytest.approx(0.0, abs=1e-12)
+    assert even.item() == pytest.approx(0.0625, rel=1e-12)
+
+
 @pytest.mark.parametrize("quantile", [0.0, 0.3, 1.0])
 @pytest.mark.parametrize("scale", ["normalised", "raw"])
 def test_dropdtw_drop_cost_is_the_quantile_of_each_pairs_costs(scale, quantile):

@@ -153,6 +153,17 @@ def test_info_nce_by_hand_with_unnormalised_inputs():
     assert got.item() == pytest.approx(want, rel=1e-12)
 
 
+def test_info_nce_makes_its_target_on_the_logits_device_not_the_default_one():
+    """CPU inputs under another default device (``meta``, which holds no values): the target
+    must still be a CPU tensor, so the loss is the CPU value written out by hand."""
+    q, k = torch.tensor([[1.0, 0.0]], dtype=F64), torch.tensor([[2.0, 0.0]], dtype=F64)
+    neg = torch.tensor([[[0.0, 3.0], [-1.0, 0.0]]], dtype=F64)
+    with torch.device("meta"):
+        got = info_nce(q, k, neg, 0.5)
+    assert got.device.type == "cpu"
+    assert got.item() == pytest.approx(-2.0 + math.log(math.exp(2.0) + 1.0 + math.exp(-2.0)),
+                                       rel=1e-12)
+
 def test_cola_by_hand_with_scores_at_zero_and_one():
     g = _gen(5)
     parts_in = {k: torch.randn(4, 3, 6, generator=g, dtype=F64)
