@@ -24,6 +24,7 @@ import io
 import json
 import os
 import platform
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -104,10 +105,13 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+_SHA256_HEX = re.compile("[0-9a-f]{64}")  # what sha256sum and hashlib's hexdigest write
+
+
 def read_checksums(path: str | os.PathLike) -> dict[str, str] | None:
-    """``{name: sha256}`` of a checksum file in ``sha256sum`` format (``<hex>  <name>`` lines);
-    None if there is no such file. Raises ``ValueError`` naming the file and line if a line is
-    malformed."""
+    """``{name: sha256}`` of a checksum file in ``sha256sum`` format (``<hex>  <name>`` lines,
+    the digest 64 lowercase hex digits); None if there is no such file. Raises ``ValueError``
+    naming the file and line if a line is malformed."""
     path = Path(path)
     if not path.is_file():
         return None
@@ -116,7 +120,7 @@ def read_checksums(path: str | os.PathLike) -> dict[str, str] | None:
         if not line.strip():
             continue
         digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64 or not name:
+        if not sep or not _SHA256_HEX.fullmatch(digest) or not name:
             raise ValueError(f"{path}:{n}: not a '<sha256>  <name>' line: {line!r}")
         out[name] = digest
     return out

@@ -93,6 +93,8 @@ def test_read_checksums_of_no_file_is_none_and_of_an_empty_one_empty(tmp_path):
 @pytest.mark.parametrize("bad", [
     "abc  short.pt",  # not 64 characters of digest
     f"{D1}0  long.pt",  # 65
+    f"{'g' * 64}  not-hex.pt",  # 64 characters, not a hex digest
+    f"{D1.upper()}  upper.pt",  # hexdigest and sha256sum write lowercase
     f"{D1} one-space.pt",  # no two-space separator
     f"{D1}  ",  # no name
     D1,  # nothing but the digest

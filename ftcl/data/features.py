@@ -107,6 +107,9 @@ def _npy_header(path: Path, video_id: str) -> tuple[tuple[int, ...], np.dtype]:
     if dtype.hasobject:
         raise ValueError(f"video {video_id!r}: cannot read {path} as .npy "
                          f"({_reason(ValueError('pickled'))})")
+    if any(n < 0 for n in shape):
+        raise ValueError(f"video {video_id!r}: cannot read {path} as .npy (its header gives a "
+                         f"negative size: shape {tuple(shape)})")
     expected = data_start + math.prod(shape) * dtype.itemsize  # exact: no int64 overflow
     if size < expected:
         raise ValueError(f"video {video_id!r}: cannot read {path} as .npy (truncated: the "

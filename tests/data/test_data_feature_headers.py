@@ -81,6 +81,15 @@ def test_a_header_too_big_for_int64_is_truncated_not_accepted(tmp_path, shape):
         f"{len(head) + n_bytes} bytes, the file has {len(head)})")
 
 
+@pytest.mark.parametrize("shape", [(-1, D), (3, -4), (-2, -4)])
+def test_a_header_with_a_negative_size_is_named(tmp_path, shape):
+    # numpy's header reader accepts (-1, 4); the byte count would then be "junk after the array"
+    path = tmp_path / "n.npy"
+    path.write_bytes(_header(shape) + bytes(48))
+    assert _refusal(path, "n") == (
+        f"video 'n': cannot read {path} as .npy (its header gives a negative size: shape {shape})")
+
+
 def test_an_object_array_is_refused_as_pickled(tmp_path):
     path = tmp_path / "o.npy"
     np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
