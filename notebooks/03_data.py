@@ -92,6 +92,7 @@ from ftcl.book.offline import to_offline_html
 from ftcl.data import (
     SyntheticKnobs,
     VideoDataset,
+    calibration,
     get_spec,
     load_snippet_labels,
     prepare_dataset,
@@ -359,12 +360,12 @@ sweep_figure
 # only** (never on FTCL or a variant) and on the **held-out training videos** of the trainer's
 # model selection (never the test split). The target is ACM-Net at 30-50 % average mAP
 # (tIoU 0.1:0.7) on SynTHUMOS14 and 15-30 % (0.5:0.95) on SynANet, the regime of the paper's
-# baselines. The record (`ftcl.data.synthetic.CALIBRATION_V2`; held-out average mAP in %, per
+# baselines. The record (`ftcl.data.calibration.CALIBRATION_V2`; held-out average mAP in %, per
 # seed):
 
 # %% tags=["hide-input"]
-print(textwrap.fill(synthetic.CALIBRATION_V2["status"], 90))
-pd.DataFrame(synthetic.CALIBRATION_V2["chosen"]).T
+print(textwrap.fill(calibration.CALIBRATION_V2["status"], 90))
+pd.DataFrame(calibration.CALIBRATION_V2["chosen"]).T
 
 # %% [markdown]
 # ## 3c. Version 3: one benchmark over data seeds

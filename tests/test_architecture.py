@@ -1,7 +1,8 @@
 """The package's shape, checked: sizes, import circles, function-local imports, layering.
 
 The limits are the developers' guide's (issue 18): no module over 500 lines (the synthetic
-generator up to 750), no function over 80 lines (``def`` through its last line, as ``ast``
+generator, whose docstring documents the features, up to 520; its calibration records live in
+``ftcl.data.calibration``), no function over 80 lines (``def`` through its last line, as ``ast``
 counts), no import circle between ftcl modules (function-local imports included), at most 10
 function-local ``ftcl`` imports in the package, each with a one-line reason comment, and the
 layering of the package map (``ftcl/__init__.py``): what each part may import.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_MODULE_LINES = 500
-MODULE_LINE_EXCEPTIONS = {"ftcl.data.synthetic": 750}
+MODULE_LINE_EXCEPTIONS = {"ftcl.data.synthetic": 520}
 MAX_FUNCTION_LINES = 80
 MAX_LOCAL_IMPORTS = 10
 # Words one of which a function-local import's reason comment names.

@@ -28,7 +28,7 @@ shared phase library, anagram classes, hard negatives; ``V2_DESIGN``); and versi
 and 2 are kept so that their run records can be re-run. The version is part of
 the spec, of ``meta.json``, of the run configuration (``RunConfig.data_version``), its hash and
 its record. The full profiles (2048-d) are not calibrated: calibrating them needs ACM-Net runs
-on a GPU, which this work did not have (see ``ftcl.data.synthetic.CALIBRATION_V2``).
+on a GPU, which this work did not have (see ``ftcl.data.calibration.CALIBRATION_V2``).
 
 THUMOS14-like datasets are evaluated at tIoU 0.1:0.1:0.7 (the values of the release's
 ``np.arange(0.1, 1.0, 0.1)``, e.g. 0.30000000000000004) and the paper averages over 0.1-0.7;
@@ -160,7 +160,7 @@ PROFILES = ("quick", "full")
 
 
 # ---- version 1 (kept so that v1 records can be re-run; not the default)
-# Knob changes from the ACM-Net calibration of SynTHUMOS14 v1 (see ftcl.data.synthetic.CALIBRATION):
+# Knob changes from the ACM-Net calibration of SynTHUMOS14 v1 (ftcl.data.calibration.CALIBRATION):
 # with the generic defaults ACM-Net's instance attention latched onto the phase directions shared
 # by all classes and reached only ~8 % average mAP@0.1:0.7; unrelated class prototypes and a
 # stronger action term put it in the paper's regime (35 % on seed 0).
@@ -171,7 +171,7 @@ SYNTHUMOS14_CALIBRATED = {"prototype_separation": 1.0, "action_strength": 2.0}
 # in the background) follows the paper's motivation and was fixed before any FTCL variant was
 # trained on it. Its strengths were then calibrated on the ACM-Net baseline ONLY, on the held-out
 # TRAINING videos of the trainer's model selection (never the test split, never FTCL); the search
-# and the per-seed numbers are in ftcl.data.synthetic.CALIBRATION_V2. Why each value:
+# and the per-seed numbers are in ftcl.data.calibration.CALIBRATION_V2. Why each value:
 V2_DESIGN = {
     # 2-4 ordered phases per class: 1 of them the class's own, the others from a library of 24
     # phases drawn with Zipf(0.5) popularity (data seed 0, SynTHUMOS14: the most used library
